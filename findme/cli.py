@@ -1,0 +1,168 @@
+"""The ``findme`` command: provision, models, embed, fetch-eval.
+
+Every sub-command prints JSON with ``--json`` and exits non-zero with one clear line on stderr
+when its input is bad or a needed model is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from findme.config import ConfigError, get_settings
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"findme: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    """Provision weights (or only ``--check`` them); one JSON line per model/detector."""
+    from findme import weights
+
+    settings = get_settings()
+    names = args.only.split(",") if args.only else None
+    if args.check:
+        statuses = weights.check(settings)
+    else:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len([a for a in weights.ARTIFACTS if a.package and
+                              (names is None or a.name in names)]),
+                   desc="provisioning", unit="file", file=sys.stderr, disable=args.json)
+        statuses = []
+        try:
+            for st in weights.provision(names, settings, progress=bar.set_postfix_str):
+                statuses.append(st)
+                bar.update()
+        except ValueError as exc:
+            return _fail(str(exc))
+        finally:
+            bar.close()
+        done = {s.name for s in statuses}
+        statuses += [s for s in weights.check(settings) if s.name not in done]
+    for st in statuses:
+        if args.json:
+            print(st.as_json())
+        else:
+            mark = "ok  " if st.ok else ("MISS" if st.default else "--  ")
+            print(f"{mark} {st.kind:8s} {st.name:15s} {st.detail}")
+    if not weights.defaults_ok(statuses):
+        bad = ", ".join(s.name for s in statuses if s.default and not s.ok)
+        print(f"findme: default model or detector not ready: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List recognition models: id, dim, available, source."""
+    from findme import pipeline, weights
+
+    settings = get_settings()
+    rows = []
+    for st in weights.check(settings):
+        if st.kind != "model":
+            continue
+        spec = pipeline.MODELS[st.name]
+        artifact = weights.BY_NAME[st.name]
+        source = (f"{artifact.package.registry}:{artifact.package.spec}" if artifact.package
+                  else "DeepFace download (internet)")
+        rows.append({"id": spec.id, "dim": spec.dim, "available": st.ok, "source": source,
+                     "default": st.default, "description": spec.description})
+    if args.json:
+        print(json.dumps({"models": rows}))
+    else:
+        for r in rows:
+            print(f"{r['id']:12s} {r['dim']:4d}  {'yes' if r['available'] else 'no ':3s}  "
+                  f"{r['source']}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    """Detect every face in an image, assess, align and embed it with one model."""
+    from findme import pipeline
+
+    settings = get_settings()
+    model = args.model or settings.models[0]
+    try:
+        image = pipeline.load_image(args.image, settings)
+        faces = pipeline.detect(image, settings)
+        chips = [pipeline.align(image, f, model) for f in faces]
+        vectors = pipeline.embed(chips, model, settings)
+    except pipeline.ImageError as exc:
+        return _fail(str(exc))
+    except pipeline.ModelUnavailable as exc:
+        return _fail(str(exc), 3)
+    out = []
+    for face, vec in zip(faces, vectors, strict=True):
+        item = face.as_dict()
+        item["quality"] = pipeline.assess(image, face, settings).as_dict()
+        item["model"] = model
+        item["embedding"] = [round(float(v), 6) for v in vec]
+        out.append(item)
+    if args.json:
+        print(json.dumps({"faces": out}))
+    else:
+        for i, item in enumerate(out, 1):
+            q = item["quality"]
+            verdict = "usable" if q["usable"] else "; ".join(q["reasons"])
+            print(f"face {i}: box {item['box']} score {item['score']:.2f} {verdict}")
+        if not out:
+            print("no face found")
+    return 0
+
+
+def cmd_fetch_eval(args: argparse.Namespace) -> int:
+    """Fetch the public labeled photos (ORL, 5-celebrity) into ``$FINDME_DATA_DIR/eval``."""
+    from findme import eval_data
+
+    try:
+        for line in eval_data.fetch(get_settings()):
+            print(line)
+    except eval_data.DataUnavailable as exc:
+        return _fail(str(exc), 1)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    ap = argparse.ArgumentParser(prog="findme", description="Find Me AI command line")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("provision", help="obtain, convert and verify model weights")
+    p.add_argument("--check", action="store_true", help="only report status, change nothing")
+    p.add_argument("--only", help="comma-separated names (default: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_provision)
+
+    p = sub.add_parser("models", help="list recognition models")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("embed", help="embed every face in an image")
+    p.add_argument("image")
+    p.add_argument("--model", help="model id (default: the first configured model)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
+    p.set_defaults(func=cmd_fetch_eval)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``findme`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        get_settings()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
