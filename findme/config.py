@@ -59,10 +59,10 @@ class Settings:
     detector: str = "centerface"
     max_pixels: int = 40_000_000
     max_file_bytes: int = 50 * 2**20
-    min_face_px: int = 40
+    min_face_px: int = 32
     detect_max_side: int = 640
     detect_threshold: float = 0.5
-    min_sharpness: float = 25.0
+    min_sharpness: float = 35.0
     min_brightness: float = 40.0
     max_brightness: float = 220.0
     max_yaw_deg: float = 45.0
@@ -108,10 +108,10 @@ class Settings:
             detector=os.environ.get("FINDME_DETECTOR", "centerface").strip() or "centerface",
             max_pixels=_env_int("FINDME_MAX_PIXELS", 40_000_000, minimum=1),
             max_file_bytes=_env_int("FINDME_MAX_FILE_BYTES", 50 * 2**20, minimum=1),
-            min_face_px=_env_int("FINDME_MIN_FACE_PX", 40, minimum=1),
+            min_face_px=_env_int("FINDME_MIN_FACE_PX", 32, minimum=1),
             detect_max_side=_env_int("FINDME_DETECT_MAX_SIDE", 640, minimum=64),
             detect_threshold=_env_float("FINDME_DETECT_THRESHOLD", 0.5),
-            min_sharpness=_env_float("FINDME_MIN_SHARPNESS", 25.0),
+            min_sharpness=_env_float("FINDME_MIN_SHARPNESS", 35.0),
             min_detector_score=_env_float("FINDME_MIN_DETECTOR_SCORE", 0.6),
             max_yaw_deg=_env_float("FINDME_MAX_YAW_DEG", 45.0),
             max_roll_deg=_env_float("FINDME_MAX_ROLL_DEG", 40.0),

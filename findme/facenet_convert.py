@@ -40,7 +40,7 @@ def _h5_layers(h5_path: Path) -> list[tuple[str, list[np.ndarray]]]:
         return v.decode() if isinstance(v, bytes) else str(v)
 
     with h5py.File(h5_path, "r") as f:
-        g = f["model_weights"] if "model_weights" in f else f
+        g = f.get("model_weights", f)
         out = []
         for raw in g.attrs["layer_names"]:
             name = _s(raw)
@@ -77,7 +77,8 @@ def _tf_name_to_keras(tf_name: str) -> str:
 
 
 def _canonical(layer_name: str) -> str:
-    """DeepFace names the 2nd branch of ``Block17_k``/``Block8_k`` ``Branch_k``; TF says ``Branch_1``."""
+    """DeepFace names the 2nd branch of ``Block17_k``/``Block8_k`` ``Branch_k``;
+    the TF graph says ``Branch_1``."""
     return re.sub(r"^(Block(?:17|8)_(\d+))_Branch_\2_", r"\1_Branch_1_", layer_name)
 
 

@@ -360,6 +360,9 @@ def detect(image: np.ndarray, settings: Settings | None = None,
 # ----------------------------------------------------------------------------- assess
 
 
+_SHARPNESS_STD = 50.0
+
+
 def _pose(face: Face) -> tuple[float, float]:
     """(yaw, roll) in degrees estimated from the five landmarks."""
     (lx, ly), (rx, ry), (nx, ny) = face.landmarks[0], face.landmarks[1], face.landmarks[2]
@@ -367,26 +370,30 @@ def _pose(face: Face) -> tuple[float, float]:
     eye_dist = math.hypot(rx - lx, ry - ly)
     if eye_dist < 1e-6:
         return 90.0, roll
-    # nose offset from the eye midline, along the eye axis, relative to half the eye distance
+    # Nose offset from the eye midline, along the eye axis, relative to half the eye distance.
+    # With the nose tip about half an eye distance in front of the eyes, that ratio is tan(yaw).
     cx, cy = (lx + rx) / 2, (ly + ry) / 2
     ux, uy = (rx - lx) / eye_dist, (ry - ly) / eye_dist
-    offset = ((nx - cx) * ux + (ny - cy) * uy) / (eye_dist / 2)
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, offset))))
-    return yaw, roll
+    ratio = ((nx - cx) * ux + (ny - cy) * uy) / (eye_dist / 2)
+    return math.degrees(math.atan(ratio)), roll
 
 
 def assess(image: np.ndarray, face: Face, settings: Settings | None = None) -> Quality:
     """Quality report for one face: size, sharpness, brightness, pose and detector score.
 
-    ``sharpness`` is the variance of the Laplacian on the face scaled to 112 px (higher is
-    sharper); ``brightness`` the mean gray level of the face (0-255). ``usable`` is False when any
-    measure is outside the configured limits, and ``reasons`` says which, in plain words.
+    ``sharpness`` is the variance of the Laplacian on the face scaled to 112 px and to a fixed
+    contrast (higher is sharper); ``brightness`` the mean gray level of the face (0-255);
+    ``yaw_deg``/``roll_deg`` the head turn and tilt from the landmarks. ``usable`` is False when
+    any measure is outside the configured limits, and ``reasons`` says which, in plain words.
     """
     cfg = _limits(settings)
     x, y, w, h = face.box
     crop = image[y:y + h, x:x + w]
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.size else np.zeros((1, 1), np.uint8)
-    norm = cv2.resize(gray, (112, 112), interpolation=cv2.INTER_AREA)
+    norm = cv2.resize(gray, (112, 112), interpolation=cv2.INTER_AREA).astype(np.float64)
+    spread = norm.std()
+    if spread > 1.0:  # same contrast for every face, so dim photos are not called blurry
+        norm = (norm - norm.mean()) * (_SHARPNESS_STD / spread)
     sharpness = float(cv2.Laplacian(norm, cv2.CV_64F).var())
     brightness = float(gray.mean())
     yaw, roll = _pose(face)

