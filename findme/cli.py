@@ -87,29 +87,29 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     model = args.model or settings.models[0]
+    if model not in pipeline.MODELS:
+        return _fail(f"unknown model {model!r}; choose one of {', '.join(pipeline.MODELS)}")
     try:
         image = pipeline.load_image(args.image, settings)
-        faces = pipeline.detect(image, settings)
-        chips = [pipeline.align(image, f, model) for f in faces]
-        vectors = pipeline.embed(chips, model, settings)
+        found = pipeline.represent(image, [model], settings)
     except pipeline.ImageError as exc:
         return _fail(str(exc))
     except pipeline.ModelUnavailable as exc:
         return _fail(str(exc), 3)
     out = []
-    for face, vec in zip(faces, vectors, strict=True):
-        item = face.as_dict()
-        item["quality"] = pipeline.assess(image, face, settings).as_dict()
-        item["model"] = model
-        item["embedding"] = [round(float(v), 6) for v in vec]
-        out.append(item)
+    for item in found:
+        row = item.face.as_dict()
+        row["quality"] = item.quality.as_dict()
+        row["model"] = model
+        row["embedding"] = [round(float(v), 6) for v in item.vectors[model]]
+        out.append(row)
     if args.json:
         print(json.dumps({"faces": out}))
     else:
-        for i, item in enumerate(out, 1):
-            q = item["quality"]
+        for i, row in enumerate(out, 1):
+            q = row["quality"]
             verdict = "usable" if q["usable"] else "; ".join(q["reasons"])
-            print(f"face {i}: box {item['box']} score {item['score']:.2f} {verdict}")
+            print(f"face {i}: box {row['box']} score {row['score']:.2f} {verdict}")
         if not out:
             print("no face found")
     return 0

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,11 +238,31 @@ _lock = threading.RLock()
 _cache: dict[tuple[str, str], Any] = {}
 
 
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Hide what native libraries print on file descriptor 2 while TensorFlow starts.
+
+    TensorFlow's C++ side logs start-up notes (oneDNN, CUDA probing) straight to fd 2, which
+    would bury the one clear line a CLI user should see. Python exceptions still propagate.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _cached(kind: str, key: str, build: Any) -> Any:
-    """Build an expensive object once per process (thread-safe)."""
+    """Build an expensive object once per process (thread-safe, start-up noise hidden)."""
     with _lock:
         if (kind, key) not in _cache:
-            _cache[(kind, key)] = build()
+            with native_stderr_silenced():
+                _cache[(kind, key)] = build()
         return _cache[(kind, key)]
 
 
@@ -598,3 +621,30 @@ def warm_up(models: Sequence[str] | None = None, settings: Settings | None = Non
     for model in models or cfg.models:
         spec = _spec(model)
         embed([np.zeros((spec.size, spec.size, 3), np.uint8)], model, cfg)
+
+
+# ----------------------------------------------------------------------------- all at once
+
+
+@dataclass(frozen=True)
+class FaceEmbedding:
+    """One face of a photo with its quality report and one vector per model."""
+
+    face: Face
+    quality: Quality
+    vectors: dict[str, np.ndarray]
+
+
+def represent(image: np.ndarray, models: Sequence[str] | None = None,
+              settings: Settings | None = None) -> list[FaceEmbedding]:
+    """Detect, assess, align and embed every face of an RGB image, largest face first.
+
+    ``models`` defaults to ``Settings.models``. Faces of every quality are returned (each with
+    its :class:`Quality`); callers decide what to keep. Each model runs once, batched over faces.
+    """
+    cfg = _limits(settings)
+    models = list(models or cfg.models)
+    faces = detect(image, cfg)
+    per_model = {m: embed([align(image, f, m) for f in faces], m, cfg) for m in models}
+    return [FaceEmbedding(f, assess(image, f, cfg), {m: per_model[m][i] for m in models})
+            for i, f in enumerate(faces)]

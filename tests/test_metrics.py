@@ -1,0 +1,34 @@
+"""The metric code against values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from findme import metrics
+
+
+def test_auc_hand_values() -> None:
+    assert metrics.roc_auc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert metrics.roc_auc(np.array([0.1]), np.array([0.9])) == 0.0
+    # pairs (g, i): (.5,.4) win, (.5,.6) loss, (.7,.4) win, (.7,.6) win -> 3/4
+    assert metrics.roc_auc(np.array([0.5, 0.7]), np.array([0.4, 0.6])) == pytest.approx(0.75)
+    # a tie counts half: (.5,.5) half, (.5,.1) win -> 1.5/2
+    assert metrics.roc_auc(np.array([0.5]), np.array([0.5, 0.1])) == pytest.approx(0.75)
+
+
+def test_auc_needs_both_kinds() -> None:
+    with pytest.raises(ValueError):
+        metrics.roc_auc(np.array([]), np.array([0.1]))
+
+
+def test_pair_scores_split() -> None:
+    v = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    genuine, impostor = metrics.pair_scores(v, ["a", "a", "b"])
+    assert genuine.tolist() == [1.0] and sorted(impostor.tolist()) == [0.0, 0.0]
+
+
+def test_rank1_hand_values() -> None:
+    gallery = np.array([[1.0, 0.0], [0.0, 1.0]])
+    probes = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9]])
+    assert metrics.rank1(gallery, ["a", "b"], probes, ["a", "b", "b"]) == pytest.approx(2 / 3)
