@@ -7,9 +7,11 @@ when its input is bad or a needed model is missing.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from findme.config import ConfigError, get_settings
 
@@ -115,6 +117,170 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """Register a child from one or more photos; prints the case id."""
+    from findme.records import CaseDetails, RecordError
+    from findme.registry import EnrollmentRejected, PhotoInput, enroll_case
+    from findme.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    details = CaseDetails(name=args.name, age_at_disappearance=args.age, gender=args.gender,
+                          last_seen_place=args.last_seen, last_seen_date=args.last_seen_date,
+                          birth_date=args.birth_date, description=args.description,
+                          guardian_contact=args.guardian, consent_recorded=args.consent)
+    try:
+        details.validate()
+        photos = []
+        for path in args.photos:
+            try:
+                photos.append(PhotoInput(Path(path).name, Path(path).read_bytes(),
+                                         args.face - 1 if args.face else None))
+            except OSError as exc:
+                return _fail(f"{path}: cannot read the file ({exc.strerror or exc})")
+        with open_workspace() as ws:
+            result = enroll_case(details, photos, ws.records, ws.store, ws.settings,
+                                 actor=args.actor)
+    except EnrollmentRejected as exc:
+        if args.json:
+            print(json.dumps({"case_id": None, "photos": [
+                {"photo": o.name, "accepted": False, "reasons": list(o.reasons)}
+                for o in exc.outcomes]}))
+        return _fail(str(exc), 1)
+    except (RecordError, StoreBusy) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps({"case_id": result.case_id, "photos": [
+            {"photo": o.name, "accepted": o.accepted, "photo_id": o.photo_id,
+             "reasons": list(o.reasons)} for o in result.photos]}))
+    else:
+        print(result.case_id)
+        for o in result.photos:
+            if not o.accepted:
+                print(f"rejected {o.name}: {'; '.join(o.reasons)}", file=sys.stderr)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search photos against every registered child; one result per image."""
+    from findme import pipeline
+    from findme.calibration import CalibrationMissing
+    from findme.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    results = []
+    try:
+        with open_workspace() as ws:
+            matcher = ws.matcher
+            for path in args.images:
+                entry: dict = {"image": path, "error": None, "faces": []}
+                try:
+                    image = pipeline.load_image(path, ws.settings)
+                    found = matcher.search_image(image, args.top,
+                                                 source=None if args.no_leads else "cli",
+                                                 source_ref=Path(path).name)
+                    entry["faces"] = [{"box": list(fr.face.box),
+                                       "quality": fr.quality.as_dict(),
+                                       "matches": [m.as_dict() for m in fr.matches]}
+                                      for fr in found.faces]
+                    entry["leads"] = found.lead_ids
+                except pipeline.ImageError as exc:
+                    entry["error"] = str(exc)
+                results.append(entry)
+    except (StoreBusy, CalibrationMissing, pipeline.ModelUnavailable) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps({"results": results}))
+    else:
+        for entry in results:
+            if entry["error"]:
+                print(f"{entry['image']}: {entry['error']}")
+                continue
+            print(f"{entry['image']}: {len(entry['faces'])} face(s)")
+            for i, face in enumerate(entry["faces"], 1):
+                best = face["matches"][:1]
+                text = (f"{best[0]['name']} (case {best[0]['case_id']}) {best[0]['decision']} "
+                        f"{best[0]['score']:.3f}") if best else "nobody registered"
+                print(f"  face {i} {face['box']}: {text}")
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    """List registered cases."""
+    from findme.records import open_records
+
+    records = open_records()
+    rows = []
+    for c in records.list_cases(args.status):
+        photos = records.photos(c.id)
+        rows.append({"case_id": c.id, "name": c.name, "status": c.status,
+                     "age": c.age_at_disappearance, "gender": c.gender,
+                     "last_seen_place": c.last_seen_place,
+                     "photos": sum(p.status == "ready" for p in photos),
+                     "created_at": c.created_at.isoformat()})
+    if args.json:
+        print(json.dumps({"cases": rows}))
+    else:
+        for r in rows:
+            print(f"{r['case_id']:6d}  {r['status']:6s}  {r['photos']} photo(s)  {r['name']}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Erase a case: records, photos, crops and vectors."""
+    from findme.records import RecordError
+    from findme.registry import delete_case
+    from findme.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    try:
+        with open_workspace() as ws:
+            delete_case(args.case_id, ws.records, ws.store, ws.settings, actor=args.actor)
+    except (RecordError, StoreBusy) as exc:
+        return _fail(str(exc))
+    print(f"case {args.case_id} erased")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Learn fusion weights and thresholds from labeled photo folders."""
+    from tqdm import tqdm
+
+    from findme import calibration
+
+    settings = get_settings()
+    models = args.models.split(",") if args.models else list(settings.models)
+    fusions = [f.split(",") for f in args.fusion] if args.fusion else [models]
+    bar = tqdm(desc="embedding", unit="photo", file=sys.stderr, disable=args.json)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result, counts = calibration.calibrate_folders([Path(d) for d in args.datasets], models,
+                                                       fusions, settings, progress)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    out = Path(args.output) if args.output else settings.calibration_path
+    calibration.save(result, out)
+    data = result.to_json()
+    data.update(counts)
+    data["written"] = str(out)
+    print(json.dumps(data, indent=None if args.json else 1))
+    return 0
+
+
 def cmd_fetch_eval(args: argparse.Namespace) -> int:
     """Fetch the public labeled photos (ORL, 5-celebrity) into ``$FINDME_DATA_DIR/eval``."""
     from findme import eval_data
@@ -147,6 +313,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model id (default: the first configured model)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("enroll", help="register a missing child from photos")
+    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("--name", required=True)
+    p.add_argument("--age", type=int, help="age at disappearance (years)")
+    p.add_argument("--gender")
+    p.add_argument("--last-seen", help="place last seen")
+    p.add_argument("--last-seen-date", type=_date, help="YYYY-MM-DD")
+    p.add_argument("--birth-date", type=_date, help="YYYY-MM-DD")
+    p.add_argument("--description")
+    p.add_argument("--guardian", help="guardian contact")
+    p.add_argument("--consent", action="store_true", help="guardian consent is recorded")
+    p.add_argument("--face", type=int, help="which face (1 = largest) in photos with several")
+    p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("search", help="search photos against every registered child")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top", type=int, default=5, help="matches per face (default 5)")
+    p.add_argument("--no-leads", action="store_true", help="do not record probes or leads")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("cases", help="list registered cases")
+    p.add_argument("--status", choices=["open", "found", "closed"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cases)
+
+    p = sub.add_parser("delete", help="erase a case and everything stored about it")
+    p.add_argument("case_id", type=int)
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("calibrate", help="learn fusion and thresholds from labeled photos")
+    p.add_argument("datasets", nargs="+", metavar="DATASET_DIR",
+                   help="folders with one sub-folder of photos per person")
+    p.add_argument("--models", help="comma-separated model ids (default: configured models)")
+    p.add_argument("--fusion", action="append",
+                   help="a comma-separated model set to fuse (repeatable; default: --models)")
+    p.add_argument("--output", help="file to write (default: $FINDME_DATA_DIR/calibration.json)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
     p.set_defaults(func=cmd_fetch_eval)

@@ -68,6 +68,14 @@ class Settings:
     max_yaw_deg: float = 45.0
     max_roll_deg: float = 40.0
     min_detector_score: float = 0.6
+    database_url: str = ""
+    chroma_url: str = ""
+    hnsw_ef_search: int = 400
+    hnsw_ef_construction: int = 200
+    hnsw_max_neighbors: int = 32
+    search_candidates: int = 50
+    calibration_file: str = ""
+    store_wait_seconds: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -95,6 +103,32 @@ class Settings:
         """Public labeled photos for tests and evaluation (ORL, 5-celebrity)."""
         return self.data_dir / "eval"
 
+    @property
+    def photos_dir(self) -> Path:
+        """Registered photos (re-encoded, metadata stripped), one folder per case."""
+        return self.data_dir / "photos"
+
+    @property
+    def leads_dir(self) -> Path:
+        """Probe face crops kept for leads (nothing is kept for faces that match nobody)."""
+        return self.data_dir / "leads"
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Embedded Chroma folder (used when ``chroma_url`` is empty)."""
+        return self.data_dir / "chroma"
+
+    @property
+    def db_url(self) -> str:
+        """SQLAlchemy URL of the case database (SQLite file in the data folder by default)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'findme.db'}"
+
+    @property
+    def calibration_path(self) -> Path:
+        """Where a recalibration is written; it overrides the shipped default calibration."""
+        return Path(self.calibration_file) if self.calibration_file else (
+            self.data_dir / "calibration.json")
+
     @classmethod
     def from_env(cls) -> Settings:
         """Read ``FINDME_*`` variables; raises :class:`ConfigError` naming a bad variable."""
@@ -115,6 +149,14 @@ class Settings:
             min_detector_score=_env_float("FINDME_MIN_DETECTOR_SCORE", 0.6),
             max_yaw_deg=_env_float("FINDME_MAX_YAW_DEG", 45.0),
             max_roll_deg=_env_float("FINDME_MAX_ROLL_DEG", 40.0),
+            database_url=os.environ.get("FINDME_DATABASE_URL", "").strip(),
+            chroma_url=os.environ.get("FINDME_CHROMA_URL", "").strip(),
+            hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 400, minimum=10),
+            hnsw_ef_construction=_env_int("FINDME_HNSW_EF_CONSTRUCTION", 200, minimum=10),
+            hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 32, minimum=4),
+            search_candidates=_env_int("FINDME_SEARCH_CANDIDATES", 50, minimum=1),
+            calibration_file=os.environ.get("FINDME_CALIBRATION_FILE", "").strip(),
+            store_wait_seconds=_env_float("FINDME_STORE_WAIT", 30.0),
         )
 
     def apply_environment(self) -> None:

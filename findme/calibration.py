@@ -1,0 +1,268 @@
+"""Score calibration and decision thresholds, learned from labeled photos.
+
+Raw cosines of different models live on different scales (a FaceNet 0.6 is not an ArcFace 0.6), so
+they are not averaged. Instead a logistic regression on the per-model cosines of labeled
+same-person / different-people pairs (classes weighted equally) maps them to one fused score in
+[0, 1]. Thresholds are read off the impostor pairs at stated false-accept rates:
+
+* ``match``:    fused score at which 0.01% of different-people pairs score higher;
+* ``possible``: fused score at which 1% of different-people pairs score higher.
+
+Per-model cosine thresholds are found the same way. The shipped default
+(``findme/calibration_default.json``) was made by ``findme calibrate`` on the public ORL and
+5-celebrity photos; a deployment recalibrates on its own labeled photos with the same command,
+which writes ``$FINDME_DATA_DIR/calibration.json`` (that file then takes precedence).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from findme.config import Settings, get_settings
+
+DEFAULT_FILE = Path(__file__).parent / "calibration_default.json"
+MATCH_FAR = 1e-4
+POSSIBLE_FAR = 1e-2
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
+
+
+class CalibrationMissing(RuntimeError):
+    """No calibration covers the configured models; the message says how to make one."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score thresholds for ``match`` and ``possible`` (scores at or above decide)."""
+
+    match: float
+    possible: float
+
+    def decide(self, score: float) -> str:
+        """``match``, ``possible`` or ``none`` for a score."""
+        if score >= self.match:
+            return "match"
+        if score >= self.possible:
+            return "possible"
+        return "none"
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Logistic fusion of several models' cosines: ``sigmoid(bias + sum(w_m * cos_m))``."""
+
+    models: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    thresholds: Thresholds
+
+    def score(self, cosines: dict[str, float]) -> float:
+        """Fused score in [0, 1] from ``{model: cosine}`` (every model of the fusion needed)."""
+        z = self.bias + sum(w * cosines[m] for m, w in zip(self.models, self.weights,
+                                                           strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+    def scores(self, cosines: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`score`: ``cosines`` has one column per model, in fusion order."""
+        z = self.bias + np.asarray(cosines, dtype=np.float64) @ np.asarray(self.weights)
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-model cosine thresholds and the fusions available, with where they came from."""
+
+    model_thresholds: dict[str, Thresholds]
+    fusions: dict[str, Fusion]
+    source: str
+    made: str
+    far: dict[str, float] = field(default_factory=lambda: {"match": MATCH_FAR,
+                                                            "possible": POSSIBLE_FAR})
+
+    def fusion(self, models: Sequence[str]) -> Fusion:
+        """The fusion for exactly these models (order-insensitive)."""
+        key = fusion_key(models)
+        if key not in self.fusions:
+            raise CalibrationMissing(
+                f"no calibration for the model set {key}: run `findme calibrate DATASET_DIR...` "
+                "with labeled photos (one folder per person) to make one")
+        return self.fusions[key]
+
+    def to_json(self) -> dict:
+        """JSON-friendly form (what :func:`save` writes)."""
+        return {"source": self.source, "made": self.made, "far": self.far,
+                "models": {m: {"match": t.match, "possible": t.possible}
+                           for m, t in self.model_thresholds.items()},
+                "fusions": {k: {"models": list(f.models), "weights": list(f.weights),
+                                "bias": f.bias, "match": f.thresholds.match,
+                                "possible": f.thresholds.possible}
+                            for k, f in self.fusions.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Calibration:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            model_thresholds={m: Thresholds(v["match"], v["possible"])
+                              for m, v in data["models"].items()},
+            fusions={k: Fusion(tuple(v["models"]), tuple(v["weights"]), v["bias"],
+                               Thresholds(v["match"], v["possible"]))
+                     for k, v in data["fusions"].items()},
+            source=data.get("source", ""), made=data.get("made", ""),
+            far=data.get("far", {"match": MATCH_FAR, "possible": POSSIBLE_FAR}))
+
+
+def fusion_key(models: Sequence[str]) -> str:
+    """Canonical name of a model set, e.g. ``arcface-mbf+facenet``."""
+    return "+".join(sorted(models))
+
+
+def load(settings: Settings | None = None) -> Calibration:
+    """The deployment's calibration if present, else the shipped default."""
+    settings = settings or get_settings()
+    path = settings.calibration_path if settings.calibration_path.is_file() else DEFAULT_FILE
+    return Calibration.from_json(json.loads(path.read_text()))
+
+
+def save(calibration: Calibration, path: Path) -> None:
+    """Write a calibration atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(calibration.to_json(), indent=1))
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def threshold_at_far(impostor: np.ndarray, far: float) -> float:
+    """Smallest threshold at which at most ``far`` of impostor scores are >= it.
+
+    With ``n`` impostor scores, the threshold sits just above the ``floor(far * n)``-th highest
+    score, so exactly that many impostors are accepted.
+    """
+    s = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]
+    allowed = int(math.floor(far * len(s)))
+    if allowed >= len(s):
+        return float(s[-1])
+    return float(np.nextafter(s[allowed], np.inf))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3,
+                 iterations: int = 50) -> tuple[np.ndarray, float]:
+    """Logistic regression by Newton's method with the two classes weighted equally.
+
+    ``x`` is ``(n, d)`` features, ``y`` 0/1 labels; returns ``(weights, bias)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("calibration needs both same-person and different-people pairs")
+    sample_w = np.where(y == 1, 0.5 / n_pos, 0.5 / n_neg)
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    theta = np.zeros(xb.shape[1])
+    reg = np.full(xb.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ theta, -60, 60)))
+        grad = xb.T @ (sample_w * (p - y)) + reg * theta
+        hess = (xb * (sample_w * p * (1 - p))[:, None]).T @ xb + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def pairs_of(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index arrays ``(i, j, same)`` of all unordered pairs."""
+    i, j = np.triu_indices(len(labels), 1)
+    lab = np.asarray(labels)
+    return i, j, lab[i] == lab[j]
+
+
+def calibrate_vectors(vectors: dict[str, np.ndarray], labels: Sequence[str],
+                      source: str, fusion_sets: Sequence[Sequence[str]]) -> Calibration:
+    """Fit thresholds and fusions from embedded labeled photos.
+
+    ``vectors`` maps model id to an ``(n, dim)`` array of unit vectors, rows aligned with
+    ``labels``. ``fusion_sets`` lists the model combinations to fit (each single model is always
+    fitted too).
+    """
+    i, j, same = pairs_of(labels)
+    cos = {m: np.einsum("nd,nd->n", v[i], v[j]) for m, v in vectors.items()}
+    model_thresholds = {m: Thresholds(threshold_at_far(c[~same], MATCH_FAR),
+                                      threshold_at_far(c[~same], POSSIBLE_FAR))
+                        for m, c in cos.items()}
+    sets = {fusion_key(s): tuple(sorted(s)) for s in fusion_sets}
+    sets.update({m: (m,) for m in vectors})
+    fusions = {}
+    for key, models in sets.items():
+        x = np.stack([cos[m] for m in models], axis=1)
+        w, b = fit_logistic(x, same.astype(float))
+        partial = Fusion(models, tuple(float(v) for v in w), b, Thresholds(1.0, 1.0))
+        fused = partial.scores(x)
+        fusions[key] = Fusion(models, partial.weights, b,
+                              Thresholds(threshold_at_far(fused[~same], MATCH_FAR),
+                                         threshold_at_far(fused[~same], POSSIBLE_FAR)))
+    return Calibration(model_thresholds, fusions, source,
+                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+
+def labeled_photos(roots: Sequence[Path]) -> list[tuple[Path, str]]:
+    """``(photo, person label)`` for every image under each root.
+
+    A person is a folder that holds images; its label is ``<root name>:<folder name>``, so the
+    same person split across ``train/`` and ``val/`` folders of one root is one identity.
+    """
+    out = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root} is not a folder")
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                out.append((path, f"{root.name}:{path.parent.name}"))
+    if not out:
+        raise FileNotFoundError("no photos found under " + ", ".join(map(str, roots)))
+    return out
+
+
+def calibrate_folders(roots: Sequence[Path], models: Sequence[str],
+                      fusion_sets: Sequence[Sequence[str]] | None = None,
+                      settings: Settings | None = None,
+                      progress: Callable[[int, int], None] | None = None
+                      ) -> tuple[Calibration, dict[str, int]]:
+    """Embed the largest face of every labeled photo and fit a calibration for ``models``
+    (each alone, and fused as ``fusion_sets``, by default all of ``models`` together).
+
+    Photos without a detectable face are skipped and counted. Returns the calibration and
+    counts (``photos``, ``no_face``, ``people``).
+    """
+    from findme import pipeline
+
+    settings = settings or get_settings()
+    items = labeled_photos(roots)
+    vectors: dict[str, list[np.ndarray]] = {m: [] for m in models}
+    labels, no_face = [], 0
+    for k, (path, label) in enumerate(items):
+        image = pipeline.load_image(path, settings)
+        found = pipeline.represent(image, models, settings)
+        if progress:
+            progress(k + 1, len(items))
+        if not found:
+            no_face += 1
+            continue
+        for m in models:
+            vectors[m].append(found[0].vectors[m])
+        labels.append(label)
+    arrays = {m: np.asarray(v) for m, v in vectors.items()}
+    source = ", ".join(Path(r).name for r in roots) + f" ({len(labels)} photos)"
+    calibration = calibrate_vectors(arrays, labels, source, fusion_sets or [tuple(models)])
+    return calibration, {"photos": len(items), "no_face": no_face, "people": len(set(labels))}

@@ -1,0 +1,160 @@
+"""Search: every face of a probe photo against every registered child, ranked and decided.
+
+Per face and model, the store returns the nearest registered faces (k-NN, no filters). Their
+cases are the candidates; every ready photo of a candidate case is then scored exactly for every
+model, the models are fused with the learned calibration (:mod:`findme.calibration`), a case
+scores as its best photo, and the fused score is decided ``match`` / ``possible`` / ``none``.
+Only open cases are searched. A probe face whose best match is ``possible`` or better becomes a
+lead; nothing is kept about faces that match nobody.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from findme import calibration as calib
+from findme import pipeline
+from findme.config import Settings
+from findme.records import Records
+from findme.store import VectorStore
+
+LEAD_DECISIONS = ("match", "possible")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One registered child a probe face may show."""
+
+    case_id: int
+    name: str
+    score: float
+    scores: dict[str, float]
+    photo_id: int
+    decision: str
+    box: tuple[int, int, int, int]
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form."""
+        return {"case_id": self.case_id, "name": self.name, "score": round(self.score, 4),
+                "decision": self.decision, "photo_id": self.photo_id,
+                "scores": {m: round(s, 4) for m, s in self.scores.items()}}
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """A probe face with its quality and its ranked matches (best first)."""
+
+    face: pipeline.Face
+    quality: pipeline.Quality
+    matches: list[Match]
+
+    @property
+    def best(self) -> Match | None:
+        """The top match, if any."""
+        return self.matches[0] if self.matches else None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Everything found in one probe image, and the leads it recorded."""
+
+    faces: list[FaceResult]
+    probe_id: int | None = None
+    lead_ids: list[int] = field(default_factory=list)
+
+
+class Matcher:
+    """Searches probe faces against the registry with one calibration."""
+
+    def __init__(self, records: Records, store: VectorStore, settings: Settings,
+                 calibration: calib.Calibration | None = None) -> None:
+        self.records = records
+        self.store = store
+        self.settings = settings
+        self.calibration = calibration or calib.load(settings)
+        self.models = tuple(settings.models)
+        self.fusion = self.calibration.fusion(self.models)
+
+    def match_faces(self, items: list[pipeline.FaceEmbedding], top_k: int = 5
+                    ) -> list[list[Match]]:
+        """Ranked matches (at most ``top_k``, decision ``none`` included) for each face."""
+        if not items:
+            return []
+        k = self.settings.search_candidates
+        candidates: list[set[int]] = [set() for _ in items]
+        for model in self.models:
+            queries = np.stack([it.vectors[model] for it in items])
+            for found, hits in zip(candidates, self.store.query(model, queries, k), strict=True):
+                found.update(h.case_id for h in hits)
+        names = self.records.open_case_names(sorted(set().union(*candidates)))
+        photos = self.records.photos(case_ids=sorted(names), status="ready")
+        photo_ids = [p.id for p in photos]
+        stored = {m: self.store.vectors(m, photo_ids) for m in self.models}
+        usable = [p for p in photos if all(p.id in stored[m] for m in self.models)]
+        if not usable:
+            return [[] for _ in items]
+        matrices = {m: np.stack([stored[m][p.id] for p in usable]) for m in self.models}
+        case_of = np.array([p.case_id for p in usable])
+        out = []
+        for it, cand in zip(items, candidates, strict=True):
+            cos = np.stack([matrices[m] @ it.vectors[m] for m in self.models], axis=1)
+            fused = self.fusion.scores(cos[:, [self.models.index(m)
+                                              for m in self.fusion.models]])
+            matches = []
+            for case_id in cand & set(names):
+                rows = np.nonzero(case_of == case_id)[0]
+                if len(rows) == 0:
+                    continue
+                best = rows[int(np.argmax(fused[rows]))]
+                score = float(fused[best])
+                per_model = {m: float(cos[rows, i].max()) for i, m in enumerate(self.models)}
+                matches.append(Match(case_id, names[case_id], score, per_model,
+                                     usable[best].id, self.fusion.thresholds.decide(score),
+                                     it.face.box))
+            matches.sort(key=lambda m: -m.score)
+            out.append(matches[:top_k])
+        return out
+
+    def search_image(self, image: np.ndarray, top_k: int = 5, source: str | None = None,
+                     source_ref: str | None = None) -> SearchResult:
+        """Search every face of an RGB image.
+
+        With ``source`` (``photo``, ``webcam``, ``cctv``, ``cli``...) the search is recorded as a
+        probe, and each face whose best match is ``possible`` or better becomes a lead with a
+        crop of the probe face. Without it nothing is written.
+        """
+        items = pipeline.represent(image, self.models, self.settings)
+        faces = [FaceResult(it.face, it.quality, m)
+                 for it, m in zip(items, self.match_faces(items, top_k), strict=True)]
+        if source is None:
+            return SearchResult(faces)
+        probe_id = self.records.add_probe(source, source_ref, len(faces))
+        lead_ids = []
+        for index, fr in enumerate(faces):
+            best = fr.best
+            if best is None or best.decision not in LEAD_DECISIONS:
+                continue
+            crop = self._save_crop(image, fr.face, f"{probe_id}-{index}")
+            lead_ids.append(self.records.add_lead(
+                probe_id, best.case_id, best.photo_id, list(fr.face.box), best.score,
+                best.scores, best.decision, crop))
+        return SearchResult(faces, probe_id, lead_ids)
+
+    def _save_crop(self, image: np.ndarray, face: pipeline.Face, stem: str) -> str:
+        """The probe face with a margin, as JPEG under ``leads/``; returns its relative path."""
+        from PIL import Image
+
+        x, y, w, h = face.box
+        m = int(0.25 * max(w, h))
+        y0, x0 = max(0, y - m), max(0, x - m)
+        crop = image[y0:y + h + m, x0:x + w + m]
+        rel = Path("leads") / f"{stem}.jpg"
+        self.settings.leads_dir.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG", quality=90)
+        (self.settings.data_dir / rel).write_bytes(buf.getvalue())
+        return rel.as_posix()

@@ -1,0 +1,59 @@
+"""One handle on everything a process needs: settings, case records, vector store, matcher.
+
+``open_workspace`` connects both stores, upgrades the database schema, and runs the reconcile
+pass so a crash in an earlier run is repaired before any new work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from findme.config import Settings, get_settings
+from findme.matching import Matcher
+from findme.records import Records, open_records
+from findme.registry import ReconcileReport, reconcile
+from findme.store import VectorStore, open_store
+
+
+@dataclass
+class Workspace:
+    """Open stores of one data folder. Close it to release the embedded vector store."""
+
+    settings: Settings
+    records: Records
+    store: VectorStore
+    repaired: ReconcileReport = field(default_factory=ReconcileReport)
+    _matcher: Matcher | None = None
+
+    @property
+    def matcher(self) -> Matcher:
+        """The matcher (built on first use, with the current calibration)."""
+        if self._matcher is None:
+            self._matcher = Matcher(self.records, self.store, self.settings)
+        return self._matcher
+
+    def close(self) -> None:
+        """Release the vector store and database connections."""
+        self.store.close()
+        self.records.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_workspace(settings: Settings | None = None, repair: bool = True) -> Workspace:
+    """Open records and vectors of the configured data folder and reconcile them."""
+    settings = settings or get_settings()
+    records = open_records(settings)
+    store = open_store(settings)
+    try:
+        report = reconcile(records, store, settings) if repair else ReconcileReport()
+    except Exception:
+        store.close()
+        raise
+    if report.changed:
+        records.audit("system", "reconcile", None, repr(report))
+    return Workspace(settings, records, store, report)
