@@ -55,3 +55,39 @@ def encode(array: np.ndarray, fmt: str, **kw: object) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, fmt, **kw)
     return buf.getvalue()
+
+
+@pytest.fixture
+def ws_settings(tmp_path: Path, settings: Settings) -> Settings:
+    """A fresh, empty data folder that shares the provisioned weights (symlinked, read-only use)."""
+    from dataclasses import replace
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "weights").symlink_to(settings.weights_dir)
+    return replace(settings, data_dir=data, store_wait_seconds=30.0)
+
+
+@pytest.fixture
+def workspace(ws_settings: Settings):
+    """An open workspace (records + vector store) on a fresh data folder."""
+    from findme.workspace import open_workspace
+
+    ws = open_workspace(ws_settings)
+    yield ws
+    ws.close()
+
+
+def usable_photos(paths: list[Path], settings: Settings, n: int) -> list[Path]:
+    """The first ``n`` photos whose largest face passes the quality check."""
+    from findme import pipeline
+
+    out = []
+    for p in paths:
+        image = pipeline.load_image(p, settings)
+        faces = pipeline.detect(image, settings)
+        if len(faces) == 1 and pipeline.assess(image, faces[0], settings).usable:
+            out.append(p)
+        if len(out) == n:
+            break
+    return out
