@@ -3,15 +3,25 @@
 Raw cosines of different models live on different scales (a FaceNet 0.6 is not an ArcFace 0.6), so
 they are not averaged. Instead a logistic regression on the per-model cosines of labeled
 same-person / different-people pairs (classes weighted equally) maps them to one fused score in
-[0, 1]. Thresholds are read off the impostor pairs at stated false-accept rates:
+[0, 1].
 
-* ``match``:    fused score at which 0.01% of different-people pairs score higher;
-* ``possible``: fused score at which 1% of different-people pairs score higher.
+Two thresholds, for two jobs:
 
-Per-model cosine thresholds are found the same way. The shipped default
-(``findme/calibration_default.json``) was made by ``findme calibrate`` on the public ORL and
-5-celebrity photos; a deployment recalibrates on its own labeled photos with the same command,
-which writes ``$FINDME_DATA_DIR/calibration.json`` (that file then takes precedence).
+* ``possible`` (a lead a person should look at; recall first): the fused score that only 1% of
+  single comparisons of two different people reach (per-comparison false-accept rate 1%).
+* ``match`` (strong enough to alert on): set where the system works, searching one face against
+  many registered people. Every labeled photo is searched, open-set, against the photos of every
+  *other* person (as if its own person were never registered); its top score is a
+  never-registered probe's best false match. ``match`` is the score at most 0.1% of those probes
+  reach (false-positive identification rate 0.1%; with the default's 518 probes: none of them).
+
+The ``match`` rate holds for a gallery about the size of the calibration set (the shipped default:
+~500 photos of 45 people); a larger gallery gives strangers more chances, so recalibrate on the
+deployment's own cases as it grows. Per-model cosine thresholds are found the same way. The
+shipped default (``findme/calibration_default.json``) was made by ``findme calibrate`` on the
+public ORL and 5-celebrity photos; a deployment recalibrates on its own labeled photos with the
+same command, which writes ``$FINDME_DATA_DIR/calibration.json`` (that file then takes
+precedence).
 """
 
 from __future__ import annotations
@@ -28,8 +38,8 @@ import numpy as np
 from findme.config import Settings, get_settings
 
 DEFAULT_FILE = Path(__file__).parent / "calibration_default.json"
-MATCH_FAR = 1e-4
-POSSIBLE_FAR = 1e-2
+MATCH_FPIR = 0.001
+POSSIBLE_FAR = 0.01
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
 
 
@@ -82,8 +92,9 @@ class Calibration:
     fusions: dict[str, Fusion]
     source: str
     made: str
-    far: dict[str, float] = field(default_factory=lambda: {"match": MATCH_FAR,
-                                                            "possible": POSSIBLE_FAR})
+    rates: dict[str, float] = field(default_factory=lambda: {"match_fpir": MATCH_FPIR,
+                                                              "possible_far": POSSIBLE_FAR})
+    recall: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def fusion(self, models: Sequence[str]) -> Fusion:
         """The fusion for exactly these models (order-insensitive)."""
@@ -96,7 +107,8 @@ class Calibration:
 
     def to_json(self) -> dict:
         """JSON-friendly form (what :func:`save` writes)."""
-        return {"source": self.source, "made": self.made, "far": self.far,
+        return {"source": self.source, "made": self.made, "rates": self.rates,
+                "recall": self.recall,
                 "models": {m: {"match": t.match, "possible": t.possible}
                            for m, t in self.model_thresholds.items()},
                 "fusions": {k: {"models": list(f.models), "weights": list(f.weights),
@@ -114,7 +126,8 @@ class Calibration:
                                Thresholds(v["match"], v["possible"]))
                      for k, v in data["fusions"].items()},
             source=data.get("source", ""), made=data.get("made", ""),
-            far=data.get("far", {"match": MATCH_FAR, "possible": POSSIBLE_FAR}))
+            rates=data.get("rates", {"match_fpir": MATCH_FPIR, "possible_far": POSSIBLE_FAR}),
+            recall=data.get("recall", {}))
 
 
 def fusion_key(models: Sequence[str]) -> str:
@@ -187,32 +200,62 @@ def pairs_of(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return i, j, lab[i] == lab[j]
 
 
+def open_set_scores(scores: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """From an all-pairs score matrix: each photo's best score against other people's photos
+    (a never-registered probe's top false match) and against its own person's other photos
+    (``-inf`` when it has none)."""
+    lab = np.asarray(labels)
+    same = lab[:, None] == lab[None, :]
+    np.fill_diagonal(same, False)
+    other = ~same
+    np.fill_diagonal(other, False)
+    impostor = np.where(other, scores, -np.inf).max(axis=1)
+    genuine = np.where(same, scores, -np.inf).max(axis=1)
+    return impostor, genuine
+
+
+def _thresholds(scores: np.ndarray, labels: Sequence[str]) -> tuple[Thresholds, dict]:
+    """``possible`` at a per-comparison FAR, ``match`` at an open-set FPIR, plus the genuine
+    recall at each (share of photos whose best own-person score reaches it)."""
+    i, j, same = pairs_of(labels)
+    impostor_top, genuine = open_set_scores(scores, labels)
+    t = Thresholds(match=threshold_at_far(impostor_top, MATCH_FPIR),
+                   possible=min(threshold_at_far(scores[i, j][~same], POSSIBLE_FAR),
+                                threshold_at_far(impostor_top, MATCH_FPIR)))
+    has = np.isfinite(genuine)
+    recall = {"match": float((genuine[has] >= t.match).mean()),
+              "possible": float((genuine[has] >= t.possible).mean()),
+              "stranger_possible": float((impostor_top >= t.possible).mean())}
+    return t, recall
+
+
 def calibrate_vectors(vectors: dict[str, np.ndarray], labels: Sequence[str],
                       source: str, fusion_sets: Sequence[Sequence[str]]) -> Calibration:
-    """Fit thresholds and fusions from embedded labeled photos.
+    """Fit fusions on all labeled pairs and open-set thresholds (see the module docstring).
 
     ``vectors`` maps model id to an ``(n, dim)`` array of unit vectors, rows aligned with
     ``labels``. ``fusion_sets`` lists the model combinations to fit (each single model is always
-    fitted too).
+    fitted too). The calibration records the genuine recall at each threshold (share of photos
+    whose best score against their own person's other photos reaches it).
     """
     i, j, same = pairs_of(labels)
-    cos = {m: np.einsum("nd,nd->n", v[i], v[j]) for m, v in vectors.items()}
-    model_thresholds = {m: Thresholds(threshold_at_far(c[~same], MATCH_FAR),
-                                      threshold_at_far(c[~same], POSSIBLE_FAR))
-                        for m, c in cos.items()}
+    full = {m: v @ v.T for m, v in vectors.items()}
+    model_thresholds, recall = {}, {}
+    for m, sims in full.items():
+        model_thresholds[m], recall[m] = _thresholds(sims, labels)
     sets = {fusion_key(s): tuple(sorted(s)) for s in fusion_sets}
     sets.update({m: (m,) for m in vectors})
     fusions = {}
     for key, models in sets.items():
-        x = np.stack([cos[m] for m in models], axis=1)
-        w, b = fit_logistic(x, same.astype(float))
-        partial = Fusion(models, tuple(float(v) for v in w), b, Thresholds(1.0, 1.0))
-        fused = partial.scores(x)
-        fusions[key] = Fusion(models, partial.weights, b,
-                              Thresholds(threshold_at_far(fused[~same], MATCH_FAR),
-                                         threshold_at_far(fused[~same], POSSIBLE_FAR)))
+        w, b = fit_logistic(np.stack([full[m][i, j] for m in models], axis=1),
+                            same.astype(float))
+        fusion = Fusion(models, tuple(float(v) for v in w), b, Thresholds(1.0, 1.0))
+        n = len(labels)
+        fused = fusion.scores(np.stack([full[m].ravel() for m in models], axis=1)).reshape(n, n)
+        thresholds, recall["fused:" + key] = _thresholds(fused, labels)
+        fusions[key] = Fusion(models, fusion.weights, b, thresholds)
     return Calibration(model_thresholds, fusions, source,
-                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), recall=recall)
 
 
 def labeled_photos(roots: Sequence[Path]) -> list[tuple[Path, str]]:

@@ -19,6 +19,16 @@ def test_threshold_at_far_hand_values() -> None:
     assert calib.threshold_at_far(impostor, 1.0) == 0.1
 
 
+def test_open_set_scores_hand_values() -> None:
+    scores = np.array([[1.0, 0.9, 0.2, 0.4],
+                       [0.9, 1.0, 0.3, 0.1],
+                       [0.2, 0.3, 1.0, 0.5],
+                       [0.4, 0.1, 0.5, 1.0]])
+    impostor, genuine = calib.open_set_scores(scores, ["a", "a", "b", "c"])
+    assert impostor.tolist() == [0.4, 0.3, 0.5, 0.5]
+    assert genuine[:2].tolist() == [0.9, 0.9] and np.isinf(genuine[2:]).all()
+
+
 def test_thresholds_decide() -> None:
     t = calib.Thresholds(match=0.9, possible=0.5)
     assert [t.decide(s) for s in (0.95, 0.9, 0.6, 0.5, 0.2)] == [
@@ -58,10 +68,14 @@ def test_calibrate_vectors_on_crafted_people() -> None:
     result = calib.calibrate_vectors({"a": v, "b": v}, labels, "crafted", [("a", "b")])
     fusion = result.fusion(["b", "a"])
     assert fusion.thresholds.match >= fusion.thresholds.possible
+    sims = v @ v.T
+    fused = fusion.scores(np.stack([sims.ravel(), sims.ravel()], axis=1)).reshape(sims.shape)
+    impostor, genuine = calib.open_set_scores(fused, labels)
+    assert (impostor >= fusion.thresholds.match).mean() <= calib.MATCH_FPIR
     i, j, same = calib.pairs_of(labels)
-    cos = np.einsum("nd,nd->n", v[i], v[j])
-    fused = fusion.scores(np.stack([cos, cos], axis=1))
-    assert (fused[~same] >= fusion.thresholds.possible).mean() <= calib.POSSIBLE_FAR
+    assert (fused[i, j][~same] >= fusion.thresholds.possible).mean() <= calib.POSSIBLE_FAR
+    assert result.recall["fused:a+b"]["possible"] == pytest.approx(
+        (genuine >= fusion.thresholds.possible).mean())
     round_trip = calib.Calibration.from_json(result.to_json())
     assert round_trip.fusion(["a", "b"]) == fusion
 
