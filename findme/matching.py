@@ -85,11 +85,14 @@ class Matcher:
         if not items:
             return []
         k = self.settings.search_candidates
-        candidates: list[set[int]] = [set() for _ in items]
+        nearest: list[set[int]] = [set() for _ in items]
         for model in self.models:
             queries = np.stack([it.vectors[model] for it in items])
-            for found, hits in zip(candidates, self.store.query(model, queries, k), strict=True):
-                found.update(h.case_id for h in hits)
+            for found, hits in zip(nearest, self.store.query(model, queries, k), strict=True):
+                found.update(h.photo_id for h in hits)
+        case_of_photo = self.records.photo_cases(sorted(set().union(*nearest)))
+        candidates = [{case_of_photo[p] for p in found if p in case_of_photo}
+                      for found in nearest]
         names = self.records.open_case_names(sorted(set().union(*candidates)))
         photos = self.records.photos(case_ids=sorted(names), status="ready")
         photo_ids = [p.id for p in photos]

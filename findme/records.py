@@ -406,6 +406,14 @@ class Records:
                 q = q.where(Photo.id.in_(ids))
             return [_values(p, PhotoRecord) for p in s.scalars(q)]
 
+    def photo_cases(self, photo_ids: list[int]) -> dict[int, int]:
+        """``{photo id: case id}`` for the given photos (unknown ids are left out)."""
+        if not photo_ids:
+            return {}
+        with self.session() as s:
+            return dict(s.execute(select(Photo.id, Photo.case_id).where(
+                Photo.id.in_(photo_ids))).all())
+
     def photo_ids(self) -> set[int]:
         """Ids of every photo row, whatever its status."""
         with self.session() as s:

@@ -40,10 +40,9 @@ class StoreBusy(RuntimeError):
 
 @dataclass(frozen=True)
 class Hit:
-    """One nearest registered face: its photo, its case and the cosine similarity."""
+    """One nearest registered face: its photo and the cosine similarity."""
 
     photo_id: int
-    case_id: int
     similarity: float
 
 
@@ -204,12 +203,11 @@ class VectorStore:
         total = 0 if col is None else col.count()
         if total == 0 or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
+        # distances only: fetching metadata per hit costs Chroma a SQLite round trip
         res = col.query(query_embeddings=vectors, n_results=min(k, total),
-                        include=["distances", "metadatas"])
-        return [[Hit(int(i), int(m["case_id"]), 1.0 - float(d))
-                 for i, d, m in zip(ids, dists, metas, strict=True)]
-                for ids, dists, metas in zip(res["ids"], res["distances"], res["metadatas"],
-                                             strict=True)]
+                        include=["distances"])
+        return [[Hit(int(i), 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+                for ids, dists in zip(res["ids"], res["distances"], strict=True)]
 
     # ------------------------------------------------------------------ physical purge
 

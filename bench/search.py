@@ -1,0 +1,230 @@
+"""Search latency and genuine recall of the vector store, against exact search, at 10k-1M faces.
+
+Gallery: synthetic identities drawn to look like real FaceNet embeddings (identity centres and
+within-person spread estimated from the real ORL + 5-celebrity embeddings), 4 faces each, plus the
+real photos' embeddings. Probes: fresh faces of enrolled identities. Reported per gallery size:
+
+* the store (``findme.store.VectorStore`` on embedded Chroma, our HNSW settings), at several
+  ``ef_search`` values: single-probe p50 / p95 latency, genuine recall@10 (a face of the probe's
+  own identity in the top 10), and the real photos' rank-1;
+* exact numpy brute force (float32 matmul + argpartition) in the same run, as the baseline;
+* once, on a small real gallery: ``DeepFace.find`` per probe photo against our whole search
+  (detect + embed + search) for the same photos.
+
+Targets (issue 3): p95 <= 5 ms at 100k with genuine recall >= 0.999.
+
+Usage: .venv/bin/python bench/search.py [--sizes 10000,100000] [--probes 300] [--dim-model facenet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from findme import calibration, pipeline
+from findme.config import get_settings
+from findme.store import open_store
+
+
+def real_embeddings(model: str) -> tuple[np.ndarray, list[str], list[Path]]:
+    """Embeddings of every public labeled photo (largest face), their labels and paths."""
+    settings = get_settings()
+    items = calibration.labeled_photos([settings.eval_dir / "orl", settings.eval_dir / "celeb5"])
+    vecs, labels, paths = [], [], []
+    for path, label in items:
+        found = pipeline.represent(pipeline.load_image(path), [model])
+        if found:
+            vecs.append(found[0].vectors[model])
+            labels.append(label)
+            paths.append(path)
+    return np.array(vecs), labels, paths
+
+
+class FaceLike:
+    """Draws identities and faces whose statistics follow the real embeddings."""
+
+    def __init__(self, real: np.ndarray, labels: list[str], seed: int = 0) -> None:
+        lab = np.array(labels)
+        people = sorted(set(labels))
+        means = np.array([real[lab == p].mean(axis=0) for p in people])
+        resid = np.concatenate([real[lab == p] - real[lab == p].mean(axis=0) for p in people])
+        d = real.shape[1]
+        self.mu = means.mean(axis=0)
+        between = np.cov(means.T) + 1e-3 * np.eye(d)  # few people: regularise
+        within = np.cov(resid.T) + 1e-4 * np.eye(d)
+        self.a = np.linalg.cholesky(between)
+        self.b = np.linalg.cholesky(within)
+        self.rng = np.random.default_rng(seed)
+        # widen the within-person spread until two faces of one synthetic person are as alike
+        # as two real photos of one person (few photos per person underestimate the spread)
+        same = (lab[:, None] == lab[None, :]) & ~np.eye(len(lab), dtype=bool)
+        target = float((real @ real.T)[same].mean())
+        lo, hi = 0.5, 4.0
+        for _ in range(20):
+            mid = (lo + hi) / 2
+            self.spread = mid
+            c = self.identities(2000)
+            got = float(np.einsum("nd,nd->n", self.faces(c), self.faces(c)).mean())
+            lo, hi = (mid, hi) if got > target else (lo, mid)
+        self.spread = (lo + hi) / 2
+
+    def identities(self, n: int) -> np.ndarray:
+        """``n`` identity centres."""
+        return self.mu + self.rng.standard_normal((n, len(self.mu))) @ self.a.T
+
+    def faces(self, centres: np.ndarray) -> np.ndarray:
+        """One unit-length face per centre."""
+        f = centres + self.spread * (self.rng.standard_normal(centres.shape) @ self.b.T)
+        return (f / np.linalg.norm(f, axis=1, keepdims=True)).astype(np.float32)
+
+
+def percentile_ms(times: list[float], q: float) -> float:
+    """The q-th percentile of durations in seconds, in milliseconds."""
+    return 1000 * float(np.percentile(times, q))
+
+
+def bench_size(n_faces: int, gen: FaceLike, real: np.ndarray, real_labels: list[str],
+               model: str, probes: int, ef_values: list[int]) -> None:
+    """Build a gallery of ``n_faces`` synthetic faces + the real ones, and measure."""
+    n_ids = n_faces // 4
+    centres = gen.identities(n_ids)
+    gallery = np.concatenate([gen.faces(centres) for _ in range(4)])
+    owners = np.tile(np.arange(n_ids), 4)
+    # real photos: celeb5 'train' and ORL photos 1-3 enrolled, the rest are real probes
+    lab = np.array(real_labels)
+    real_ids = {p: n_ids + k for k, p in enumerate(sorted(set(real_labels)))}
+    enrolled = np.array([i % 10 < 3 for i in range(len(lab))])
+    gallery = np.concatenate([gallery, real[enrolled]])
+    owners = np.concatenate([owners, [real_ids[x] for x in lab[enrolled]]])
+    pick = gen.rng.choice(n_ids, probes, replace=False)
+    probe_vecs = gen.faces(centres[pick])
+
+    tmp = Path(tempfile.mkdtemp(prefix="findme-bench-"))
+    settings = replace(get_settings(), data_dir=tmp)
+    t = time.perf_counter()
+    with open_store(settings) as store:
+        store.add(model, list(range(1, len(gallery) + 1)), owners.tolist(), gallery)
+    build = time.perf_counter() - t
+    print(f"\n== {len(gallery):,} faces ({n_ids:,} synthetic people x 4 + "
+          f"{enrolled.sum()} real photos), {gallery.shape[1]}-d; store build "
+          f"{build:.0f} s ({len(gallery) / build:,.0f} faces/s)")
+    print(f"{'engine':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'recall@10':>10s} {'real rank-1':>12s}")
+
+    def report(name: str, search: object) -> None:
+        times, found = [], 0
+        for k, q in enumerate(probe_vecs):
+            s = time.perf_counter()
+            top = search(q)  # type: ignore[operator]
+            times.append(time.perf_counter() - s)
+            found += pick[k] in top
+        real_hits = [search(v)[:1] for v in real[~enrolled]]  # type: ignore[operator]
+        rank1 = np.mean([len(h) and h[0] == real_ids[x]
+                         for h, x in zip(real_hits, lab[~enrolled], strict=True)])
+        print(f"{name:28s} {percentile_ms(times, 50):8.2f} {percentile_ms(times, 95):8.2f} "
+              f"{found / len(probe_vecs):10.4f} {rank1:12.3f}")
+
+    matrix = np.ascontiguousarray(gallery)
+
+    def exact(q: np.ndarray) -> list[int]:
+        sims = matrix @ q
+        top = np.argpartition(-sims, 10)[:10]
+        return owners[top[np.argsort(-sims[top])]].tolist()
+
+    report("numpy exact (baseline)", exact)
+    for ef in ef_values:
+        with open_store(replace(settings, hnsw_ef_search=ef)) as store:
+            store.collection(model).modify(configuration={"hnsw": {"ef_search": ef}})
+        with open_store(replace(settings, hnsw_ef_search=ef)) as store:
+            store.query(model, probe_vecs[0], 10)
+
+            def chroma(q: np.ndarray, store: object = store) -> list[int]:
+                hits = store.query(model, q, 10)[0]  # type: ignore[attr-defined]
+                return [int(owners[h.photo_id - 1]) for h in hits]
+
+            report(f"store ef_search={ef}", chroma)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_deepface_find(model: str) -> None:
+    """DeepFace.find vs our whole search on a small real gallery (celeb5 train)."""
+    from findme.records import CaseDetails
+    from findme.registry import PhotoInput, enroll_case
+    from findme.workspace import open_workspace
+
+    settings = get_settings()
+    train = settings.eval_dir / "celeb5" / "train"
+    val = sorted((settings.eval_dir / "celeb5" / "val").rglob("*.jpg"))[:10]
+    tmp = Path(tempfile.mkdtemp(prefix="findme-find-"))
+    db = tmp / "db"
+    shutil.copytree(train, db)
+    ws_settings = replace(settings, data_dir=tmp / "data")
+    ws_settings.data_dir.mkdir()
+    (ws_settings.data_dir / "weights").symlink_to(settings.weights_dir)
+    with pipeline.native_stderr_silenced():
+        from deepface import DeepFace
+    name = {"facenet": "Facenet", "facenet512": "Facenet512"}[model]
+    kw = {"db_path": str(db), "model_name": name, "detector_backend": "centerface",
+          "enforce_detection": False, "silent": True, "normalization": "Facenet"}
+    with pipeline.native_stderr_silenced():
+        DeepFace.find(img_path=str(val[0]), **kw)  # builds its representation file
+    theirs = []
+    for p in val:
+        s = time.perf_counter()
+        DeepFace.find(img_path=str(p), **kw)
+        theirs.append(time.perf_counter() - s)
+    ours = []
+    with open_workspace(replace(ws_settings, models=(model,))) as ws:
+        for person in sorted(train.iterdir()):
+            photos = [PhotoInput(f.name, f.read_bytes(), 0) for f in sorted(person.iterdir())]
+            try:
+                enroll_case(CaseDetails(name=person.name), photos, ws.records, ws.store,
+                            ws.settings)
+            except ValueError:
+                pass
+        ws.matcher.search_image(pipeline.load_image(val[0]))
+        for p in val:
+            s = time.perf_counter()
+            ws.matcher.search_image(pipeline.load_image(p))
+            ours.append(time.perf_counter() - s)
+    shutil.rmtree(tmp, ignore_errors=True)
+    a, b = statistics.median(theirs) * 1000, statistics.median(ours) * 1000
+    print(f"\nsmall real gallery (5-celebrity train, {model}): DeepFace.find {a:.0f} ms per "
+          f"photo, findme search (detect + embed + search + fuse) {b:.0f} ms -> {a / b:.1f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--probes", type=int, default=300)
+    ap.add_argument("--ef", default="100,200,400")
+    ap.add_argument("--model", default="facenet")
+    ap.add_argument("--skip-find", action="store_true")
+    args = ap.parse_args()
+    real, labels, _ = real_embeddings(args.model)
+    gen = FaceLike(real, labels)
+    centres = gen.identities(1000)
+    a, b = gen.faces(centres), gen.faces(centres)
+    lab = np.array(labels)
+    sims = real @ real.T
+    same = (lab[:, None] == lab[None, :]) & ~np.eye(len(lab), dtype=bool)
+    diff = lab[:, None] != lab[None, :]
+    print(f"{args.model}: same-person cosine real {sims[same].mean():.3f} vs synthetic "
+          f"{np.einsum('nd,nd->n', a, b).mean():.3f}; strangers real {sims[diff].mean():.3f} "
+          f"(sd {sims[diff].std():.3f}) vs synthetic {(a[:500] @ a[500:].T).mean():.3f} "
+          f"(sd {(a[:500] @ a[500:].T).std():.3f})")
+    for n in (int(s) for s in args.sizes.split(",")):
+        bench_size(n, gen, real, labels, args.model, args.probes,
+                   [int(e) for e in args.ef.split(",")])
+    if not args.skip_find:
+        bench_deepface_find(args.model)
+
+
+if __name__ == "__main__":
+    main()
