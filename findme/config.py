@@ -70,7 +70,7 @@ class Settings:
     min_detector_score: float = 0.6
     database_url: str = ""
     chroma_url: str = ""
-    hnsw_ef_search: int = 400
+    hnsw_ef_search: int = 200
     hnsw_ef_construction: int = 200
     hnsw_max_neighbors: int = 32
     search_candidates: int = 50
@@ -151,7 +151,7 @@ class Settings:
             max_roll_deg=_env_float("FINDME_MAX_ROLL_DEG", 40.0),
             database_url=os.environ.get("FINDME_DATABASE_URL", "").strip(),
             chroma_url=os.environ.get("FINDME_CHROMA_URL", "").strip(),
-            hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 400, minimum=10),
+            hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 200, minimum=10),
             hnsw_ef_construction=_env_int("FINDME_HNSW_EF_CONSTRUCTION", 200, minimum=10),
             hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 32, minimum=4),
             search_candidates=_env_int("FINDME_SEARCH_CANDIDATES", 50, minimum=1),
