@@ -309,3 +309,33 @@ def calibrate_folders(roots: Sequence[Path], models: Sequence[str],
     source = ", ".join(Path(r).name for r in roots) + f" ({len(labels)} photos)"
     calibration = calibrate_vectors(arrays, labels, source, fusion_sets or [tuple(models)])
     return calibration, {"photos": len(items), "no_face": no_face, "people": len(set(labels))}
+
+
+def apply_thresholds(settings: Settings, scorer: str, match: float, possible: float,
+                     actor: str, records: object | None = None) -> Calibration:
+    """Set the thresholds of a fusion (``scorer`` = fusion key or ``fused``) or a single model in
+    the deployment's calibration file, and audit who did it. Returns the new calibration."""
+    if not -1.0 <= possible <= match <= 1.0:
+        raise ValueError("thresholds must satisfy -1 <= possible <= match <= 1")
+    current = load(settings)
+    fusions = dict(current.fusions)
+    models = dict(current.model_thresholds)
+    key = fusion_key(settings.models) if scorer == "fused" else scorer
+    new = Thresholds(match=float(match), possible=float(possible))
+    if scorer == "fused":
+        if key not in fusions:
+            raise CalibrationMissing(f"no fusion {key} to change")
+        f = fusions[key]
+        fusions[key] = Fusion(f.models, f.weights, f.bias, new)
+    elif scorer in models:
+        models[scorer] = new
+    else:
+        raise ValueError(f"unknown scorer {scorer!r}")
+    updated = Calibration(models, fusions, current.source + f"; thresholds of {key} set by "
+                          f"{actor}", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                          current.rates, current.recall)
+    save(updated, settings.calibration_path)
+    if records is not None:
+        records.audit(actor, "thresholds.apply", key,  # type: ignore[attr-defined]
+                      f"match {match:.4f} possible {possible:.4f}")
+    return updated

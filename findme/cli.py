@@ -281,6 +281,72 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Run the evaluation protocol; prints metrics per model and fused."""
+    from tqdm import tqdm
+
+    from findme import evaluation
+    from findme.calibration import CalibrationMissing
+
+    settings = get_settings()
+    models = args.models.split(",") if args.models else list(settings.models)
+    unknown = [m for m in models if m not in evaluation.pipeline.MODELS]
+    if unknown:
+        return _fail(f"unknown model {unknown[0]!r}")
+    conditions = (["original", *[c for c in evaluation.CONDITIONS if c != "original"]]
+                  if args.conditions == "all" else ["original", *[
+                      c for c in (args.conditions or "").split(",") if c and c != "original"]])
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.json:
+            return
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="photo", file=sys.stderr)
+        bars[stage].update(done - bars[stage].n)
+
+    try:
+        if args.own_cases:
+            from findme.workspace import open_workspace
+
+            with open_workspace() as ws:
+                result = evaluation.evaluate_own_cases(ws.records, ws.store, ws.settings)
+        else:
+            if not args.dataset:
+                return _fail("give a DATASET_DIR or --own-cases")
+            for c in conditions:
+                if c not in evaluation.CONDITIONS:
+                    return _fail(f"unknown condition {c!r}; choose from "
+                                 f"{', '.join(evaluation.CONDITIONS)}")
+            result = evaluation.evaluate(Path(args.dataset), models, args.enroll,
+                                         Path(args.distractors) if args.distractors else None,
+                                         conditions, settings, progress=progress)
+    except (FileNotFoundError, ValueError, CalibrationMissing) as exc:
+        return _fail(str(exc))
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.report:
+        from findme.eval_charts import report_html
+
+        Path(args.report).write_text(report_html(result))
+    out = {"dataset": result.dataset, "protocol": result.protocol, "models": result.models,
+           "counts": result.counts, **result.summary(), "advice": result.advice}
+    if result.conditions:
+        out["conditions"] = {c: {s: {k: r[k] for k in ("rank1", "recall", "fpir")}
+                                 for s, r in res.items()} for c, res in result.conditions.items()}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        from findme.eval_charts import summary_table
+
+        print(f"{result.dataset}: {result.protocol}; {result.counts}")
+        print(summary_table(result).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        if args.report:
+            print(f"report: {args.report}")
+    return 0
+
+
 def cmd_fetch_eval(args: argparse.Namespace) -> int:
     """Fetch the public labeled photos (ORL, 5-celebrity) into ``$FINDME_DATA_DIR/eval``."""
     from findme import eval_data
@@ -356,6 +422,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="file to write (default: $FINDME_DATA_DIR/calibration.json)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("evaluate", help="precision, recall, ROC, CMC, DET on labeled photos")
+    p.add_argument("dataset", nargs="?", metavar="DATASET_DIR",
+                   help="one folder per person (or train/ and val/ folders of people)")
+    p.add_argument("--distractors", help="folder of never-enrolled people")
+    p.add_argument("--enroll", type=int, default=3, help="photos enrolled per person (default 3)")
+    p.add_argument("--models", help="comma-separated model ids (default: configured models)")
+    p.add_argument("--conditions", help="robustness slices: 'all' or a comma-separated list")
+    p.add_argument("--own-cases", action="store_true",
+                   help="leave-one-photo-out over the registered cases instead of a dataset")
+    p.add_argument("--report", help="write a self-contained HTML report here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
     p.set_defaults(func=cmd_fetch_eval)
