@@ -15,12 +15,15 @@ import plotly.graph_objects as go
 from findme.evaluation import Evaluation
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = False) -> go.Figure:
+def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = False,
+            rate: bool = True) -> go.Figure:
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white",
                       height=380, margin={"l": 50, "r": 20, "t": 50, "b": 45},
                       legend={"orientation": "h", "y": -0.2})
     if log_x:
         fig.update_xaxes(type="log")
+    if rate:
+        fig.update_yaxes(range=[0, 1.02])
     return fig
 
 
@@ -81,7 +84,7 @@ def distributions(ev: Evaluation, scorer: str = "fused") -> go.Figure:
             fig.add_vline(x=r[level]["threshold"], line_dash="dash",
                           annotation_text=level)
     fig.update_layout(barmode="overlay")
-    return _layout(fig, f"Score distributions ({name})", "score", "density")
+    return _layout(fig, f"Score distributions ({name})", "score", "density", rate=False)
 
 
 def conditions(ev: Evaluation) -> go.Figure:

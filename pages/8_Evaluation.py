@@ -1,0 +1,88 @@
+"""Evaluation: how well does recognition work on labeled photos? Charts, tables, exports.
+
+UI only: the protocol and metrics live in ``findme.evaluation``; charts in ``findme.eval_charts``.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from findme import eval_charts, evaluation, weights
+from findme.config import get_settings
+
+st.set_page_config(page_title="Evaluation - Find Me AI", layout="wide")
+settings = get_settings()
+st.title("Evaluation")
+st.caption("Precision, recall and error curves on labeled photos, per model and fused. "
+           "These public photos show no children: check thresholds on your own cases too.")
+
+sets = {p.name: p for p in sorted(settings.eval_dir.iterdir()) if p.is_dir()} \
+    if settings.eval_dir.is_dir() else {}
+choices = [*sets, "Another folder", "Our own cases"]
+dataset = st.radio("Dataset", choices, horizontal=True, key="dataset")
+folder = None
+if dataset == "Another folder":
+    folder = st.text_input("Folder with one sub-folder of photos per person", key="folder")
+elif dataset in sets:
+    folder = str(sets[dataset])
+available = weights.available_models(settings)
+models = st.multiselect("Models", available, default=[m for m in settings.models
+                                                       if m in available], key="models")
+col1, col2 = st.columns(2)
+enroll = col1.number_input("Photos enrolled per person", 1, 20, 3, key="enroll")
+distractors = col2.text_input("Never-enrolled people (optional folder)", key="distractors")
+conditions = st.multiselect("Robustness slices (probes degraded on purpose)",
+                            [c for c in evaluation.CONDITIONS if c != "original"], key="conds")
+
+if st.button("Run evaluation", type="primary", key="run"):
+    if not models:
+        st.error("Choose at least one model.")
+    elif dataset != "Our own cases" and not (folder and Path(folder).is_dir()):
+        st.error(f"{folder or 'No folder'} is not a folder.")
+    else:
+        bar = st.progress(0.0, text="starting")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.progress(done / max(total, 1), text=f"{stage}: {done}/{total}")
+
+        try:
+            if dataset == "Our own cases":
+                from findme.workspace import open_workspace
+
+                with open_workspace(settings) as ws:
+                    result = evaluation.evaluate_own_cases(ws.records, ws.store, settings)
+            else:
+                result = evaluation.evaluate(
+                    Path(folder), models, int(enroll),
+                    Path(distractors) if distractors else None,
+                    ["original", *conditions], settings, progress=progress)
+            st.session_state["evaluation"] = result
+            bar.progress(1.0, text="done")
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            st.error(str(exc))
+
+result = st.session_state.get("evaluation")
+if result is not None:
+    st.subheader(f"{result.dataset}: {result.protocol}")
+    st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items()))
+    summary = eval_charts.summary_table(result)
+    st.dataframe(summary, hide_index=True, use_container_width=True)
+    figures = eval_charts.all_figures(result)
+    left, right = st.columns(2)
+    for k, (name, fig) in enumerate(figures.items()):
+        (left if k % 2 == 0 else right).plotly_chart(fig, use_container_width=True, key=name)
+    if result.conditions:
+        st.subheader("Robustness slices")
+        st.dataframe(eval_charts.conditions_table(result), hide_index=True)
+    st.subheader("Threshold advice")
+    st.caption("For a target false-alert rate on never-registered people: the threshold and the "
+               "share of registered people still found.")
+    st.dataframe(pd.DataFrame([{"scorer": s, "target FPIR": t, **v}
+                               for s, rows in result.advice.items() for t, v in rows.items()]),
+                 hide_index=True)
+    c1, c2 = st.columns(2)
+    c1.download_button("Download metrics (CSV)", summary.to_csv(index=False),
+                       file_name="evaluation.csv", mime="text/csv", key="csv")
+    c2.download_button("Download report (HTML)", eval_charts.report_html(result),
+                       file_name="evaluation.html", mime="text/html", key="html")
