@@ -347,6 +347,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_thresholds(args: argparse.Namespace) -> int:
+    """Show the live thresholds, or set them (written to the deployment file, audited)."""
+    from findme import calibration
+    from findme.records import open_records
+
+    settings = get_settings()
+    if args.match is None and args.possible is None:
+        current = calibration.load(settings)
+        print(json.dumps(current.to_json(), indent=None if args.json else 1))
+        return 0
+    if args.match is None or args.possible is None:
+        return _fail("give both --match and --possible")
+    try:
+        updated = calibration.apply_thresholds(settings, args.scorer, args.match, args.possible,
+                                               args.actor, open_records(settings))
+    except (ValueError, calibration.CalibrationMissing) as exc:
+        return _fail(str(exc))
+    print(json.dumps({"written": str(settings.calibration_path), "scorer": args.scorer,
+                      "source": updated.source}))
+    return 0
+
+
 def cmd_fetch_eval(args: argparse.Namespace) -> int:
     """Fetch the public labeled photos (ORL, 5-celebrity) into ``$FINDME_DATA_DIR/eval``."""
     from findme import eval_data
@@ -435,6 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="write a self-contained HTML report here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("thresholds", help="show or set the decision thresholds (audited)")
+    p.add_argument("--scorer", default="fused", help="'fused' or a model id (default fused)")
+    p.add_argument("--match", type=float)
+    p.add_argument("--possible", type=float)
+    p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_thresholds)
 
     p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
     p.set_defaults(func=cmd_fetch_eval)

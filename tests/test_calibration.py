@@ -100,3 +100,23 @@ def test_deployment_file_takes_precedence(ws_settings: Settings) -> None:
                                "our own cases", "2026-11-26")
     calib.save(custom, ws_settings.calibration_path)
     assert calib.load(ws_settings).source == "our own cases"
+
+
+def test_apply_thresholds_writes_deployment_file_and_audits(ws_settings: Settings) -> None:
+    from findme.records import open_records
+
+    records = open_records(ws_settings)
+    updated = calib.apply_thresholds(ws_settings, "fused", 0.99, 0.7, "analyst-1", records)
+    assert updated.fusion(DEFAULT_MODELS).thresholds == calib.Thresholds(0.99, 0.7)
+    assert calib.load(ws_settings).fusion(DEFAULT_MODELS).thresholds.match == 0.99
+    entry = records.audit_log()[0]
+    assert (entry["actor"], entry["action"]) == ("analyst-1", "thresholds.apply")
+    calib.apply_thresholds(ws_settings, "facenet", 0.8, 0.6, "analyst-1", records)
+    assert calib.load(ws_settings).model_thresholds["facenet"] == calib.Thresholds(0.8, 0.6)
+    with pytest.raises(ValueError):
+        calib.apply_thresholds(ws_settings, "fused", 0.5, 0.7, "analyst-1", records)
+    with pytest.raises(ValueError, match="unknown scorer"):
+        calib.apply_thresholds(ws_settings, "vgg", 0.9, 0.7, "analyst-1", records)
+    # the shipped default is untouched
+    assert calib.Calibration.from_json(__import__("json").loads(
+        calib.DEFAULT_FILE.read_text())).fusion(DEFAULT_MODELS).thresholds.match < 0.99
