@@ -14,6 +14,7 @@ import pytest
 
 from findme import evaluation as ev
 from findme.config import Settings
+from findme.workspace import Workspace
 
 
 def test_roc_auc_eer_tar_hand_values() -> None:
@@ -178,3 +179,24 @@ def test_html_report_shows_charts_in_headless_chromium(settings: Settings, orl: 
     assert traces >= 6
     assert all(u.startswith(("file:", "data:", "about:")) for u in requests), requests
     assert shot.stat().st_size > 20_000
+
+
+def test_own_cases_mode(workspace: Workspace, orl: Path) -> None:
+    from findme.records import CaseDetails
+    from findme.registry import PhotoInput, enroll_case
+
+    ws = workspace
+    with pytest.raises(ValueError, match="two or more photos"):
+        ev.evaluate_own_cases(ws.records, ws.store, ws.settings)
+    for person in ("s16", "s17", "s18", "s19"):
+        enroll_case(CaseDetails(name=person), [
+            PhotoInput(f"{i}.pgm", (orl / person / f"{i}.pgm").read_bytes()) for i in (1, 2, 3)],
+            ws.records, ws.store, ws.settings)
+    enroll_case(CaseDetails(name="single"), [PhotoInput("1.pgm", (orl / "s20" / "1.pgm")
+                                                        .read_bytes())],
+                ws.records, ws.store, ws.settings)
+    result = ev.evaluate_own_cases(ws.records, ws.store, ws.settings)
+    assert result.counts["probes"] == 12 and result.counts["enrolled_photos"] == 13
+    fused = result.results["fused"]
+    assert fused["rank1"] == 1.0 and fused["n_mated"] == 12
+    assert set(result.results) == {"facenet", "arcface-mbf", "fused"}
