@@ -9,7 +9,7 @@ setting ``FINDME_DATA_DIR`` alone.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -76,7 +76,6 @@ class Settings:
     search_candidates: int = 50
     calibration_file: str = ""
     store_wait_seconds: float = 30.0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def weights_dir(self) -> Path:

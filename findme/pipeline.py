@@ -614,15 +614,6 @@ def embed(chips: Sequence[np.ndarray], model: str, settings: Settings | None = N
     return vectors / np.maximum(norms, 1e-12)
 
 
-def warm_up(models: Sequence[str] | None = None, settings: Settings | None = None) -> None:
-    """Load the detector and models now (a dashboard calls this so the first search is quick)."""
-    cfg = _limits(settings)
-    _detector(cfg.detector, cfg)
-    for model in models or cfg.models:
-        spec = _spec(model)
-        embed([np.zeros((spec.size, spec.size, 3), np.uint8)], model, cfg)
-
-
 # ----------------------------------------------------------------------------- all at once
 
 
