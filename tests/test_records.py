@@ -74,3 +74,25 @@ def test_foreign_keys_enforced(ws_settings: Settings) -> None:
     records = rec.open_records(ws_settings)
     with pytest.raises(rec.RecordError):
         records.add_photo(42, "p.jpg", "x", [0, 0, 1, 1], [], {})
+
+
+def test_concurrent_first_start_migrates_once(ws_settings: Settings) -> None:
+    """Several processes opening a brand-new database at once: all succeed, one schema."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, time, pathlib; from dataclasses import replace\n"
+            "from findme.config import get_settings\n"
+            "from findme.records import CaseDetails, open_records\n"
+            f"s = replace(get_settings(), data_dir=pathlib.Path({str(ws_settings.data_dir)!r}))\n"
+            "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # start together\n"
+            "open_records(s).create_case(CaseDetails(name='c'))\n")
+    start = str(time.time() + 8)
+    procs = [subprocess.Popen([sys.executable, "-c", code, start], stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    records = rec.open_records(ws_settings)
+    assert records.counts()["cases"] == 4
+    assert rec.schema_revision(records.engine) == "0002"
