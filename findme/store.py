@@ -128,8 +128,14 @@ class VectorStore:
 
     def collection(self, model: str, create: bool = True) -> Any:
         """The model's collection (created with the configured HNSW settings if absent), or
-        None when it does not exist and ``create`` is False. Looked up once per process: every
-        writer of an embedded folder is this process."""
+        None when it does not exist and ``create`` is False.
+
+        Embedded, the handle is looked up once per process (every writer is this process). With
+        a server it is looked up on every call: another process may have rebuilt the collection
+        (erasure), which gives it a new id and leaves old handles pointing at nothing.
+        """
+        if not self.embedded:
+            self._collections.pop(model, None)
         col = self._collections.get(model)
         if col is None and (create or model not in self._collections):
             name = collection_name(model)
