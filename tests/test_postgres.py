@@ -1,0 +1,105 @@
+"""The case database on a real PostgreSQL server (started on 127.0.0.1 by the test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from findme import pipeline
+from findme import records as rec
+from findme.config import Settings
+from findme.registry import PhotoInput, delete_case, enroll_case
+from findme.workspace import open_workspace
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: `make system-packages` installs it")
+    return found[-1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the ``postgres`` user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster listening on 127.0.0.1 only."""
+    folder = Path(tempfile.mkdtemp(prefix="findme-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    data = folder / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run(_as_postgres([_bin("initdb"), "-D", str(data), "-U", "findme",
+                                 "--auth=trust", "-E", "UTF8"]),
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", str(data), "-w", "-l",
+                                 str(folder / "log"), "-o",
+                                 f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+                                 "start"]), check=True, capture_output=True, timeout=120)
+    url = f"postgresql+psycopg://findme@127.0.0.1:{port}/postgres"
+    try:
+        yield url
+    finally:
+        subprocess.run(_as_postgres([_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+                       capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fresh(url: str) -> None:
+    engine = rec._engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def test_old_schema_upgrades_on_postgres(postgres_url: str, ws_settings: Settings) -> None:
+    _fresh(postgres_url)
+    engine = rec._engine(postgres_url)
+    rec.migrate(engine, "0001")
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO cases (name, consent_recorded, status, created_at, "
+                          "updated_at) VALUES ('Old Case', true, 'open', :n, :n)"), {"n": now})
+    engine.dispose()
+    records = rec.open_records(replace(ws_settings, database_url=postgres_url))
+    assert rec.schema_revision(records.engine) == "0002"
+    case = records.get_case(1)
+    assert case.name == "Old Case" and case.created_at.tzinfo is not None
+    records.set_case_status(1, "found", actor="pg-test")
+    assert records.audit_log()[0]["action"] == "case.status"
+
+
+def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_settings: Settings,
+                                                   orl: Path) -> None:
+    _fresh(postgres_url)
+    settings = replace(ws_settings, database_url=postgres_url)
+    with open_workspace(settings) as ws:
+        result = enroll_case(rec.CaseDetails(name="Postgres Child", age_at_disappearance=8,
+                                             last_seen_date=dt.date(2026, 9, 1)),
+                             [PhotoInput(f"{i}.pgm", (orl / "s22" / f"{i}.pgm").read_bytes())
+                              for i in (1, 2, 3)], ws.records, ws.store, settings)
+        found = ws.matcher.search_image(pipeline.load_image(orl / "s22" / "9.pgm"),
+                                        source="photo", source_ref="pg.jpg")
+        assert found.faces[0].best.case_id == result.case_id
+        assert found.lead_ids and ws.records.leads()[0].scores.keys() == set(settings.models)
+        delete_case(result.case_id, ws.records, ws.store, settings)
+        counts = ws.records.counts()
+        assert (counts["cases"], counts["photos"], counts["leads"]) == (0, 0, 0)
+    with open_workspace(settings) as ws:  # reconcile on a clean PostgreSQL store: nothing to do
+        assert not ws.repaired.changed
