@@ -37,14 +37,9 @@ def real_embeddings(model: str) -> tuple[np.ndarray, list[str], list[Path]]:
     """Embeddings of every public labeled photo (largest face), their labels and paths."""
     settings = get_settings()
     items = calibration.labeled_photos([settings.eval_dir / "orl", settings.eval_dir / "celeb5"])
-    vecs, labels, paths = [], [], []
-    for path, label in items:
-        found = pipeline.represent(pipeline.load_image(path), [model])
-        if found:
-            vecs.append(found[0].vectors[model])
-            labels.append(label)
-            paths.append(path)
-    return np.array(vecs), labels, paths
+    vectors, has_face = pipeline.embed_largest_faces([p for p, _ in items], [model], settings)
+    kept = [it for it, ok in zip(items, has_face, strict=True) if ok]
+    return vectors[model][has_face], [lbl for _, lbl in kept], [p for p, _ in kept]
 
 
 class FaceLike:

@@ -292,20 +292,12 @@ def calibrate_folders(roots: Sequence[Path], models: Sequence[str],
 
     settings = settings or get_settings()
     items = labeled_photos(roots)
-    vectors: dict[str, list[np.ndarray]] = {m: [] for m in models}
-    labels, no_face = [], 0
-    for k, (path, label) in enumerate(items):
-        image = pipeline.load_image(path, settings)
-        found = pipeline.represent(image, models, settings)
-        if progress:
-            progress(k + 1, len(items))
-        if not found:
-            no_face += 1
-            continue
-        for m in models:
-            vectors[m].append(found[0].vectors[m])
-        labels.append(label)
-    arrays = {m: np.asarray(v) for m, v in vectors.items()}
+    vectors, has_face = pipeline.embed_largest_faces(
+        [p for p, _ in items], models, settings,
+        progress=(lambda done: progress(done, len(items))) if progress else None)
+    labels = [label for (_, label), ok in zip(items, has_face, strict=True) if ok]
+    arrays = {m: v[has_face] for m, v in vectors.items()}
+    no_face = int((~has_face).sum())
     source = ", ".join(Path(r).name for r in roots) + f" ({len(labels)} photos)"
     calibration = calibrate_vectors(arrays, labels, source, fusion_sets or [tuple(models)])
     return calibration, {"photos": len(items), "no_face": no_face, "people": len(set(labels))}

@@ -137,20 +137,10 @@ def embed_photos(items: Sequence[tuple[Path, str]], models: Sequence[str], setti
                  condition: str = "original", progress: Callable[[int], None] | None = None
                  ) -> Embedded:
     """Largest face of each photo, per model, optionally degraded first."""
-    vecs = {m: np.zeros((len(items), pipeline.MODELS[m].dim), np.float32) for m in models}
-    has = np.zeros(len(items), bool)
-    for k, (path, _) in enumerate(items):
-        image = pipeline.load_image(path, settings)
-        if condition != "original":
-            faces = pipeline.detect(image, settings)
-            image = degrade(image, faces[0] if faces else None, condition)
-        found = pipeline.represent(image, models, settings)
-        if found:
-            has[k] = True
-            for m in models:
-                vecs[m][k] = found[0].vectors[m]
-        if progress:
-            progress(k + 1)
+    transform = None if condition == "original" else (
+        lambda image, faces: degrade(image, faces[0] if faces else None, condition))
+    vecs, has = pipeline.embed_largest_faces([p for p, _ in items], models, settings,
+                                             transform, progress)
     return Embedded([label for _, label in items], vecs, has)
 
 

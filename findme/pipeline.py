@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -639,3 +639,32 @@ def represent(image: np.ndarray, models: Sequence[str] | None = None,
     per_model = {m: embed([align(image, f, m) for f in faces], m, cfg) for m in models}
     return [FaceEmbedding(f, assess(image, f, cfg), {m: per_model[m][i] for m in models})
             for i, f in enumerate(faces)]
+
+
+def embed_largest_faces(paths: Sequence[str | Path], models: Sequence[str],
+                        settings: Settings | None = None,
+                        transform: Callable[[np.ndarray, list[Face]], np.ndarray] | None = None,
+                        progress: Callable[[int], None] | None = None
+                        ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The largest face of each photo file, embedded with each model.
+
+    Returns ``({model: (n, dim) vectors}, has_face)``; a photo without a detectable face keeps
+    a zero row and ``has_face[i] = False`` so callers count it rather than lose it.
+    ``transform(image, faces)`` may alter each image first (e.g. degrade it on purpose);
+    ``progress(done)`` is called after each photo.
+    """
+    cfg = _limits(settings)
+    vectors = {m: np.zeros((len(paths), _spec(m).dim), np.float32) for m in models}
+    has_face = np.zeros(len(paths), bool)
+    for k, path in enumerate(paths):
+        image = load_image(path, cfg)
+        if transform is not None:
+            image = transform(image, detect(image, cfg))
+        found = represent(image, models, cfg)
+        if found:
+            has_face[k] = True
+            for m in models:
+                vectors[m][k] = found[0].vectors[m]
+        if progress:
+            progress(k + 1)
+    return vectors, has_face

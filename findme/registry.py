@@ -109,19 +109,24 @@ def check_photo(photo: PhotoInput, settings: Settings) -> _Prepared | PhotoOutco
         image = pipeline.load_image(photo.data, settings)
     except pipeline.ImageError as exc:
         return PhotoOutcome(photo.name, False, (str(exc).replace("the upload: ", ""),))
-    found = pipeline.represent(image, settings.models, settings)
-    if not found:
+    faces = pipeline.detect(image, settings)
+    if not faces:
         return PhotoOutcome(photo.name, False, ("no face found",))
-    if photo.face_index is None and len(found) > 1:
+    if photo.face_index is None and len(faces) > 1:
         return PhotoOutcome(photo.name, False, (
-            f"{len(found)} faces found: choose which one shows the child",))
+            f"{len(faces)} faces found: choose which one shows the child",))
     index = photo.face_index or 0
-    if not 0 <= index < len(found):
+    if not 0 <= index < len(faces):
         return PhotoOutcome(photo.name, False, (
-            f"face {index + 1} was chosen but the photo has {len(found)} face(s)",))
-    item = found[index]
-    if not item.quality.usable:
-        return PhotoOutcome(photo.name, False, item.quality.reasons, face_box=item.face.box)
+            f"face {index + 1} was chosen but the photo has {len(faces)} face(s)",))
+    face = faces[index]
+    quality = pipeline.assess(image, face, settings)
+    if not quality.usable:
+        return PhotoOutcome(photo.name, False, quality.reasons, face_box=face.box)
+    # only the chosen, usable face is embedded
+    item = pipeline.FaceEmbedding(face, quality, {
+        m: pipeline.embed([pipeline.align(image, face, m)], m, settings)[0]
+        for m in settings.models})
     return _Prepared(photo.name, image, item, hashlib.sha256(photo.data).hexdigest())
 
 

@@ -73,21 +73,10 @@ def test_represent_every_face_every_model(orl: Path) -> None:
 
 
 def _embed_set(paths: list[Path], models: list[str]) -> tuple[dict[str, np.ndarray], int]:
-    """Largest face of each photo per model; a photo with no face counts as a miss (whole image
-    used), so misses lower the figures rather than vanish."""
-    out: dict[str, list[np.ndarray]] = {m: [] for m in models}
-    misses = 0
-    for path in paths:
-        image = pipeline.load_image(path)
-        faces = pipeline.detect(image)
-        if not faces:
-            misses += 1
-            h, w = image.shape[:2]
-            pts = tuple(map(tuple, pipeline.ARCFACE_TEMPLATE * [w / 112, h / 112]))
-            faces = [pipeline.Face((0, 0, w, h), pts, 0.0)]
-        for m in models:
-            out[m].append(pipeline.embed([pipeline.align(image, faces[0], m)], m)[0])
-    return {m: np.array(v) for m, v in out.items()}, misses
+    """Largest face of each photo per model; a photo with no face keeps a zero vector, so
+    misses lower the figures rather than vanish."""
+    vectors, has_face = pipeline.embed_largest_faces(paths, models)
+    return vectors, int((~has_face).sum())
 
 
 @pytest.mark.heavy
