@@ -137,7 +137,8 @@ def bench_size(n_faces: int, gen: FaceLike, real: np.ndarray, real_labels: list[
         with open_store(replace(settings, hnsw_ef_search=ef)) as store:
             store.collection(model).modify(configuration={"hnsw": {"ef_search": ef}})
         with open_store(replace(settings, hnsw_ef_search=ef)) as store:
-            store.query(model, probe_vecs[0], 10)
+            for q in gen.faces(gen.identities(200)):  # warm the index before timing
+                store.query(model, q, 10)
 
             def chroma(q: np.ndarray, store: object = store) -> list[int]:
                 hits = store.query(model, q, 10)[0]  # type: ignore[attr-defined]
