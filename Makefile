@@ -7,11 +7,13 @@ export FINDME_DATA_DIR ?= $(CURDIR)/data
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 PORT ?= 8501
+# loopback by default: the dashboard has no sign-in yet, so it must not be reachable from the LAN
+HOST ?= 127.0.0.1
 
 .PHONY: run test setup venv provision eval-data system-packages lint bench clean-venv
 
 run: setup  ## start the dashboard on the embedded default stores
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 test: setup eval-data system-packages  ## whole test suite (ruff, then pytest, heavy tests too)
 	$(BIN)/ruff check .
