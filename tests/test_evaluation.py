@@ -86,6 +86,12 @@ def test_split_protocols(orl: Path, celeb5: Path, tmp_path: Path) -> None:
     assert len(c.gallery) == 93 and len(c.probes) == 25
     with pytest.raises(FileNotFoundError):
         ev.split_dataset(tmp_path)
+    small = tmp_path / "small"
+    for person in ("s1", "s2"):
+        shutil.copytree(orl / person, small / person)
+    d = ev.split_dataset(small, enroll=3, distractors=orl)
+    assert len(d.distractors) == 380  # 38 other people x 10; enrolled people are never strangers
+    assert not {lbl for _, lbl in d.distractors} & {"distractor:s1", "distractor:s2"}
 
 
 @pytest.mark.heavy
