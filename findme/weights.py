@@ -12,6 +12,7 @@ embeddings for two different people) and written into DeepFace's weight folder
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -212,6 +213,13 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    """:func:`sha256` remembered per (file, size, mtime): status checks run on every dashboard
+    rerun and must not re-read ~330 MB of weights each time; a rewritten file is hashed again."""
+    return sha256(Path(path))
+
+
 def read_manifest(settings: Settings) -> dict[str, dict]:
     """What provisioning recorded, keyed by artifact name ({} when nothing was made)."""
     path = settings.model_dir / MANIFEST
@@ -252,7 +260,8 @@ def status(artifact: Artifact, settings: Settings | None = None) -> Status:
                           f"found DeepFace's own file ({size:,} bytes)", default)
         return Status(artifact.name, artifact.kind, False, str(path),
                       "present but not recorded by provisioning: run `findme provision`", default)
-    digest = sha256(path)
+    stat = path.stat()
+    digest = _sha256_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if digest != record.get("sha256"):
         return Status(artifact.name, artifact.kind, False, str(path),
                       "checksum differs from the one recorded: file is damaged, re-run "
