@@ -1,29 +1,49 @@
-"""Find Me AI dashboard entry point (overview for now: model status).
+"""Find Me AI dashboard: sign-in, then the overview of the open workspace.
 
-UI only: everything shown comes from ``findme``.
+UI only: counts come from ``findme.overview``, the gate and navigation from ``findme.ui``.
 """
 
 import pandas as pd
 import streamlit as st
 
-from findme import weights
-from findme.config import get_settings
+from findme import demo, overview, weights
+from findme.ui import session
 
-st.set_page_config(page_title="Find Me AI", page_icon=":mag:", layout="wide")
-settings = get_settings()
+ctx = session.page("Find Me AI", caption="Face search that helps find missing children. "
+                   "A match is a lead for a person to review, never a verdict.")
 
-st.title("Find Me AI")
-st.caption("Face search that helps find missing children. A match is a lead for a person to "
-           "review, never a verdict.")
+stats = overview.overview(ctx.ws)
+cols = st.columns(5)
+cols[0].metric("Open cases", stats.open_cases, help=f"{stats.found_cases} found")
+cols[1].metric("Leads waiting for review", stats.leads_waiting)
+cols[2].metric("Matches this week", stats.matches_week)
+cols[3].metric("Alerts sent this week", stats.alerts_sent_week)
+cols[4].metric("Faces in the store", sum(stats.faces_per_model.values()),
+               help=", ".join(f"{m}: {n}" for m, n in stats.faces_per_model.items()))
 
-statuses = weights.check(settings)
-ready = weights.defaults_ok(statuses)
-if ready:
+if stats.models_ok:
     st.success("Default models and detector are provisioned and verified.")
 else:
     st.error("Some default models are missing: run `make run` (or `findme provision`).")
-st.subheader("Models and detectors")
-st.dataframe(pd.DataFrame([s.__dict__ for s in statuses])[["name", "kind", "ok", "default",
-                                                           "detail"]],
-             hide_index=True, use_container_width=True)
-st.caption(f"Data folder: {settings.data_dir}")
+
+st.plotly_chart(overview.leads_chart(overview.leads_per_day(ctx.ws)), width="stretch",
+                key="leads_chart")
+
+if not ctx.demo and stats.open_cases == 0 and ctx.can("demo.load"):
+    st.info("No cases yet. Register one under **Register a case**, or load the demo workspace: "
+            "sample cases from public photos of adults, kept apart from real cases.")
+    if st.button("Load the demo workspace", key="load_demo"):
+        bar = st.progress(0.0, text="Loading demo cases")
+        with session.state.lock:
+            demo.load(session.demo_workspace(), ctx.settings,
+                               lambda what, k, n: bar.progress(k / max(n, 1), text=what),
+                               actor=ctx.user.username)
+        st.session_state["workspace_choice"] = "Demo"
+        st.rerun()
+
+with st.expander("Models and detectors"):
+    statuses = weights.check(ctx.settings)
+    st.dataframe(pd.DataFrame([s.__dict__ for s in statuses])[["name", "kind", "ok", "default",
+                                                               "detail"]],
+                 hide_index=True, width="stretch")
+    st.caption(f"Data folder: {ctx.settings.data_dir}")

@@ -1,4 +1,4 @@
-"""The ``findme`` command: provision, models, embed, fetch-eval.
+"""The ``findme`` command: provision, models, embed, enroll, search, evaluate, users, demo...
 
 Every sub-command prints JSON with ``--json`` and exits non-zero with one clear line on stderr
 when its input is bad or a needed model is missing.
@@ -468,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
     p.set_defaults(func=cmd_fetch_eval)
+
+    from findme import cli_people
+
+    cli_people.register(sub)
     return ap
 
 

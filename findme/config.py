@@ -1,4 +1,10 @@
-"""One settings object, read from environment variables (``FINDME_*``) and defaults.
+"""One settings object, read from environment variables (``FINDME_*``), the secrets file and
+defaults.
+
+Every setting is a ``FINDME_*`` name. It is looked up in the environment first, then in the
+secrets file (``.streamlit/secrets.toml`` in the working folder, or ``FINDME_SECRETS_FILE``; a flat
+TOML table of ``FINDME_*`` keys, git-ignored, documented in ``.streamlit/secrets.toml.example``),
+then the default applies.
 
 ``FINDME_DATA_DIR`` (default ``./data``) is the root of everything the app writes. Weights live in
 ``$FINDME_DATA_DIR/weights``; DeepFace's home (``DEEPFACE_HOME``) points there, so DeepFace keeps
@@ -9,7 +15,8 @@ setting ``FINDME_DATA_DIR`` alone.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,8 +27,57 @@ class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
+_SECRETS: dict[str, str] = {}
+
+
+def _secrets_file() -> Path:
+    return Path(os.environ.get("FINDME_SECRETS_FILE") or ".streamlit/secrets.toml")
+
+
+def _load_secrets() -> dict[str, str]:
+    """``FINDME_*`` keys of the secrets file as strings ({} when there is no file)."""
+    path = _secrets_file()
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    out = {}
+    for key, value in data.items():
+        if key.startswith("FINDME_") and not isinstance(value, dict):
+            if isinstance(value, bool):
+                value = "1" if value else "0"
+            elif isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            out[key] = str(value)
+    return out
+
+
+def _raw(name: str) -> str | None:
+    """The value of a setting: environment first, then the secrets file."""
+    value = os.environ.get(name)
+    return value if value is not None else _SECRETS.get(name)
+
+
+def _env_str(name: str, default: str = "") -> str:
+    raw = _raw(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _raw(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
 def _env_int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -34,7 +90,7 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
 
 
 def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -44,7 +100,7 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if raw is None or raw.strip() == "":
         return default
     return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -68,7 +124,7 @@ class Settings:
     max_yaw_deg: float = 45.0
     max_roll_deg: float = 40.0
     min_detector_score: float = 0.6
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may carry a password
     chroma_url: str = ""
     hnsw_ef_search: int = 200
     hnsw_ef_construction: int = 200
@@ -76,11 +132,40 @@ class Settings:
     search_candidates: int = 50
     calibration_file: str = ""
     store_wait_seconds: float = 30.0
+    weights_root: Path | None = None
+    # people and review
+    two_person_rule: bool = False
+    lockout_attempts: int = 5
+    lockout_minutes: float = 15.0
+    bcrypt_rounds: int = 12
+    public_url: str = "http://127.0.0.1:8501"
+    # alerts (secrets are kept out of repr so they never reach a log or a page)
+    alert_possible: bool = False
+    alert_cooldown_seconds: float = 3600.0
+    alert_from: str = ""
+    alert_emails: tuple[str, ...] = ()
+    alert_phones: tuple[str, ...] = ()
+    sendgrid_api_key: str = field(default="", repr=False)
+    sendgrid_host: str = "https://api.sendgrid.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_from: str = ""
+    twilio_base_url: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    alert_timeout_seconds: float = 10.0
+    alert_max_attempts: int = 8
 
     @property
     def weights_dir(self) -> Path:
-        """Root of everything model-related: provisioned files, sources, manifest."""
-        return self.data_dir / "weights"
+        """Root of everything model-related: provisioned files, sources, manifest
+        (``$FINDME_DATA_DIR/weights`` unless ``FINDME_WEIGHTS_DIR`` says otherwise)."""
+        return self.weights_root or self.data_dir / "weights"
+
+    @property
+    def demo_dir(self) -> Path:
+        """The demo workspace's own data folder (sample cases, never real ones)."""
+        return self.data_dir / "demo"
 
     @property
     def deepface_home(self) -> Path:
@@ -130,15 +215,19 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read ``FINDME_*`` variables; raises :class:`ConfigError` naming a bad variable."""
-        data_dir = Path(os.environ.get("FINDME_DATA_DIR") or "./data").expanduser().resolve()
+        """Read ``FINDME_*`` settings (environment, then secrets file); raises
+        :class:`ConfigError` naming a bad one."""
+        _SECRETS.clear()
+        _SECRETS.update(_load_secrets())
+        data_dir = Path(_env_str("FINDME_DATA_DIR", "./data")).expanduser().resolve()
+        weights = _env_str("FINDME_WEIGHTS_DIR")
         models = _env_list("FINDME_MODELS", DEFAULT_MODELS)
         if not models:
             raise ConfigError("FINDME_MODELS names no model")
         return cls(
             data_dir=data_dir,
             models=models,
-            detector=os.environ.get("FINDME_DETECTOR", "centerface").strip() or "centerface",
+            detector=_env_str("FINDME_DETECTOR", "centerface"),
             max_pixels=_env_int("FINDME_MAX_PIXELS", 40_000_000, minimum=1),
             max_file_bytes=_env_int("FINDME_MAX_FILE_BYTES", 50 * 2**20, minimum=1),
             min_face_px=_env_int("FINDME_MIN_FACE_PX", 32, minimum=1),
@@ -148,14 +237,35 @@ class Settings:
             min_detector_score=_env_float("FINDME_MIN_DETECTOR_SCORE", 0.6),
             max_yaw_deg=_env_float("FINDME_MAX_YAW_DEG", 45.0),
             max_roll_deg=_env_float("FINDME_MAX_ROLL_DEG", 40.0),
-            database_url=os.environ.get("FINDME_DATABASE_URL", "").strip(),
-            chroma_url=os.environ.get("FINDME_CHROMA_URL", "").strip(),
+            database_url=_env_str("FINDME_DATABASE_URL"),
+            chroma_url=_env_str("FINDME_CHROMA_URL"),
             hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 200, minimum=10),
             hnsw_ef_construction=_env_int("FINDME_HNSW_EF_CONSTRUCTION", 200, minimum=10),
             hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 32, minimum=4),
             search_candidates=_env_int("FINDME_SEARCH_CANDIDATES", 50, minimum=1),
-            calibration_file=os.environ.get("FINDME_CALIBRATION_FILE", "").strip(),
+            calibration_file=_env_str("FINDME_CALIBRATION_FILE"),
             store_wait_seconds=_env_float("FINDME_STORE_WAIT", 30.0),
+            weights_root=Path(weights).expanduser().resolve() if weights else None,
+            two_person_rule=_env_bool("FINDME_TWO_PERSON_RULE", False),
+            lockout_attempts=_env_int("FINDME_LOCKOUT_ATTEMPTS", 5, minimum=1),
+            lockout_minutes=_env_float("FINDME_LOCKOUT_MINUTES", 15.0),
+            bcrypt_rounds=_env_int("FINDME_BCRYPT_ROUNDS", 12, minimum=4),
+            public_url=_env_str("FINDME_PUBLIC_URL", "http://127.0.0.1:8501").rstrip("/"),
+            alert_possible=_env_bool("FINDME_ALERT_POSSIBLE", False),
+            alert_cooldown_seconds=_env_float("FINDME_ALERT_COOLDOWN", 3600.0),
+            alert_from=_env_str("FINDME_ALERT_FROM"),
+            alert_emails=_env_list("FINDME_ALERT_EMAILS", ()),
+            alert_phones=_env_list("FINDME_ALERT_PHONES", ()),
+            sendgrid_api_key=_env_str("FINDME_SENDGRID_API_KEY"),
+            sendgrid_host=_env_str("FINDME_SENDGRID_HOST", "https://api.sendgrid.com").rstrip("/"),
+            twilio_account_sid=_env_str("FINDME_TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=_env_str("FINDME_TWILIO_AUTH_TOKEN"),
+            twilio_from=_env_str("FINDME_TWILIO_FROM"),
+            twilio_base_url=_env_str("FINDME_TWILIO_BASE_URL").rstrip("/"),
+            webhook_url=_env_str("FINDME_WEBHOOK_URL"),
+            webhook_secret=_env_str("FINDME_WEBHOOK_SECRET"),
+            alert_timeout_seconds=_env_float("FINDME_ALERT_TIMEOUT", 10.0),
+            alert_max_attempts=_env_int("FINDME_ALERT_MAX_ATTEMPTS", 8, minimum=1),
         )
 
     def apply_environment(self) -> None:

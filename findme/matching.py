@@ -147,6 +147,19 @@ class Matcher:
                 best.scores, best.decision, crop))
         return SearchResult(faces, probe_id, lead_ids)
 
+    def record_lead(self, image: np.ndarray, face: pipeline.Face, match: Match,
+                    probe_id: int | None, actor: str, index: int = 0) -> int:
+        """Make a lead by hand from a shown match (a person thinks it is worth a review even
+        though the search did not make one); keeps the probe face crop. Returns the lead id
+        (the existing one when this probe face already has a lead for this case)."""
+        if probe_id is not None:
+            for lead in self.records.leads(case_id=match.case_id):
+                if lead.probe_id == probe_id and lead.face_box == list(face.box):
+                    return lead.id
+        crop = self._save_crop(image, face, f"{probe_id or 'manual'}-{index}-{match.case_id}")
+        return self.records.add_lead(probe_id, match.case_id, match.photo_id, list(face.box),
+                                     match.score, match.scores, match.decision, crop, actor)
+
     def _save_crop(self, image: np.ndarray, face: pipeline.Face, stem: str) -> str:
         """The probe face with a margin, as JPEG under ``leads/``; returns its relative path."""
         from PIL import Image

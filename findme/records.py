@@ -42,6 +42,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from findme.config import Settings, get_settings
 
 CASE_STATUSES = ("open", "found", "closed")
+GENDERS = ("female", "male", "other", "unknown")
 PHOTO_STATUSES = ("pending", "ready", "rejected")
 LEAD_STATUSES = ("new", "confirmed", "rejected")
 DECISIONS = ("match", "possible", "none")
@@ -77,6 +78,7 @@ class Case(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     guardian_contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
     consent_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now,
@@ -134,6 +136,18 @@ class Lead(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+class LeadReview(Base):
+    """One reviewer's verdict on a lead (two are needed under the two-person rule)."""
+
+    __tablename__ = "lead_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class AuditEntry(Base):
     """Who did what, when. Details never hold a child's name (erasure must leave no trace)."""
 
@@ -163,6 +177,7 @@ class CaseRecord:
     description: str | None
     guardian_contact: str | None
     consent_recorded: bool
+    assigned_to: str | None
     status: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -218,6 +233,7 @@ class CaseDetails:
     description: str | None = None
     guardian_contact: str | None = None
     consent_recorded: bool = False
+    assigned_to: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`RecordError` with a plain sentence for the first bad field."""
@@ -329,6 +345,27 @@ class Records:
             s.flush()
             s.add(AuditEntry(actor=actor, action="case.create", target=f"case:{case.id}"))
             return case.id
+
+    def update_case(self, case_id: int, details: CaseDetails, actor: str = "system") -> None:
+        """Replace a case's details (validated first; audited with the changed field names,
+        never their values)."""
+        details.validate()
+        with self.session() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise RecordError(f"no case with id {case_id}")
+            changed = []
+            for f in CaseDetails.__dataclass_fields__:
+                value = getattr(details, f)
+                if f == "name":
+                    value = value.strip()
+                if getattr(case, f) != value:
+                    setattr(case, f, value)
+                    changed.append(f)
+            if changed:
+                case.updated_at = _now()
+                s.add(AuditEntry(actor=actor, action="case.edit", target=f"case:{case_id}",
+                                 detail=", ".join(changed)))
 
     def get_case(self, case_id: int) -> CaseRecord:
         """The case, or :class:`RecordError` when there is none with that id."""
@@ -462,7 +499,7 @@ class Records:
 
     def add_lead(self, probe_id: int | None, case_id: int, photo_id: int | None,
                  face_box: list, fused_score: float, scores: dict, decision: str,
-                 crop_path: str | None = None) -> int:
+                 crop_path: str | None = None, actor: str = "system") -> int:
         """Record a lead (status ``new``); returns its id."""
         if decision not in DECISIONS:
             raise RecordError(f"decision must be one of {', '.join(DECISIONS)}")
@@ -472,7 +509,7 @@ class Records:
                         decision=decision, crop_path=crop_path)
             s.add(lead)
             s.flush()
-            s.add(AuditEntry(actor="system", action="lead.create", target=f"lead:{lead.id}",
+            s.add(AuditEntry(actor=actor, action="lead.create", target=f"lead:{lead.id}",
                              detail=f"case:{case_id} {decision} {fused_score:.3f}"))
             return lead.id
 
@@ -494,10 +531,25 @@ class Records:
         with self.session() as s:
             s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail))
 
-    def audit_log(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Newest audit entries as dictionaries."""
+    def audit_log(self, limit: int = 1000, actor: str | None = None,
+                  action: str | None = None, target: str | None = None,
+                  since: dt.datetime | None = None, until: dt.datetime | None = None
+                  ) -> list[dict[str, Any]]:
+        """Newest audit entries as dictionaries, optionally filtered by actor, action prefix
+        (``case`` matches ``case.view``, ``case.edit``...), target and time range."""
         with self.session() as s:
-            rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+            q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+            if actor:
+                q = q.where(AuditEntry.actor == actor)
+            if action:
+                q = q.where(AuditEntry.action.startswith(action))
+            if target:
+                q = q.where(AuditEntry.target == target)
+            if since:
+                q = q.where(AuditEntry.at >= since)
+            if until:
+                q = q.where(AuditEntry.at < until)
+            rows = s.scalars(q)
             return [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action,
                      "target": r.target, "detail": r.detail} for r in rows]
 
@@ -505,7 +557,7 @@ class Records:
         """Row counts per table (for status pages and tests)."""
         with self.session() as s:
             return {t.__tablename__: s.scalar(select(func.count()).select_from(t)) or 0
-                    for t in (Case, Photo, Probe, Lead, AuditEntry)}
+                    for t in (Case, Photo, Probe, Lead, LeadReview, AuditEntry)}
 
 
 def open_records(settings: Settings | None = None) -> Records:

@@ -99,6 +99,37 @@ class ReconcileReport:
 # ----------------------------------------------------------------------------- checking photos
 
 
+@dataclass(frozen=True)
+class PhotoPreview:
+    """What the register form shows before saving: the decoded image (None when it cannot be
+    read), every face with its quality verdict, and an error or problem in plain words."""
+
+    name: str
+    image: np.ndarray | None
+    faces: tuple[pipeline.Face, ...] = ()
+    qualities: tuple[pipeline.Quality, ...] = ()
+    error: str | None = None
+
+    @property
+    def usable_faces(self) -> list[int]:
+        """Indexes of the faces good enough to register."""
+        return [k for k, q in enumerate(self.qualities) if q.usable]
+
+
+def inspect_photo(name: str, data: bytes, settings: Settings) -> PhotoPreview:
+    """Load and detect (no embedding: quick) so a person sees each face and its verdict."""
+    try:
+        image = pipeline.load_image(data, settings)
+    except pipeline.ImageError as exc:
+        return PhotoPreview(name, None, error=str(exc).replace("the upload: ", ""))
+    faces = tuple(pipeline.detect(image, settings))
+    if not faces:
+        return PhotoPreview(name, image, error="no face found")
+    return PhotoPreview(name, image, faces,
+                        tuple(pipeline.assess(image, f, settings) for f in faces))
+
+
+
 def check_photo(photo: PhotoInput, settings: Settings) -> _Prepared | PhotoOutcome:
     """Load, detect, assess and embed one offered photo.
 

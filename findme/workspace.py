@@ -32,6 +32,10 @@ class Workspace:
             self._matcher = Matcher(self.records, self.store, self.settings)
         return self._matcher
 
+    def reload_calibration(self) -> None:
+        """Use the calibration file as it is now (after thresholds were applied)."""
+        self._matcher = None
+
     def close(self) -> None:
         """Release the vector store and database connections."""
         self.store.close()

@@ -8,14 +8,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from findme import eval_charts, evaluation, weights
+from findme import calibration, eval_charts, evaluation, weights
 from findme.config import get_settings
+from findme.ui import session
 
-st.set_page_config(page_title="Evaluation - Find Me AI", layout="wide")
+ctx = session.page("Evaluation", "evaluation.run",
+                   "Precision, recall and error curves on labeled photos, per model and fused. "
+                   "These public photos show no children: check thresholds on your own cases "
+                   "too.")
 settings = get_settings()
-st.title("Evaluation")
-st.caption("Precision, recall and error curves on labeled photos, per model and fused. "
-           "These public photos show no children: check thresholds on your own cases too.")
 
 sets = {p.name: p for p in sorted(settings.eval_dir.iterdir()) if p.is_dir()} \
     if settings.eval_dir.is_dir() else {}
@@ -48,10 +49,9 @@ if st.button("Run evaluation", type="primary", key="run"):
 
         try:
             if dataset == "Our own cases":
-                from findme.workspace import open_workspace
-
-                with open_workspace(settings) as ws:
-                    result = evaluation.evaluate_own_cases(ws.records, ws.store, settings)
+                with session.state.lock:
+                    result = evaluation.evaluate_own_cases(ctx.ws.records, ctx.ws.store,
+                                                           ctx.settings)
             else:
                 result = evaluation.evaluate(
                     Path(folder), models, int(enroll),
@@ -67,11 +67,11 @@ if result is not None:
     st.subheader(f"{result.dataset}: {result.protocol}")
     st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items()))
     summary = eval_charts.summary_table(result)
-    st.dataframe(summary, hide_index=True, use_container_width=True)
+    st.dataframe(summary, hide_index=True, width="stretch")
     figures = eval_charts.all_figures(result)
     left, right = st.columns(2)
     for k, (name, fig) in enumerate(figures.items()):
-        (left if k % 2 == 0 else right).plotly_chart(fig, use_container_width=True, key=name)
+        (left if k % 2 == 0 else right).plotly_chart(fig, width="stretch", key=name)
     if result.conditions:
         st.subheader("Robustness slices")
         st.dataframe(eval_charts.conditions_table(result), hide_index=True)
@@ -86,3 +86,35 @@ if result is not None:
                        file_name="evaluation.csv", mime="text/csv", key="csv")
     c2.download_button("Download report (HTML)", eval_charts.report_html(result),
                        file_name="evaluation.html", mime="text/html", key="html")
+
+    if ctx.can("thresholds.apply") and dataset != "Our own cases":
+        with st.expander("Apply thresholds to the live configuration (admin)"):
+            current = calibration.load(ctx.settings)
+            scorers = [s for s in result.advice if s == "fused" or s in current.model_thresholds]
+            scorer = st.selectbox("Scorer", scorers, key="apply_scorer")
+            key = calibration.fusion_key(ctx.settings.models) if scorer == "fused" else scorer
+            now = current.fusions[key].thresholds if scorer == "fused" and \
+                key in current.fusions else current.model_thresholds.get(scorer)
+            options = result.advice.get(scorer, {})
+            target = st.selectbox("Target false-alert rate (sets the match threshold)",
+                                  list(options), key="apply_target",
+                                  format_func=lambda t: f"{float(t):.2%} (recall "
+                                  f"{options[t]['recall']:.1%})")
+            match = st.number_input("Match threshold", -1.0, 1.0,
+                                    float(options[target]["threshold"]) if target else
+                                    float(now.match if now else 0.5), format="%.4f",
+                                    key="apply_match")
+            possible = st.number_input("Possible threshold", -1.0, 1.0,
+                                       float(min(now.possible, match) if now else match),
+                                       format="%.4f", key="apply_possible")
+            if now:
+                st.caption(f"Now: match {now.match:.4f}, possible {now.possible:.4f}.")
+            if st.button("Apply to the live configuration", key="apply"):
+                try:
+                    calibration.apply_thresholds(ctx.settings, scorer, match, possible,
+                                                 ctx.user.username, ctx.ws.records)
+                except (ValueError, calibration.CalibrationMissing) as exc:
+                    st.error(f"Not applied: {exc}.")
+                else:
+                    ctx.ws.reload_calibration()
+                    st.success(f"Thresholds of {key} applied (audited).")

@@ -1,0 +1,117 @@
+"""The demo workspace: public sample photos as clearly labelled demo cases, in their own folder.
+
+NGO staff demo and train with it without touching real cases. It lives in
+``$FINDME_DATA_DIR/demo`` with its own database and vector store (it shares only the model
+weights and the calibration). Cases are adults from the public evaluation sets (5-celebrity web
+photos, AT&T/ORL) named ``DEMO · ...``; the photos not enrolled are offered as samples to search,
+including people who are in no case (so a demo also shows what "no match" looks like).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from findme import eval_data
+from findme.config import Settings
+from findme.records import CaseDetails
+from findme.registry import EnrollmentRejected, PhotoInput, enroll_case
+from findme.workspace import Workspace
+
+DEMO_PREFIX = "DEMO · "
+DEMO_NOTE = ("Demo case made from public photos of adults (evaluation data). "
+             "Not a real missing child.")
+CELEB_PHOTOS_PER_CASE = 6
+ORL_CASES = 8
+ORL_PHOTOS_PER_CASE = 3
+
+Progress = Callable[[str, int, int], None]
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Settings of the demo workspace: its own data folder, SQLite and embedded store; the
+    live workspace's weights and calibration."""
+    return replace(settings, data_dir=settings.demo_dir, weights_root=settings.weights_dir,
+                   database_url="", chroma_url="",
+                   calibration_file=str(settings.calibration_path))
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """What loading the demo made."""
+
+    cases: int
+    photos: int
+    rejected: int
+    already_loaded: bool = False
+
+
+def _plan(eval_dir: Path) -> list[tuple[str, list[Path]]]:
+    """(display name, photos to enroll) per demo case."""
+    plan = []
+    celeb = eval_dir / "celeb5" / "train"
+    if celeb.is_dir():
+        for person, photos in eval_data.identities(celeb).items():
+            plan.append((person.replace("_", " ").title(), photos[:CELEB_PHOTOS_PER_CASE]))
+    orl = eval_dir / "orl"
+    if orl.is_dir():
+        people = sorted(eval_data.identities(orl).items(), key=lambda kv: _orl_key(kv[0]))
+        for person, photos in people[:ORL_CASES]:
+            plan.append((f"ORL person {person.lstrip('s')}", photos[:ORL_PHOTOS_PER_CASE]))
+    return plan
+
+
+def _orl_key(name: str) -> int:
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def samples(settings: Settings) -> dict[str, Path]:
+    """Photos to try the search with, by label: unseen photos of demo cases (celebrity ``val``
+    photos, later ORL photos) and people who are in no case."""
+    out: dict[str, Path] = {}
+    val = settings.eval_dir / "celeb5" / "val"
+    if val.is_dir():
+        for person, photos in eval_data.identities(val).items():
+            for k, p in enumerate(photos[:3], 1):
+                out[f"{person.replace('_', ' ').title()} (new photo {k})"] = p
+    orl = settings.eval_dir / "orl"
+    if orl.is_dir():
+        people = sorted(eval_data.identities(orl).items(), key=lambda kv: _orl_key(kv[0]))
+        for person, photos in people[:ORL_CASES]:
+            out[f"ORL person {person.lstrip('s')} (new photo)"] = photos[-1]
+        for person, photos in people[ORL_CASES:ORL_CASES + 4]:
+            out[f"ORL person {person.lstrip('s')} (in no case)"] = photos[0]
+    return out
+
+
+def load(workspace: Workspace, live_settings: Settings, progress: Progress | None = None,
+         actor: str = "demo") -> DemoReport:
+    """Fill an open demo workspace with the demo cases (fetching the public photos first if
+    needed). Does nothing when demo cases are already there."""
+    if any(c.name.startswith(DEMO_PREFIX) for c in workspace.records.list_cases()):
+        return DemoReport(len(workspace.records.list_cases()), 0, 0, already_loaded=True)
+    for _ in eval_data.fetch(live_settings):
+        pass
+    plan = _plan(live_settings.eval_dir)
+    cases = photos = rejected = 0
+    for k, (name, paths) in enumerate(plan):
+        if progress:
+            progress(f"enrolling {name}", k, len(plan))
+        details = CaseDetails(name=f"{DEMO_PREFIX}{name}", description=DEMO_NOTE,
+                              last_seen_place="Demo city", consent_recorded=True)
+        inputs = [PhotoInput(p.name, p.read_bytes()) for p in paths]
+        try:
+            result = enroll_case(details, inputs, workspace.records, workspace.store,
+                                 workspace.settings, actor)
+        except EnrollmentRejected as exc:
+            rejected += len(exc.outcomes)
+            continue
+        cases += 1
+        photos += sum(o.accepted for o in result.photos)
+        rejected += sum(not o.accepted for o in result.photos)
+    if progress:
+        progress("done", len(plan), len(plan))
+    workspace.records.audit(actor, "demo.load", None, f"{cases} cases, {photos} photos")
+    return DemoReport(cases, photos, rejected)

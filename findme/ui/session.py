@@ -1,0 +1,184 @@
+"""Who is signed in, which workspace is open, and the gate every page passes first.
+
+Every page starts with :func:`page` (title, permission): a signed-out visitor sees only the
+sign-in form (or, while no account exists, the one-time form that creates the first admin); a
+signed-in user without the permission sees a refusal and nothing else. Accounts always live in
+the real (live) database; cases, photos and leads come from the workspace chosen in the sidebar
+(real cases or the demo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from findme import demo, users
+from findme.config import Settings, get_settings
+from findme.records import RecordError
+from findme.ui import state
+from findme.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+#: (page file relative to the app folder, label, permission needed; None = any signed-in user)
+NAV: tuple[tuple[str, str, str | None], ...] = (
+    ("app.py", "Overview", None),
+    ("pages/1_Register_case.py", "Register a case", "cases.edit"),
+    ("pages/2_Cases.py", "Cases", "cases.view"),
+    ("pages/3_Search_photos.py", "Search photos", "search"),
+    ("pages/4_Review_leads.py", "Review leads", "leads.review"),
+    ("pages/5_Live_camera.py", "Live camera", "search"),
+    ("pages/6_CCTV_footage.py", "CCTV footage", "search"),
+    ("pages/7_Alerts.py", "Alerts", "alerts.view"),
+    ("pages/8_Evaluation.py", "Evaluation", "evaluation.run"),
+    ("pages/9_Admin.py", "Admin", "users.manage"),
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a page gets from the gate: the user, the open workspace, and whether it is the
+    demo."""
+
+    user: users.UserRecord
+    ws: Workspace
+    demo: bool
+
+    def can(self, permission: str) -> bool:
+        """Whether the signed-in user holds ``permission``."""
+        return self.user.can(permission)
+
+    @property
+    def settings(self) -> Settings:
+        """Settings of the open workspace."""
+        return self.ws.settings
+
+
+def live() -> Workspace:
+    """The real workspace (accounts, and cases unless the demo is chosen)."""
+    return state.workspace(get_settings())
+
+
+def demo_workspace() -> Workspace:
+    """The demo workspace (opened on first use)."""
+    return state.workspace(demo.demo_settings(get_settings()))
+
+
+def _sign_in_form() -> None:
+    records = live().records
+    st.title("Find Me AI")
+    if users.count_users(records) == 0:
+        st.subheader("Create the first admin account")
+        st.caption("No account exists yet. The account made here is an admin; it can add "
+                   "everyone else. (Or run `findme users add NAME --role admin`.) This form "
+                   "disappears once an account exists.")
+        with st.form("first_admin"):
+            name = st.text_input("User name", key="first_name")
+            pw = st.text_input("Password (at least 10 characters)", type="password",
+                               key="first_pw")
+            pw2 = st.text_input("Repeat the password", type="password", key="first_pw2")
+            if st.form_submit_button("Create admin account", type="primary"):
+                if pw != pw2:
+                    st.error("The two passwords differ.")
+                else:
+                    try:
+                        users.add_user(records, name, pw, "admin", actor=name.strip() or "?",
+                                       first_run=True)
+                        st.success("Admin account created: sign in below.")
+                        st.rerun()
+                    except RecordError as exc:
+                        st.error(f"Not created: {exc}.")
+        return
+    st.subheader("Sign in")
+    with st.form("sign_in"):
+        name = st.text_input("User name", key="signin_name")
+        pw = st.text_input("Password", type="password", key="signin_pw")
+        if st.form_submit_button("Sign in", type="primary"):
+            try:
+                user = users.authenticate(records, name, pw)
+            except users.SignInFailed as exc:
+                st.error(f"Not signed in: {exc}.")
+            else:
+                st.session_state["user"] = user.username
+                st.rerun()
+
+
+def current_user() -> users.UserRecord | None:
+    """The signed-in, still active account (re-read every run, so disabling an account or
+    changing a role takes effect at once)."""
+    name = st.session_state.get("user")
+    if not name:
+        return None
+    user = users.get_user(live().records, name)
+    if user is None or not user.active:
+        st.session_state.pop("user", None)
+        return None
+    return user
+
+
+def sign_out(user: users.UserRecord) -> None:
+    """End the session (audited)."""
+    live().records.audit(user.username, "signout")
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def _sidebar(user: users.UserRecord) -> bool:
+    """Navigation for the user's role, the workspace switch and sign-out; returns whether the
+    demo workspace is chosen."""
+    with st.sidebar:
+        for path, label, permission in NAV:
+            if (ROOT / path).is_file() and (permission is None or user.can(permission)):
+                st.page_link(path, label=label)
+        st.divider()
+        st.caption(f"Signed in as **{user.username}** ({user.role})")
+        demo_ready = get_settings().demo_dir.is_dir()
+        options = ["Real cases", "Demo"] if demo_ready else ["Real cases"]
+        current = st.session_state.get("workspace_choice", "Real cases")
+        choice = st.radio("Workspace", options,
+                          index=options.index(current) if current in options else 0,
+                          key="workspace_radio",
+                          help="The demo holds sample cases made from public photos of adults.")
+        st.session_state["workspace_choice"] = choice
+        if st.button("Sign out", key="sign_out"):
+            sign_out(user)
+            st.rerun()
+    return choice == "Demo"
+
+
+def page(title: str, permission: str | None = None, caption: str | None = None) -> Context:
+    """Gate and frame a page: page config, sign-in, permission, sidebar, demo banner, title.
+
+    Stops the script (``st.stop``) for a signed-out visitor or a missing permission.
+    """
+    st.set_page_config(page_title=f"{title} - Find Me AI", page_icon=":mag:", layout="wide")
+    user = current_user()
+    if user is None:
+        _sign_in_form()
+        st.stop()
+    is_demo = _sidebar(user)
+    if permission is not None and not user.can(permission):
+        st.title(title)
+        st.error(f"Your role ({user.role}) does not allow this page "
+                 f"({users.PERMISSION_LABELS.get(permission, permission)}). Ask an admin.")
+        st.stop()
+    ws = demo_workspace() if is_demo else live()
+    if is_demo:
+        st.warning("DEMO WORKSPACE: sample cases made from public photos of adults. "
+                   "Nothing here is a real case; switch to *Real cases* in the sidebar.",
+                   icon=":material/science:")
+    st.title(title)
+    if caption:
+        st.caption(caption)
+    return Context(user, ws, is_demo)
+
+
+def audit_once(ctx: Context, action: str, target: str, detail: str | None = None) -> None:
+    """Audit a view once per session (a page reruns on every click)."""
+    seen = st.session_state.setdefault("_audited", set())
+    key = (str(ctx.settings.data_dir), action, target)
+    if key not in seen:
+        ctx.ws.records.audit(ctx.user.username, action, target, detail)
+        seen.add(key)

@@ -1,0 +1,96 @@
+"""Register a missing child: case details, several photos, consent; each photo checked first.
+
+UI only: checking photos is ``findme.registry.inspect_photo``; saving is ``enroll_case``.
+"""
+
+import datetime as dt
+
+import streamlit as st
+
+from findme.records import GENDERS, CaseDetails, RecordError
+from findme.registry import EnrollmentRejected, PhotoInput, enroll_case, inspect_photo
+from findme.ui import images, session
+
+ctx = session.page("Register a case", "cases.edit",
+                   "Enter what is known about the child and add one or more clear photos. "
+                   "The case is saved only with at least one usable photo.")
+
+left, right = st.columns(2)
+name = left.text_input("Child's name *", key="name", max_chars=200)
+birth = left.date_input("Date of birth", value=None, min_value=dt.date(1900, 1, 1),
+                        max_value=dt.date.today(), key="birth")
+age = left.number_input("Age at disappearance", min_value=0, max_value=120, value=None,
+                        step=1, key="age")
+gender = left.selectbox("Gender", GENDERS, index=None, key="gender")
+place = right.text_input("Last seen (place)", key="place", max_chars=300)
+seen = right.date_input("Last seen (date)", value=None, min_value=dt.date(1900, 1, 1),
+                        max_value=dt.date.today(), key="seen")
+guardian = right.text_input("Guardian contact (phone / e-mail)", key="guardian", max_chars=300)
+assigned = right.text_input("Assigned investigator (user name)", key="assigned",
+                            value=ctx.user.username, max_chars=100)
+notes = st.text_area("Description and case notes", key="notes")
+consent = st.checkbox("The guardian's consent to store these photos for the search is recorded",
+                      key="consent")
+
+files = st.file_uploader("Photos of the child (JPEG, PNG, WebP, BMP)", accept_multiple_files=True,
+                         type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"], key="photos")
+choices: dict[str, int | None] = {}
+usable = 0
+if files:
+    st.subheader("Photo check")
+    cols = st.columns(min(len(files), 3))
+    for k, f in enumerate(files):
+        preview = inspect_photo(f.name, f.getvalue(), ctx.settings)
+        with cols[k % len(cols)]:
+            if preview.image is None:
+                st.error(f"**{f.name}**: {preview.error}. It will not be saved.")
+                continue
+            boxes = [face.box for face in preview.faces]
+            st.image(images.draw_faces(preview.image, boxes), caption=f.name, width="stretch")
+            if preview.error:
+                st.error(f"{preview.error}: this photo cannot be used.")
+                continue
+            for i, q in enumerate(preview.qualities, 1):
+                verdict = "usable" if q.usable else "not usable: " + "; ".join(q.reasons)
+                (st.success if q.usable else st.warning)(
+                    f"Face {i}: {verdict} ({q.face_px}px, sharpness {q.sharpness:.0f})")
+            good = preview.usable_faces
+            if len(preview.faces) > 1 and good:
+                pick = st.selectbox("Which face shows the child?",
+                                    ["none"] + [f"face {i + 1}" for i in good],
+                                    key=f"face_{k}_{f.name}")
+                choices[f.file_id] = None if pick == "none" else int(pick.split()[1]) - 1
+                usable += pick != "none"
+            elif len(preview.faces) == 1 and good:
+                choices[f.file_id] = 0
+                usable += 1
+
+if st.button("Register case", type="primary", key="save"):
+    details = CaseDetails(name=name, birth_date=birth,
+                          age_at_disappearance=int(age) if age is not None else None,
+                          gender=gender, last_seen_place=place or None, last_seen_date=seen,
+                          description=notes or None, guardian_contact=guardian or None,
+                          consent_recorded=consent, assigned_to=assigned.strip() or None)
+    try:
+        details.validate()
+        if not consent:
+            raise RecordError("record the guardian's consent first")
+        if not files or not usable:
+            raise RecordError("add at least one photo with a usable face")
+        photos = [PhotoInput(f.name, f.getvalue(), choices.get(f.file_id))
+                  for f in files if f.file_id in choices]
+        with session.state.lock, st.spinner("Saving the case and its photos"):
+            result = enroll_case(details, photos, ctx.ws.records, ctx.ws.store, ctx.settings,
+                                 actor=ctx.user.username)
+    except RecordError as exc:
+        st.error(f"Not saved: {exc}.")
+    except EnrollmentRejected as exc:
+        st.error(f"Not saved: {exc}.")
+    else:
+        saved = sum(o.accepted for o in result.photos)
+        st.success(f"Case #{result.case_id} registered with {saved} photo(s). Open it under "
+                   "**Cases**.")
+        for o in result.photos:
+            if not o.accepted:
+                st.warning(f"{o.name} was not stored: {', '.join(o.reasons)}")
+        st.session_state["registered_case"] = result.case_id

@@ -1,0 +1,85 @@
+"""Search photos sent in by the public or shelters against every registered child.
+
+UI only: unpacking and searching is ``findme.photo_search``; leads come from ``findme.matching``.
+"""
+
+import streamlit as st
+
+from findme import demo
+from findme.config import get_settings
+from findme.photo_search import Upload, expand, results_table, search_uploads
+from findme.ui import images, session
+
+ctx = session.page("Search photos", "search",
+                   "Upload one or several photos (or a ZIP of photos). Every face is searched "
+                   "against every open case. A match is a lead for a person to review, never a "
+                   "verdict.")
+
+files = st.file_uploader("Photos or ZIP files", accept_multiple_files=True,
+                         type=["jpg", "jpeg", "png", "webp", "bmp", "pgm", "zip"], key="probe")
+sample = None
+if ctx.demo:
+    options = demo.samples(get_settings())
+    sample = st.selectbox("...or try a sample photo", [None, *options], key="sample",
+                          format_func=lambda k: "choose a sample" if k is None else k)
+top_k = st.slider("Matches shown per face", 1, 10, 3, key="top_k")
+
+if st.button("Search", type="primary", key="search"):
+    uploads = [Upload(f.name, f.getvalue()) for f in files or []]
+    if sample:
+        uploads.append(Upload(sample, options[sample].read_bytes()))
+    uploads, problems = expand(uploads, ctx.settings)
+    for p in problems:
+        st.error(p)
+    if not uploads:
+        st.error("Nothing to search: add a photo.")
+    else:
+        bar = st.progress(0.0, text="Searching")
+        with session.state.lock:
+            found = search_uploads(
+                ctx.ws.matcher, uploads, ctx.user.username, top_k,
+                lambda k, n, name: bar.progress(k / max(n, 1), text=f"{k}/{n} {name}"))
+        st.session_state["search_results"] = found
+
+found = st.session_state.get("search_results") or []
+for s_i, s in enumerate(found):
+    st.subheader(s.name)
+    if s.result is None:
+        st.error(f"{s.name}: {s.error}. Nothing was stored.")
+        continue
+    faces = s.result.faces
+    if not faces:
+        st.warning("No face found in this photo.")
+        st.image(s.image, width=400)
+        continue
+    decisions = [fr.best.decision if fr.best else "none" for fr in faces]
+    st.image(images.draw_faces(s.image, [fr.face.box for fr in faces], decisions),
+             caption=f"{len(faces)} face(s), numbered", width=min(900, s.image.shape[1]))
+    for f_i, fr in enumerate(faces, 1):
+        st.markdown(f"**Face {f_i}**" + (f" · quality: {'; '.join(fr.quality.reasons)}"
+                                         if fr.quality.reasons else ""))
+        if not fr.matches:
+            st.caption("No registered child is close to this face.")
+            continue
+        for rank, m in enumerate(fr.matches, 1):
+            c1, c2, c3 = st.columns([1, 1, 3])
+            c1.image(images.crop(s.image, fr.face.box), caption="searched face", width=140)
+            photo = ctx.ws.records.photos(ids=[m.photo_id])
+            path = images.stored(ctx.settings, photo[0].file_path) if photo else None
+            if path and ctx.can("photos.view"):
+                c2.image(str(path), caption=f"registered photo {m.photo_id}", width=140)
+            badge = images.badge(m.decision, m.score)
+            c3.markdown(f"{rank}. **#{m.case_id} {m.name}** {badge}  \n"
+                        + " · ".join(f"{model}: {v:.3f}" for model, v in m.scores.items()))
+            already = rank == 1 and m.decision in ("match", "possible")
+            key = f"lead_{s_i}_{f_i}_{m.case_id}"
+            if already:
+                c3.caption("A lead was created for review.")
+            elif c3.button("Create lead", key=key):
+                lead_id = ctx.ws.matcher.record_lead(s.image, fr.face, m, s.result.probe_id,
+                                                     ctx.user.username, f_i)
+                c3.success(f"Lead {lead_id} created for review.")
+
+if found:
+    st.download_button("Export results (CSV)", results_table(found).to_csv(index=False),
+                       "search-results.csv", "text/csv", key="export")

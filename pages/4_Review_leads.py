@@ -1,0 +1,84 @@
+"""Review leads: the queue, probe face beside the registered photo, confirm or reject with a note.
+
+UI only: the queue and the verdict rules (two-person rule included) are ``findme.leads``.
+"""
+
+import pandas as pd
+import streamlit as st
+
+from findme import leads
+from findme.records import LEAD_STATUSES, RecordError
+from findme.ui import images, session
+
+ctx = session.page("Review leads", "leads.review",
+                   "Highest score first, then oldest. Look at both faces and the context; a "
+                   "score is not a verdict.")
+records = ctx.ws.records
+if msg := st.session_state.pop("review_message", None):
+    st.success(msg)
+if ctx.settings.two_person_rule:
+    st.info("Two-person rule: a lead is confirmed only when two different reviewers confirm it.")
+
+show = st.segmented_control("Show", ["new", *[s for s in LEAD_STATUSES if s != "new"]],
+                            default="new", key="lead_status") or "new"
+items = leads.queue(records, status=show)
+if not items:
+    st.success("Nothing waiting here." if show == "new" else f"No {show} leads.")
+    st.stop()
+
+st.dataframe(pd.DataFrame([{
+    "lead": v.lead.id, "case": f"#{v.lead.case_id} {v.case_name}", "score": round(
+        v.lead.fused_score, 3), "decision": v.lead.decision, "source": v.source,
+    "from": v.source_ref, "when": v.searched_at or v.lead.created_at,
+    "confirmations": v.confirmations} for v in items]), hide_index=True, width="stretch",
+    key="queue")
+
+ids = [v.lead.id for v in items]
+by_id = {v.lead.id: v for v in items}
+lead_id = st.selectbox("Lead", ids, key="lead_pick", format_func=lambda i: (
+    f"lead {i}: #{by_id[i].lead.case_id} {by_id[i].case_name} "
+    f"({by_id[i].lead.decision} {by_id[i].lead.fused_score:.2f})"))
+view = by_id[lead_id]
+lead = view.lead
+session.audit_once(ctx, "lead.view", f"lead:{lead_id}", f"case:{lead.case_id}")
+
+c1, c2, c3 = st.columns([1, 1, 2])
+crop = images.stored(ctx.settings, lead.crop_path)
+if crop:
+    c1.image(str(crop), caption="searched face", width="stretch")
+else:
+    c1.caption("probe crop not kept")
+reg = images.stored(ctx.settings, view.photo_path)
+if reg:
+    c2.image(str(reg), caption=f"registered photo of case #{lead.case_id}", width="stretch")
+c3.markdown(f"### #{lead.case_id} {view.case_name}\n"
+            f"{images.badge(lead.decision, lead.fused_score)} (case status: {view.case_status})"
+            "  \n" + " · ".join(f"{m}: {v:.3f}" for m, v in (lead.scores or {}).items()) +
+            f"  \n**Source:** {view.source or 'unknown'} · {view.source_ref or ''}  \n"
+            f"**When:** {(view.searched_at or lead.created_at):%Y-%m-%d %H:%M} UTC")
+for r in view.reviews:
+    c3.caption(f"{r.reviewer} {r.verdict}ed at {r.at:%Y-%m-%d %H:%M}: {r.note or 'no note'}")
+
+if lead.status == "new":
+    with st.form(f"review_{lead_id}"):
+        note = st.text_area("Note (what you checked, why)", key=f"note_{lead_id}")
+        found = st.checkbox("Confirming also marks the case found", key=f"found_{lead_id}")
+        b1, b2 = st.columns(2)
+        confirm = b1.form_submit_button("Confirm", type="primary")
+        reject = b2.form_submit_button("Reject")
+    if confirm or reject:
+        try:
+            out = leads.review(records, lead_id, ctx.user.username,
+                               "confirm" if confirm else "reject", note, found)
+        except RecordError as exc:
+            st.error(f"Not recorded: {exc}.")
+        else:
+            msg = f"Lead {lead_id}: {out.status}."
+            if out.confirmations_needed:
+                msg += f" Waiting for {out.confirmations_needed} more reviewer(s)."
+            if out.case_marked_found:
+                msg += f" Case #{lead.case_id} marked found."
+            st.session_state["review_message"] = msg
+            st.rerun()
+else:
+    st.caption(f"{lead.status} by {lead.reviewed_by}: {lead.note or 'no note'}")

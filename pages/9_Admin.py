@@ -1,0 +1,96 @@
+"""Admin: users and roles, the audit log, system status and thresholds.
+
+UI only: accounts are ``findme.users``; status rows ``findme.system_status``.
+"""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from findme import system_status, users
+from findme.records import RecordError
+from findme.ui import session
+
+ctx = session.page("Admin", "users.manage")
+accounts = session.live().records  # accounts always live in the real database
+me = ctx.user.username
+
+tab_users, tab_audit, tab_status = st.tabs(["Users", "Audit log", "System status"])
+
+with tab_users:
+    st.dataframe(pd.DataFrame([{
+        "user": u.username, "role": u.role, "active": u.active, "e-mail": u.email,
+        "phone": u.phone, "locked until": u.locked_until, "last sign-in": u.last_login_at}
+        for u in users.list_users(accounts)]), hide_index=True, width="stretch", key="users")
+    st.markdown("**Permissions by role**")
+    st.dataframe(pd.DataFrame([{"permission": users.PERMISSION_LABELS[p],
+                                **{r: ("yes" if r in roles else "") for r in users.ROLES}}
+                               for p, roles in users.PERMISSIONS.items()]),
+                 hide_index=True, key="perm_table")
+    with st.form("add_user", clear_on_submit=True):
+        st.markdown("**Add a user**")
+        c1, c2 = st.columns(2)
+        name = c1.text_input("User name", key="new_name")
+        role = c2.selectbox("Role", users.ROLES, index=3, key="new_role")
+        pw = c1.text_input("First password (at least 10 characters)", type="password",
+                           key="new_pw")
+        email = c2.text_input("E-mail for alerts (optional)", key="new_email")
+        phone = c2.text_input("Phone for SMS alerts (optional)", key="new_phone")
+        if st.form_submit_button("Add user"):
+            try:
+                users.add_user(accounts, name, pw, role, me, email, phone)
+                st.success(f"User {name} added as {role}.")
+            except RecordError as exc:
+                st.error(f"Not added: {exc}.")
+    names = [u.username for u in users.list_users(accounts)]
+    who = st.selectbox("Change a user", names, key="edit_user")
+    target = users.get_user(accounts, who)
+    if target:
+        c1, c2, c3 = st.columns(3)
+        new_role = c1.selectbox("Role", users.ROLES, index=users.ROLES.index(target.role),
+                                key="edit_role")
+        try:
+            if c1.button("Change role", key="set_role") and new_role != target.role:
+                users.set_role(accounts, who, new_role, me)
+                st.rerun()
+            label = "Disable" if target.active else "Enable"
+            if c2.button(f"{label} {who}", key="toggle_active"):
+                users.set_active(accounts, who, not target.active, me)
+                st.rerun()
+            new_pw = c3.text_input("New password", type="password", key="reset_pw")
+            if c3.button("Reset password", key="reset"):
+                users.reset_password(accounts, who, new_pw, me)
+                st.success(f"Password of {who} reset; any lock is lifted.")
+        except RecordError as exc:
+            st.error(f"Not changed: {exc}.")
+
+with tab_audit:
+    st.caption("Sign-ins and account changes are in the real workspace's log; case work in the "
+               "log of the workspace it happened in" + (" (this is the demo's log)."
+                                                       if ctx.demo else "."))
+    f1, f2, f3, f4 = st.columns(4)
+    actor = f1.text_input("Who", key="audit_actor")
+    action = f2.text_input("Action starts with (e.g. case, lead, signin)", key="audit_action")
+    target_f = f3.text_input("Target (e.g. case:3)", key="audit_target")
+    days = f4.number_input("Last days", 1, 3650, 30, key="audit_days")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=int(days))
+    log = pd.DataFrame(ctx.ws.records.audit_log(5000, actor.strip() or None,
+                                                action.strip() or None,
+                                                target_f.strip() or None, since),
+                       columns=["id", "at", "actor", "action", "target", "detail"])
+    st.dataframe(log, hide_index=True, width="stretch", key="audit")
+    st.download_button("Export the audit log (CSV)", log.to_csv(index=False), "audit-log.csv",
+                       "text/csv", key="audit_csv")
+
+with tab_status:
+    st.subheader("System")
+    st.dataframe(pd.DataFrame(system_status.status_rows(ctx.ws)).astype(str), hide_index=True,
+                 width="stretch", key="status")
+    st.subheader("Thresholds in force")
+    st.dataframe(pd.DataFrame(system_status.threshold_rows(ctx.ws)), hide_index=True,
+                 width="stretch", key="thresholds")
+    st.caption("Change them from an evaluation (Evaluation page) or with `findme thresholds`.")
+    st.subheader("Models and detectors")
+    st.dataframe(pd.DataFrame(system_status.weight_rows(ctx.ws)), hide_index=True,
+                 width="stretch", key="weights")
