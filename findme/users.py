@@ -188,43 +188,46 @@ def list_users(records: Records) -> list[UserRecord]:
 def authenticate(records: Records, username: str, password: str) -> UserRecord:
     """Check a sign-in; returns the account or raises :class:`SignInFailed`.
 
-    Failures count towards the lock-out; a success resets the count. Both are audited.
+    Failures count towards the lock-out; a success resets the count. Both are audited (the
+    failure is committed before the error is raised).
     """
     settings = records.settings
     now = _now()
+    failure: str | None = None
     with records.session() as s:
         u = s.scalar(select(User).where(User.username == username.strip()))
         if u is None:
             bcrypt.checkpw(password.encode()[:72], _DUMMY_HASH)  # same work as a real check
             s.add(AuditEntry(actor=username.strip()[:100] or "?", action="signin.fail",
                              detail="unknown user"))
-            raise SignInFailed("wrong user name or password")
-        locked = _aware(u.locked_until)
-        if locked and locked > now:
+            failure = "wrong user name or password"
+        elif (locked := _aware(u.locked_until)) and locked > now:
             minutes = max(1, round((locked - now).total_seconds() / 60))
             s.add(AuditEntry(actor=u.username, action="signin.fail", detail="locked"))
-            raise SignInFailed(f"too many failed attempts: try again in {minutes} minute(s)")
-        ok = bcrypt.checkpw(password.encode()[:72], u.password_hash.encode())
-        if not ok:
+            failure = f"too many failed attempts: try again in {minutes} minute(s)"
+        elif not bcrypt.checkpw(password.encode()[:72], u.password_hash.encode()):
             u.failed_attempts += 1
             detail = f"attempt {u.failed_attempts}"
+            failure = "wrong user name or password"
             if u.failed_attempts >= settings.lockout_attempts:
                 u.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
                 u.failed_attempts = 0
                 detail += ", locked"
+                failure = ("too many failed attempts: the account is locked for "
+                           f"{settings.lockout_minutes:g} minutes")
             s.add(AuditEntry(actor=u.username, action="signin.fail", detail=detail))
-            if u.locked_until and _aware(u.locked_until) > now:
-                raise SignInFailed("too many failed attempts: the account is locked for "
-                                   f"{settings.lockout_minutes:g} minutes")
-            raise SignInFailed("wrong user name or password")
-        if not u.active:
+        elif not u.active:
             s.add(AuditEntry(actor=u.username, action="signin.fail", detail="disabled"))
-            raise SignInFailed("this account is disabled; ask an admin")
-        u.failed_attempts = 0
-        u.locked_until = None
-        u.last_login_at = now
-        s.add(AuditEntry(actor=u.username, action="signin"))
-        return _record(u)
+            failure = "this account is disabled; ask an admin"
+        else:
+            u.failed_attempts = 0
+            u.locked_until = None
+            u.last_login_at = now
+            s.add(AuditEntry(actor=u.username, action="signin"))
+            user = _record(u)
+    if failure:
+        raise SignInFailed(failure)
+    return user
 
 
 def _update(records: Records, username: str, actor: str, action: str, detail: str | None,

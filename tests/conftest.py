@@ -91,3 +91,18 @@ def usable_photos(paths: list[Path], settings: Settings, n: int) -> list[Path]:
         if len(out) == n:
             break
     return out
+
+
+@pytest.fixture
+def app_data(ws_settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The dashboard's settings pointed at a fresh data folder (for ``AppTest``); closes the
+    dashboard's shared workspaces afterwards."""
+    from findme.config import reset_settings
+    from findme.ui import state
+
+    monkeypatch.setenv("FINDME_DATA_DIR", str(ws_settings.data_dir))
+    monkeypatch.setenv("FINDME_SECRETS_FILE", str(ws_settings.data_dir / "no-secrets.toml"))
+    reset_settings()
+    yield get_settings()
+    state.close_all()
+    reset_settings()

@@ -86,3 +86,51 @@ def test_bad_input_one_line_nonzero_nothing_written(settings: Settings, tmp_path
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("findme: "), proc.stderr
     assert _snapshot(settings.data_dir) == before
+
+
+def test_users_add_list_and_sign_in(ws_settings: Settings) -> None:
+    from findme import users
+    from findme.records import open_records
+
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
+    add = subprocess.run(FINDME + ["users", "add", "boss", "--role", "admin", "--password-stdin"],
+                         input="correct horse battery\n", env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert add.returncode == 0, add.stderr
+    short = subprocess.run(FINDME + ["users", "add", "kid", "--role", "viewer",
+                                     "--password-stdin"], input="short\n", env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert short.returncode == 2 and "at least 10" in short.stderr
+    listed = _run(["users", "list", "--json"], ws_settings)
+    assert [u["username"] for u in json.loads(listed.stdout)] == ["boss"]
+    records = open_records(ws_settings)
+    assert users.authenticate(records, "boss", "correct horse battery").role == "admin"
+
+
+@pytest.mark.heavy
+def test_demo_workspace_is_separate_and_searchable(ws_settings: Settings,
+                                                   settings: Settings) -> None:
+    from findme import demo
+    from findme.pipeline import load_image
+    from findme.workspace import open_workspace
+
+    (ws_settings.data_dir / "eval").symlink_to(settings.eval_dir)
+    proc = _run(["demo", "--json"], ws_settings)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["cases"] == 5 + demo.ORL_CASES and out["photos"] >= 5 + demo.ORL_CASES
+    again = json.loads(_run(["demo", "--json"], ws_settings).stdout)
+    assert again["already_loaded"] and again["photos"] == 0
+    live = open_workspace(ws_settings)
+    assert live.records.list_cases() == []  # real cases untouched
+    live.close()
+    with open_workspace(demo.demo_settings(ws_settings)) as ws:
+        names = [c.name for c in ws.records.list_cases()]
+        assert all(n.startswith(demo.DEMO_PREFIX) for n in names)
+        samples = demo.samples(ws_settings)
+        hit = next(k for k in samples if k.startswith("Madonna"))
+        result = ws.matcher.search_image(load_image(samples[hit], ws_settings))
+        assert result.faces[0].best.name == f"{demo.DEMO_PREFIX}Madonna"
+        nobody = next(k for k in samples if "in no case" in k)
+        result = ws.matcher.search_image(load_image(samples[nobody], ws_settings))
+        assert all(f.best is None or f.best.decision != "match" for f in result.faces)

@@ -57,3 +57,24 @@ def test_apply_environment_points_deepface_home(monkeypatch: pytest.MonkeyPatch,
     import os
 
     assert os.environ["DEEPFACE_HOME"] == str(tmp_path.resolve() / "weights")
+
+
+def test_secrets_file_fills_in_and_environment_wins(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    from findme.config import Settings
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('FINDME_SENDGRID_API_KEY = "SG.secret"\nFINDME_TWO_PERSON_RULE = true\n'
+                       'FINDME_ALERT_EMAILS = ["a@x.org", "b@x.org"]\n'
+                       'FINDME_PUBLIC_URL = "https://findme.example.org/"\n'
+                       '[other]\nFINDME_IGNORED = "tables are ignored"\n')
+    monkeypatch.setenv("FINDME_SECRETS_FILE", str(secrets))
+    monkeypatch.setenv("FINDME_PUBLIC_URL", "http://127.0.0.1:9999")
+    s = Settings.from_env()
+    assert s.sendgrid_api_key == "SG.secret" and s.two_person_rule
+    assert s.alert_emails == ("a@x.org", "b@x.org")
+    assert s.public_url == "http://127.0.0.1:9999"
+    assert "SG.secret" not in repr(s)  # secrets never reach a log line
+    secrets.write_text("FINDME_TWO_PERSON_RULE = maybe")
+    with pytest.raises(ConfigError, match="secrets.toml"):
+        Settings.from_env()

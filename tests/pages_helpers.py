@@ -1,0 +1,51 @@
+"""Helpers for driving dashboard pages with Streamlit's ``AppTest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from findme import users
+from findme.config import Settings
+
+ROOT = Path(__file__).parent.parent
+PASSWORD = "correct horse battery"
+PAGES = {
+    "overview": None,
+    "register": "pages/1_Register_case.py",
+    "cases": "pages/2_Cases.py",
+    "search": "pages/3_Search_photos.py",
+    "review": "pages/4_Review_leads.py",
+    "evaluation": "pages/8_Evaluation.py",
+    "admin": "pages/9_Admin.py",
+}
+
+
+def make_user(settings: Settings, name: str, role: str) -> None:
+    """Create an account in the dashboard's (live) database."""
+    from findme.ui import state
+
+    users.add_user(state.workspace(settings).records, name, PASSWORD, role)
+
+
+def open_page(page: str, user: str | None = None) -> AppTest:
+    """Run the app, signed in as ``user`` (None: signed out), and switch to ``page``."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    if user:
+        at.session_state["user"] = user
+    at.run()
+    if PAGES[page]:
+        at.switch_page(PAGES[page])
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, title, header and message of the page, as one string."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "success", "error",
+                 "warning", "info"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)

@@ -1,0 +1,316 @@
+"""Every dashboard page with ``AppTest``: the sign-in gate, what each role sees, and the real
+register / search / review work on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from findme import users
+from findme.config import Settings
+from findme.eval_data import identities
+from findme.ui import state
+from tests.pages_helpers import PAGES, PASSWORD, make_user, open_page, texts
+
+pytestmark = pytest.mark.heavy
+
+#: page -> roles allowed (the README's permission table, page by page)
+ACCESS = {
+    "overview": set(users.ROLES),
+    "register": {"admin", "investigator"},
+    "cases": set(users.ROLES),
+    "search": {"admin", "investigator", "reviewer"},
+    "review": {"admin", "investigator", "reviewer"},
+    "evaluation": set(users.ROLES),
+    "admin": {"admin"},
+}
+LINKS = {"overview": "Overview", "register": "Register a case", "cases": "Cases",
+         "search": "Search photos", "review": "Review leads", "evaluation": "Evaluation",
+         "admin": "Admin"}
+
+
+def _upload(path: Path) -> tuple[str, bytes, str]:
+    return (path.name, path.read_bytes(), "image/jpeg")
+
+
+def _register(at, name: str, photos: list[Path], consent: bool = True):
+    at.text_input(key="name").input(name)
+    if consent:
+        at.checkbox(key="consent").check()
+    at.file_uploader(key="photos").set_value([_upload(p) for p in photos])
+    at.run()
+    at.button(key="save").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_signed_out_sees_only_sign_in(app_data: Settings, page: str) -> None:
+    make_user(app_data, "boss", "admin")
+    at = open_page("overview")
+    if PAGES[page]:
+        at.switch_page(PAGES[page])
+        at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert not at.get("page_link") and not at.dataframe and not at.metric
+    assert not at.file_uploader
+
+
+def test_first_run_form_creates_one_admin_then_sign_in(app_data: Settings) -> None:
+    at = open_page("overview")
+    assert "Create the first admin account" in texts(at)
+    at.text_input(key="first_name").input("boss")
+    at.text_input(key="first_pw").input(PASSWORD)
+    at.text_input(key="first_pw2").input(PASSWORD)
+    at.button[0].click()
+    at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]  # the form is gone for good
+    records = state.workspace(app_data).records
+    assert [(u.username, u.role) for u in users.list_users(records)] == [("boss", "admin")]
+    at.text_input(key="signin_name").input("boss")
+    at.text_input(key="signin_pw").input(PASSWORD)
+    at.button[0].click()
+    at.run()
+    assert [m.label for m in at.metric][:2] == ["Open cases", "Leads waiting for review"]
+    assert records.audit_log(actor="boss", action="signin")
+    at.button(key="sign_out").click()
+    at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert records.audit_log(actor="boss", action="signout")
+
+
+def test_wrong_passwords_lock_the_account(app_data: Settings) -> None:
+    make_user(app_data, "ana", "reviewer")
+    at = open_page("overview")
+    for _ in range(app_data.lockout_attempts):
+        at.text_input(key="signin_name").input("ana")
+        at.text_input(key="signin_pw").input("wrong password!")
+        at.button[0].click()
+        at.run()
+    assert "locked" in texts(at)
+    at.text_input(key="signin_pw").input(PASSWORD)  # even the right password is refused now
+    at.button[0].click()
+    at.run()
+    assert "too many failed attempts" in texts(at) and not at.metric
+
+
+@pytest.mark.parametrize("role", users.ROLES)
+def test_each_role_sees_what_the_permission_table_allows(app_data: Settings, role: str) -> None:
+    make_user(app_data, f"u-{role}", role)
+    for page in PAGES:
+        at = open_page(page, f"u-{role}")
+        refused = "does not allow this page" in texts(at)
+        assert refused == (role not in ACCESS[page]), (role, page)
+        links = {link.proto.label for link in at.get("page_link")}
+        assert links == {LINKS[p] for p in PAGES if role in ACCESS[p]}, (role, page)
+
+
+def test_register_search_review_with_real_photos(app_data: Settings, celeb5: Path) -> None:
+    people = identities(celeb5 / "train")
+    make_user(app_data, "inv", "investigator")
+    at = _register(open_page("register", "inv"), "Ben Test", people["ben_afflek"][1:3])
+    assert any("registered with" in s.value for s in at.success), texts(at)
+    ws = state.workspace(app_data)
+    (case,) = ws.records.list_cases()
+    assert case.name == "Ben Test" and case.consent_recorded
+    ready = ws.records.photos(case.id, status="ready")
+    assert ready and all(p.id in ws.store.ids(m) for p in ready for m in app_data.models)
+    _register(open_page("register", "inv"), "Madonna Test", people["madonna"][:2])
+
+    at = open_page("search", "inv")
+    probe = identities(celeb5 / "val")["ben_afflek"][0]
+    at.file_uploader(key="probe").set_value([_upload(probe)])
+    at.run()
+    at.button(key="search").click()
+    at.run()
+    ranked = [m.value for m in at.markdown if m.value.startswith(("1. ", "2. "))]
+    assert ranked[0].startswith(f"1. **#{case.id} Ben Test**"), ranked
+    assert "red-badge[MATCH" in ranked[0] or "orange-badge[POSSIBLE" in ranked[0]
+    assert at.get("download_button")  # CSV export
+
+    at = open_page("review", "inv")
+    at.text_area[0].input("same person: ears, jaw line")
+    at.checkbox[0].check()
+    next(b for b in at.button if b.label == "Confirm").click()
+    at.run()
+    assert any("confirmed" in s.value for s in at.success)
+    assert ws.records.get_case(case.id).status == "found"
+    actions = {e["action"] for e in ws.records.audit_log(actor="inv")}
+    assert {"case.create", "lead.view", "lead.confirm", "case.status"} <= actions
+
+
+def _truncated_jpeg(path: Path) -> bytes:
+    data = path.read_bytes()
+    return data[: len(data) // 2]
+
+
+def test_bad_uploads_show_an_error_and_store_nothing(app_data: Settings, face_photo: Path) -> None:
+    make_user(app_data, "inv", "investigator")
+    at = open_page("register", "inv")
+    at.text_input(key="name").input("Nobody")
+    at.checkbox(key="consent").check()
+    at.file_uploader(key="photos").set_value([
+        ("notes.jpg", b"this is not an image", "image/jpeg"),
+        ("cut.jpg", _truncated_jpeg(face_photo), "image/jpeg")])
+    at.run()
+    errors = " ".join(e.value for e in at.error)
+    assert "notes.jpg" in errors and "cut.jpg" in errors
+    at.button(key="save").click()
+    at.run()
+    assert any("Not saved" in e.value for e in at.error)
+    ws = state.workspace(app_data)
+    counts = ws.records.counts()
+    assert counts["cases"] == 0 and counts["photos"] == 0
+    assert not any(app_data.photos_dir.rglob("*.jpg")) if app_data.photos_dir.exists() else True
+
+    at = open_page("search", "inv")
+    at.file_uploader(key="probe").set_value([("x.png", b"\x89PNG\r\n\x1a\n broken", "image/png")])
+    at.run()
+    at.button(key="search").click()
+    at.run()
+    assert any("x.png" in e.value for e in at.error)
+    assert ws.records.counts()["probes"] == 0
+
+
+def test_form_values_are_checked(app_data: Settings, face_photo: Path) -> None:
+    make_user(app_data, "inv", "investigator")
+    at = open_page("register", "inv")
+    at.checkbox(key="consent").check()
+    at.file_uploader(key="photos").set_value([_upload(face_photo)])
+    at.run()
+    at.button(key="save").click()  # no name
+    at.run()
+    assert any("a name is required" in e.value for e in at.error)
+    at.text_input(key="name").input("Child")
+    at.checkbox(key="consent").uncheck()
+    at.button(key="save").click()
+    at.run()
+    assert any("consent" in e.value for e in at.error)
+    assert state.workspace(app_data).records.counts()["cases"] == 0
+
+
+def test_viewer_sees_no_contacts_or_photos(app_data: Settings, face_photo: Path) -> None:
+    from findme.records import CaseDetails
+    from findme.registry import PhotoInput, enroll_case
+
+    ws = state.workspace(app_data)
+    enroll_case(CaseDetails("Kid", guardian_contact="+15550001111", consent_recorded=True),
+                [PhotoInput("a.jpg", face_photo.read_bytes())], ws.records, ws.store, app_data)
+    make_user(app_data, "vic", "viewer")
+    make_user(app_data, "inv", "investigator")
+    seen = open_page("cases", "vic")
+    assert "+15550001111" not in texts(seen)
+    assert "guardian contact" not in seen.dataframe[0].value.columns
+    assert not seen.get("imgs") and not seen.get("download_button")
+    assert "Photos are hidden" in texts(seen)
+    assert not [b for b in seen.button if b.label in ("Mark found", "Erase for good")]
+    inv = open_page("cases", "inv")
+    assert "+15550001111" in texts(inv)
+    assert inv.get("download_button")
+    views = ws.records.audit_log(action="case.view")
+    assert {v["actor"] for v in views} == {"vic", "inv"}
+
+
+def test_case_status_edit_and_erasure(app_data: Settings, face_photo: Path) -> None:
+    from findme.records import CaseDetails
+    from findme.registry import PhotoInput, enroll_case
+
+    ws = state.workspace(app_data)
+    res = enroll_case(CaseDetails("Kid", consent_recorded=True),
+                      [PhotoInput("a.jpg", face_photo.read_bytes())], ws.records, ws.store,
+                      app_data)
+    make_user(app_data, "boss", "admin")
+    at = open_page("cases", "boss")
+    at.button(key="status_closed").click()
+    at.run()
+    assert ws.records.get_case(res.case_id).status == "closed"
+    assert at.dataframe[0].value.empty  # the default filter shows open cases only
+    at.multiselect(key="filter_status").select("closed")
+    at.run()
+    at.text_input(key="erase_confirm").input("999")
+    at.button(key="erase").click()
+    at.run()
+    assert any("does not match" in e.value for e in at.error)
+    assert ws.records.counts()["cases"] == 1
+    at.text_input(key="erase_confirm").input(str(res.case_id))
+    at.button(key="erase").click()
+    at.run()
+    assert ws.records.counts()["cases"] == 0 and ws.records.counts()["photos"] == 0
+    assert not any(m for m in app_data.models if ws.store.ids(m))
+
+
+def test_admin_manages_users_and_reads_the_audit_log(app_data: Settings) -> None:
+    make_user(app_data, "boss", "admin")
+    at = open_page("admin", "boss")
+    at.text_input(key="new_name").input("rita")
+    at.selectbox(key="new_role").select("reviewer")
+    at.text_input(key="new_pw").input(PASSWORD)
+    next(b for b in at.button if b.label == "Add user").click()
+    at.run()
+    records = state.workspace(app_data).records
+    assert users.get_user(records, "rita").role == "reviewer"
+    at.selectbox(key="edit_user").select("rita")
+    at.run()
+    at.button(key="toggle_active").click()
+    at.run()
+    assert not users.get_user(records, "rita").active
+    at.selectbox(key="edit_user").select("boss")
+    at.run()
+    at.button(key="toggle_active").click()  # the last admin cannot disable itself
+    at.run()
+    assert any("last active admin" in e.value for e in at.error)
+    log = at.dataframe[2].value
+    assert {"user.add", "user.disable"} <= set(log["action"])
+    status = at.dataframe[3].value
+    assert "case database" in set(status["setting"])
+    assert PASSWORD not in texts(at)
+
+
+def test_two_person_rule_needs_two_reviewers(app_data: Settings, celeb5: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from findme.config import reset_settings
+    from findme.records import CaseDetails
+    from findme.registry import PhotoInput, enroll_case
+
+    monkeypatch.setenv("FINDME_TWO_PERSON_RULE", "1")
+    reset_settings()
+    from findme.config import get_settings
+
+    settings = get_settings()
+    ws = state.workspace(settings)
+    train = identities(celeb5 / "train")["ben_afflek"]
+    res = enroll_case(CaseDetails("Ben", consent_recorded=True),
+                      [PhotoInput(p.name, p.read_bytes()) for p in train[1:3]], ws.records,
+                      ws.store, settings)
+    from findme.pipeline import load_image
+
+    probe = load_image(identities(celeb5 / "val")["ben_afflek"][0], settings)
+    assert ws.matcher.search_image(probe, source="photo").lead_ids
+    make_user(settings, "r1", "reviewer")
+    make_user(settings, "r2", "reviewer")
+
+    def confirm(reviewer: str):
+        at = open_page("review", reviewer)
+        next(b for b in at.button if b.label == "Confirm").click()
+        at.run()
+        return at
+
+    confirm("r1")
+    assert ws.records.leads()[0].status == "new"  # one of two
+    again = confirm("r1")
+    assert any("already reviewed" in e.value for e in again.error)
+    assert ws.records.leads()[0].status == "new"
+    confirm("r2")
+    assert ws.records.leads()[0].status == "confirmed"
+    assert ws.records.get_case(res.case_id).status == "open"  # found was not asked
+
+
+def test_overview_counts_and_chart(app_data: Settings) -> None:
+    make_user(app_data, "boss", "admin")
+    at = open_page("overview", "boss")
+    assert {m.label for m in at.metric} >= {"Open cases", "Leads waiting for review",
+                                             "Matches this week", "Alerts sent this week"}
+    assert at.get("plotly_chart")
+    assert any(b.label == "Load the demo workspace" for b in at.button)

@@ -1,0 +1,99 @@
+"""Accounts: bcrypt hashes, roles, lock-out, the first-run rule, the last admin, the audit."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from findme import users
+from findme.config import Settings
+from findme.records import RecordError, open_records
+
+PW = "correct horse battery"
+
+
+@pytest.fixture
+def records(ws_settings: Settings):
+    r = open_records(replace(ws_settings, lockout_attempts=3, lockout_minutes=0.02))
+    yield r
+    r.engine.dispose()
+
+
+def test_password_is_stored_only_as_a_bcrypt_hash(records, ws_settings: Settings) -> None:
+    users.add_user(records, "boss", PW, "admin")
+    records.engine.dispose()
+    raw = (ws_settings.data_dir / "findme.db").read_bytes()
+    assert PW.encode() not in raw and b"$2b$" in raw
+    assert users.authenticate(records, "boss", PW).role == "admin"
+
+
+def test_bad_accounts_are_refused(records) -> None:
+    with pytest.raises(RecordError, match="at least 10"):
+        users.add_user(records, "boss", "short", "admin")
+    with pytest.raises(RecordError, match="role must be"):
+        users.add_user(records, "boss", PW, "superuser")
+    with pytest.raises(RecordError, match="user name"):
+        users.add_user(records, "b o s s", PW, "admin")
+    users.add_user(records, "boss", PW, "admin")
+    with pytest.raises(RecordError, match="taken"):
+        users.add_user(records, "boss", PW, "viewer")
+    assert users.count_users(records) == 1
+
+
+def test_first_run_form_cannot_make_a_second_account(records) -> None:
+    users.add_user(records, "boss", PW, "admin", first_run=True)
+    with pytest.raises(RecordError, match="already exists"):
+        users.add_user(records, "mallory", PW, "admin", first_run=True)
+
+
+def test_lock_out_after_repeated_failures_then_expiry(records) -> None:
+    users.add_user(records, "ana", PW, "reviewer")
+    for _ in range(2):
+        with pytest.raises(users.SignInFailed, match="wrong user name or password"):
+            users.authenticate(records, "ana", "not the password")
+    with pytest.raises(users.SignInFailed, match="locked"):
+        users.authenticate(records, "ana", "not the password")
+    with pytest.raises(users.SignInFailed, match="too many failed attempts"):
+        users.authenticate(records, "ana", PW)  # right password, still locked
+    time.sleep(0.02 * 60 + 0.3)
+    assert users.authenticate(records, "ana", PW).username == "ana"
+    fails = [e["detail"] for e in records.audit_log(actor="ana", action="signin.fail")]
+    assert "attempt 1" in fails and "attempt 3, locked" in fails and "locked" in fails
+
+
+def test_unknown_user_and_disabled_account(records) -> None:
+    users.add_user(records, "boss", PW, "admin")
+    users.add_user(records, "ana", PW, "reviewer")
+    with pytest.raises(users.SignInFailed, match="wrong user name or password"):
+        users.authenticate(records, "nobody", PW)
+    users.set_active(records, "ana", False, "boss")
+    with pytest.raises(users.SignInFailed, match="disabled"):
+        users.authenticate(records, "ana", PW)
+    users.set_active(records, "ana", True, "boss")
+    users.reset_password(records, "ana", "a new long password", "boss")
+    with pytest.raises(users.SignInFailed):
+        users.authenticate(records, "ana", PW)
+    assert users.authenticate(records, "ana", "a new long password")
+
+
+def test_the_last_admin_stays(records) -> None:
+    users.add_user(records, "boss", PW, "admin")
+    with pytest.raises(RecordError, match="last active admin"):
+        users.set_role(records, "boss", "viewer", "boss")
+    with pytest.raises(RecordError, match="last active admin"):
+        users.set_active(records, "boss", False, "boss")
+    users.add_user(records, "second", PW, "admin")
+    users.set_role(records, "boss", "viewer", "second")
+    assert users.get_user(records, "boss").role == "viewer"
+
+
+def test_permission_table() -> None:
+    assert users.allowed("admin", "users.manage") and not users.allowed("investigator",
+                                                                         "users.manage")
+    assert not users.allowed("viewer", "cases.contact") and not users.allowed("viewer",
+                                                                           "photos.view")
+    assert not users.allowed("viewer", "nonexistent.permission")
+    assert all(set(roles) <= set(users.ROLES) for roles in users.PERMISSIONS.values())
+    assert set(users.PERMISSION_LABELS) == set(users.PERMISSIONS)
