@@ -131,17 +131,16 @@ def test_cli_json_report_and_bad_input(settings: Settings, orl: Path, tmp_path: 
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 
-def test_evaluation_page_runs_a_small_protocol(settings: Settings, orl: Path,
+def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
                                                tmp_path: Path) -> None:
-    from streamlit.testing.v1 import AppTest
+    from tests.pages_helpers import make_user, open_page
 
     small = tmp_path / "small"
     for person in ("s5", "s6", "s7"):
         shutil.copytree(orl / person, small / person)
-    at = AppTest.from_file(str(Path(__file__).parent.parent / "pages" / "8_Evaluation.py"),
-                           default_timeout=600)
-    at.run()
-    assert not at.exception
+    make_user(app_data, "ana", "viewer")
+    at = open_page("evaluation", "ana")
+    at.default_timeout = 600
     at.radio(key="dataset").set_value("Another folder").run()
     at.text_input(key="folder").set_value(str(small)).run()
     at.multiselect(key="conds").set_value(["blur"]).run()

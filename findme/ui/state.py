@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
+from findme import pipeline
 from findme.config import Settings
 from findme.workspace import Workspace, open_workspace
 
-lock = threading.RLock()
+lock = threading.RLock()  # heavy work: models and store writes, one at a time
+_open_lock = threading.Lock()  # the table of open workspaces
 _open: dict[str, Workspace] = {}
 
 
@@ -20,16 +24,31 @@ def workspace(settings: Settings) -> Workspace:
     """The open workspace of ``settings.data_dir`` (opened, migrated and reconciled on first
     use in this process)."""
     key = str(settings.data_dir)
-    with lock:
+    with _open_lock:
         ws = _open.get(key)
         if ws is None:
             ws = _open[key] = open_workspace(settings)
+            threading.Thread(target=warm_up, args=(settings,), daemon=True,
+                             name="findme-warm-up").start()
         return ws
+
+
+def warm_up(settings: Settings) -> None:
+    """Load the detector and every configured model once (about 15 s on a laptop CPU), in the
+    background, so the first registration or search a person makes is not the slow one."""
+    try:
+        with lock:
+            pipeline.detect(np.zeros((64, 64, 3), np.uint8), settings)
+            for model in settings.models:
+                size = pipeline.MODELS[model].size
+                pipeline.embed([np.zeros((size, size, 3), np.uint8)], model, settings)
+    except Exception:  # noqa: BLE001 - a model problem is reported where it is used
+        pass
 
 
 def close_all() -> None:
     """Close every open workspace (tests, shutdown)."""
-    with lock:
+    with lock, _open_lock:
         for ws in _open.values():
             ws.close()
         _open.clear()
