@@ -7,7 +7,7 @@ export FINDME_DATA_DIR ?= $(CURDIR)/data
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 PORT ?= 8501
-# loopback by default: the dashboard has no sign-in yet, so it must not be reachable from the LAN
+# loopback by default (make run HOST=0.0.0.0 to serve a local network; put HTTPS in front)
 HOST ?= 127.0.0.1
 
 .PHONY: run test setup venv provision eval-data system-packages lint bench clean-venv

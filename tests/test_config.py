@@ -78,3 +78,15 @@ def test_secrets_file_fills_in_and_environment_wins(monkeypatch: pytest.MonkeyPa
     secrets.write_text("FINDME_TWO_PERSON_RULE = maybe")
     with pytest.raises(ConfigError, match="secrets.toml"):
         Settings.from_env()
+
+
+def test_secrets_example_documents_every_setting() -> None:
+    import re
+
+    root = Path(__file__).parent.parent
+    code = (root / "findme" / "config.py").read_text()
+    names = set(re.findall(r'_env_\w+\("(FINDME_\w+)"', code))
+    example = (root / ".streamlit" / "secrets.toml.example").read_text()
+    readme = (root / "README.md").read_text()
+    undocumented = {n for n in names if n not in example and n not in readme}
+    assert not undocumented, undocumented

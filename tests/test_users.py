@@ -97,3 +97,13 @@ def test_permission_table() -> None:
     assert not users.allowed("viewer", "nonexistent.permission")
     assert all(set(roles) <= set(users.ROLES) for roles in users.PERMISSIONS.values())
     assert set(users.PERMISSION_LABELS) == set(users.PERMISSIONS)
+
+
+def test_readme_permission_table_is_the_code() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for perm, roles in users.PERMISSIONS.items():
+        row = next(line for line in readme.splitlines() if f"(`{perm}`) |" in line)
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert cells == ["yes" if r in roles else "-" for r in users.ROLES], perm
