@@ -469,9 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
     p.set_defaults(func=cmd_fetch_eval)
 
-    from findme import cli_people
+    from findme import cli_alerts, cli_people
 
     cli_people.register(sub)
+    cli_alerts.register(sub)
     return ap
 
 

@@ -155,6 +155,9 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     alert_timeout_seconds: float = 10.0
     alert_max_attempts: int = 8
+    alert_backoff_seconds: float = 5.0
+    alert_lease_seconds: float = 120.0
+    alert_worker: bool = True
 
     @property
     def weights_dir(self) -> Path:
@@ -266,6 +269,9 @@ class Settings:
             webhook_secret=_env_str("FINDME_WEBHOOK_SECRET"),
             alert_timeout_seconds=_env_float("FINDME_ALERT_TIMEOUT", 10.0),
             alert_max_attempts=_env_int("FINDME_ALERT_MAX_ATTEMPTS", 8, minimum=1),
+            alert_backoff_seconds=_env_float("FINDME_ALERT_BACKOFF", 5.0),
+            alert_lease_seconds=_env_float("FINDME_ALERT_LEASE", 120.0),
+            alert_worker=_env_bool("FINDME_ALERT_WORKER", True),
         )
 
     def apply_environment(self) -> None:

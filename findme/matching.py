@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from findme import alerts, pipeline
 from findme import calibration as calib
-from findme import pipeline
 from findme.config import Settings
 from findme.records import Records
 from findme.store import VectorStore
@@ -123,12 +123,15 @@ class Matcher:
         return out
 
     def search_image(self, image: np.ndarray, top_k: int = 5, source: str | None = None,
-                     source_ref: str | None = None) -> SearchResult:
+                     source_ref: str | None = None, alert_source: str | None = None
+                     ) -> SearchResult:
         """Search every face of an RGB image.
 
         With ``source`` (``photo``, ``webcam``, ``cctv``, ``cli``...) the search is recorded as a
         probe, and each face whose best match is ``possible`` or better becomes a lead with a
-        crop of the probe face. Without it nothing is written.
+        crop of the probe face, and the alert rules run for it (:func:`findme.alerts.on_lead`;
+        ``alert_source`` names the source for the alert cooldown, by default
+        ``source:source_ref``, e.g. one camera). Without ``source`` nothing is written.
         """
         items = pipeline.represent(image, self.models, self.settings)
         faces = [FaceResult(it.face, it.quality, m)
@@ -142,9 +145,12 @@ class Matcher:
             if best is None or best.decision not in LEAD_DECISIONS:
                 continue
             crop = self._save_crop(image, fr.face, f"{probe_id}-{index}")
-            lead_ids.append(self.records.add_lead(
+            lead_id = self.records.add_lead(
                 probe_id, best.case_id, best.photo_id, list(fr.face.box), best.score,
-                best.scores, best.decision, crop))
+                best.scores, best.decision, crop)
+            lead_ids.append(lead_id)
+            alerts.on_lead(self.records, self.settings, lead_id, best.case_id, best.decision,
+                           best.score, source, alert_source or f"{source}:{source_ref or ''}")
         return SearchResult(faces, probe_id, lead_ids)
 
     def record_lead(self, image: np.ndarray, face: pipeline.Face, match: Match,
@@ -157,8 +163,11 @@ class Matcher:
                 if lead.probe_id == probe_id and lead.face_box == list(face.box):
                     return lead.id
         crop = self._save_crop(image, face, f"{probe_id or 'manual'}-{index}-{match.case_id}")
-        return self.records.add_lead(probe_id, match.case_id, match.photo_id, list(face.box),
-                                     match.score, match.scores, match.decision, crop, actor)
+        lead_id = self.records.add_lead(probe_id, match.case_id, match.photo_id, list(face.box),
+                                        match.score, match.scores, match.decision, crop, actor)
+        alerts.on_lead(self.records, self.settings, lead_id, match.case_id, match.decision,
+                       match.score, "photo", f"manual:{probe_id}")
+        return lead_id
 
     def _save_crop(self, image: np.ndarray, face: pipeline.Face, stem: str) -> str:
         """The probe face with a margin, as JPEG under ``leads/``; returns its relative path."""

@@ -17,6 +17,7 @@ PAGES = {
     "cases": "pages/2_Cases.py",
     "search": "pages/3_Search_photos.py",
     "review": "pages/4_Review_leads.py",
+    "alerts": "pages/7_Alerts.py",
     "evaluation": "pages/8_Evaluation.py",
     "admin": "pages/9_Admin.py",
 }

@@ -22,11 +22,13 @@ ACCESS = {
     "cases": set(users.ROLES),
     "search": {"admin", "investigator", "reviewer"},
     "review": {"admin", "investigator", "reviewer"},
+    "alerts": set(users.ROLES),
     "evaluation": set(users.ROLES),
     "admin": {"admin"},
 }
 LINKS = {"overview": "Overview", "register": "Register a case", "cases": "Cases",
-         "search": "Search photos", "review": "Review leads", "evaluation": "Evaluation",
+         "search": "Search photos", "review": "Review leads", "alerts": "Alerts",
+         "evaluation": "Evaluation",
          "admin": "Admin"}
 
 

@@ -2,7 +2,9 @@
 
 An embedded vector store belongs to one process and is opened once: every browser session of the
 dashboard shares the workspace of a data folder. Heavy work (enrolling, searching: the models and
-the embedded store) runs one at a time under :data:`lock`.
+the embedded store) runs one at a time under :data:`lock`. Each open workspace also runs the alert
+outbox worker in a background thread (``FINDME_ALERT_WORKER``, on by default), so alerts go out
+within seconds while the dashboard runs; ``findme alerts run`` does the same as its own process.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import threading
 
 import numpy as np
 
-from findme import pipeline
+from findme import outbox, pipeline
 from findme.config import Settings
 from findme.workspace import Workspace, open_workspace
 
 lock = threading.RLock()  # heavy work: models and store writes, one at a time
 _open_lock = threading.Lock()  # the table of open workspaces
 _open: dict[str, Workspace] = {}
+_workers: dict[str, tuple[threading.Thread, threading.Event]] = {}
 
 
 def workspace(settings: Settings) -> Workspace:
@@ -30,6 +33,13 @@ def workspace(settings: Settings) -> Workspace:
             ws = _open[key] = open_workspace(settings)
             threading.Thread(target=warm_up, args=(settings,), daemon=True,
                              name="findme-warm-up").start()
+            if settings.alert_worker:
+                stop = threading.Event()
+                worker = threading.Thread(target=outbox.run_forever,
+                                          args=(ws.records, settings, stop), daemon=True,
+                                          name="findme-outbox")
+                worker.start()
+                _workers[key] = (worker, stop)
         return ws
 
 
@@ -49,6 +59,10 @@ def warm_up(settings: Settings) -> None:
 def close_all() -> None:
     """Close every open workspace (tests, shutdown)."""
     with lock, _open_lock:
+        for worker, stop in _workers.values():
+            stop.set()
+            worker.join(timeout=30)
+        _workers.clear()
         for ws in _open.values():
             ws.close()
         _open.clear()

@@ -1,0 +1,86 @@
+"""Alerts: channels and why they are on or off, notifications, history with delivery attempts,
+retry, a test alert per channel, charts per day.
+
+UI only: rules and outbox rows are ``findme.alerts``; sending is ``findme.outbox``.
+"""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from findme import alert_charts, alerts, outbox
+from findme.ui import session
+
+ctx = session.page("Alerts", "alerts.view",
+                   "Every alert is written here before it is sent; failed sends are retried "
+                   "with growing pauses until the provider answers.")
+records = ctx.ws.records
+
+st.subheader("Channels")
+status = alerts.channel_status(ctx.settings)
+cols = st.columns(len(status))
+for col, (channel, (on, why)) in zip(cols, status.items(), strict=True):
+    col.markdown(f"**{channel}** {':green-badge[on]' if on else ':gray-badge[off]'}")
+    col.caption(why)
+    if ctx.can("alerts.manage") and on and col.button(f"Send test {channel} alert",
+                                                      key=f"test_{channel}"):
+        try:
+            ids = alerts.queue_test(records, ctx.settings, channel, ctx.user.username)
+            report = outbox.run_once(records, ctx.settings, only=ids)
+        except ValueError as exc:
+            col.error(str(exc))
+        else:
+            if channel == "dashboard" or len(report.sent) == len(ids):
+                col.success(f"Test {channel} alert delivered.")
+            else:
+                col.warning(f"Test {channel} alert not delivered yet: it is retried "
+                            "automatically (see its attempts below).")
+
+mine = alerts.unread(records, ctx.user.username)
+st.subheader(f"Notifications ({len(mine)} unread)")
+if mine:
+    for a in mine[:10]:
+        st.markdown(f"- **{a.subject}** · {a.body} · {a.created_at:%Y-%m-%d %H:%M} UTC")
+    if st.button("Mark all read", key="mark_read"):
+        alerts.mark_read(records, ctx.user.username, [a.id for a in mine])
+        st.rerun()
+
+st.subheader("History")
+f1, f2, f3, f4 = st.columns(4)
+case = f1.number_input("Case number", min_value=0, value=None, step=1, key="f_case")
+channels = f2.multiselect("Channel", alerts.CHANNELS, key="f_channel")
+statuses = f3.multiselect("Status", alerts.STATUSES, key="f_status")
+days = f4.number_input("Last days", 1, 3650, 30, key="f_days")
+since = dt.datetime.now(dt.UTC) - dt.timedelta(days=int(days))
+items = [a for a in alerts.list_alerts(records, case_id=int(case) if case else None,
+                                       since=since)
+         if (not channels or a.channel in channels) and (not statuses or a.status in statuses)]
+if not items:
+    st.caption("No alerts match.")
+    st.stop()
+frame = alert_charts.per_day(items)
+c1, c2 = st.columns(2)
+c1.plotly_chart(alert_charts.by_channel(frame), key="by_channel")
+c2.plotly_chart(alert_charts.by_status(frame), key="by_status")
+rows = pd.DataFrame(alerts.as_rows(items))
+if not ctx.can("cases.contact"):
+    rows["recipient"] = rows["recipient"].map(lambda r: r if r == alerts.EVERYONE else "(hidden)")
+st.dataframe(rows, hide_index=True, width="stretch", key="history")
+st.download_button("Export (CSV)", rows.to_csv(index=False), "alerts.csv", "text/csv",
+                   key="alerts_csv")
+
+pick = st.selectbox("Delivery attempts of alert", [a.id for a in items], key="pick")
+chosen = next(a for a in items if a.id == pick)
+tries = alerts.attempts(records, [pick])
+if tries:
+    st.dataframe(pd.DataFrame([t.__dict__ for t in tries]), hide_index=True, width="stretch",
+                 key="attempts")
+else:
+    st.caption("No delivery attempt yet (dashboard notifications need none).")
+retryable = chosen.status in ("failed", "pending") and chosen.channel != "dashboard"
+if ctx.can("alerts.manage") and retryable and st.button(f"Retry alert {pick} now", key="retry"):
+    alerts.retry(records, pick, ctx.user.username)
+    report = outbox.run_once(records, ctx.settings, only=[pick])
+    st.success("Delivered." if report.sent else "Still failing: it stays in the outbox and "
+               "is retried automatically.")
