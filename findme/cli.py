@@ -469,10 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch-eval", help="fetch the public evaluation photos")
     p.set_defaults(func=cmd_fetch_eval)
 
-    from findme import cli_alerts, cli_people
+    from findme import cli_alerts, cli_people, cli_video
 
     cli_people.register(sub)
     cli_alerts.register(sub)
+    cli_video.register(sub)
     return ap
 
 

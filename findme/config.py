@@ -158,6 +158,8 @@ class Settings:
     alert_backoff_seconds: float = 5.0
     alert_lease_seconds: float = 120.0
     alert_worker: bool = True
+    sighting_cooldown_seconds: float = 600.0
+    video_every_seconds: float = 0.2
 
     @property
     def weights_dir(self) -> Path:
@@ -272,6 +274,8 @@ class Settings:
             alert_backoff_seconds=_env_float("FINDME_ALERT_BACKOFF", 5.0),
             alert_lease_seconds=_env_float("FINDME_ALERT_LEASE", 120.0),
             alert_worker=_env_bool("FINDME_ALERT_WORKER", True),
+            sighting_cooldown_seconds=_env_float("FINDME_SIGHTING_COOLDOWN", 600.0),
+            video_every_seconds=_env_float("FINDME_VIDEO_EVERY", 0.2),
         )
 
     def apply_environment(self) -> None:

@@ -109,6 +109,7 @@ class Probe(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
     source_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    camera: Mapped[str | None] = mapped_column(String(200), nullable=True)
     faces: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -489,10 +490,11 @@ class Records:
 
     # ------------------------------------------------------------------ probes and leads
 
-    def add_probe(self, source: str, source_ref: str | None, faces: int) -> int:
-        """Record that something was searched; returns the probe id."""
+    def add_probe(self, source: str, source_ref: str | None, faces: int,
+                  camera: str | None = None) -> int:
+        """Record that something was searched (with the camera for video); returns its id."""
         with self.session() as s:
-            probe = Probe(source=source, source_ref=source_ref, faces=faces)
+            probe = Probe(source=source, source_ref=source_ref, faces=faces, camera=camera)
             s.add(probe)
             s.flush()
             return probe.id

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from findme import demo, users
+from findme import alerts, demo, users
 from findme.config import Settings, get_settings
 from findme.records import RecordError
 from findme.ui import state
@@ -165,6 +165,11 @@ def page(title: str, permission: str | None = None, caption: str | None = None) 
                  f"({users.PERMISSION_LABELS.get(permission, permission)}). Ask an admin.")
         st.stop()
     ws = demo_workspace() if is_demo else live()
+    if user.can("alerts.view"):
+        unread = len(alerts.unread(ws.records, user.username))
+        if unread:
+            st.sidebar.info(f"{unread} new alert(s): see **Alerts**",
+                            icon=":material/notifications:")
     if is_demo:
         st.warning("DEMO WORKSPACE: sample cases made from public photos of adults. "
                    "Nothing here is a real case; switch to *Real cases* in the sidebar.",
