@@ -50,7 +50,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         job = scans.get(ws.records, scan_id)
         if result is None:
             return _fail(job.error or "the video could not be read")
-        out = {"scan_id": scan_id, "camera": camera, "sightings": job.sightings or [],
+        out = {"scan_id": scan_id, "camera": camera,
+               "sightings": scans.with_names(ws.records, job.sightings),
                "warnings": job.warnings or [], "frames": job.frames,
                "seconds": round(result.processed_s, 2), "speed": round(result.speed, 2),
                "faces_seen": result.faces_seen, "unknown_tracks": result.unknown_tracks}
@@ -97,7 +98,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                                                  args.every, None, args.actor, True, fp=fp)
                 job = scans.get(ws.records, scan_id)
                 print(json.dumps({"file": str(path), "scan_id": scan_id, "status": job.status,
-                                  "sightings": job.sightings or [],
+                                  "sightings": scans.with_names(ws.records, job.sightings),
                                   "warnings": job.warnings or [], "error": job.error}),
                       flush=True)
             if args.once:

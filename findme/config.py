@@ -160,6 +160,7 @@ class Settings:
     alert_worker: bool = True
     sighting_cooldown_seconds: float = 600.0
     video_every_seconds: float = 0.2
+    ice_servers: str = ""
 
     @property
     def weights_dir(self) -> Path:
@@ -276,6 +277,7 @@ class Settings:
             alert_worker=_env_bool("FINDME_ALERT_WORKER", True),
             sighting_cooldown_seconds=_env_float("FINDME_SIGHTING_COOLDOWN", 600.0),
             video_every_seconds=_env_float("FINDME_VIDEO_EVERY", 0.2),
+            ice_servers=_env_str("FINDME_ICE_SERVERS"),
         )
 
     def apply_environment(self) -> None:

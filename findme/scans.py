@@ -150,6 +150,13 @@ def run_scan(ws: Workspace, source: str, camera: str, every_s: float,
                              progress)
 
 
+def with_names(records: Records, found: list[dict] | None) -> list[dict]:
+    """A job's sightings with each case's current name (erased cases are left out)."""
+    found = found or []
+    names = records.case_names(sorted({f["case_id"] for f in found}))
+    return [{**f, "name": names[f["case_id"]]} for f in found if f["case_id"] in names]
+
+
 def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: float,
              record_leads: bool, lock: AbstractContextManager | None,
              stop: Callable[[], bool] | None,
@@ -183,7 +190,8 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
         if record_leads:
             with guard:
                 lead = sightings.record(ws.records, ws.settings, s, camera, "cctv", ref)
-        found.append({**s.as_dict(), "lead_id": lead})
+        row = {k: v for k, v in s.as_dict().items() if k != "name"}  # names stay in cases only
+        found.append({**row, "lead_id": lead})
     stopped = stop is not None and stop()
     _update(ws.records, scan_id, status="stopped" if stopped else "done",
             done_s=result.processed_s, duration_s=result.report.duration_s,

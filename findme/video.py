@@ -227,9 +227,22 @@ class VideoProcessor:
         self._close(None)
         return sorted(self.sightings, key=lambda s: s.first_s)
 
-    def take_new(self, already: int) -> list[Sighting]:
-        """Sightings beyond the first ``already`` (for live views polling for news)."""
-        return self.sightings[already:]
+    def current(self) -> list[Sighting]:
+        """Provisional sightings of the tracks still open (a person still in view), so a live
+        view can offer them before the person leaves."""
+        out = []
+        for tr in self.tracks:
+            b = tr.best
+            if b is not None and b.decision in LEAD_DECISIONS:
+                out.append(Sighting(b.case_id, b.name, b.score, b.decision, tr.first_s,
+                                    tr.last_s, tr.frames, b.photo_id, b.scores, b.box,
+                                    tr.best_crop))
+        return out
+
+    def expire(self, t: float) -> None:
+        """End tracks unseen since before ``t - max_gap_s`` (live sources call this when no
+        frame arrives)."""
+        self._close(t)
 
 
 def _crop(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.3) -> np.ndarray:
@@ -268,8 +281,9 @@ def open_capture(source: str | Path) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(text)
     if not cap.isOpened():
         cap.release()
-        raise VideoError(f"{text}: cannot be opened as a video (mp4, avi, mkv, mov or a "
-                         "stream URL expected)")
+        raise VideoError(f"{text}: cannot be opened as a video: not a video file (mp4, avi, "
+                         "mkv, mov) or damaged, e.g. an MP4 cut off before its index was written"
+                         if not is_stream(text) else f"{text}: the stream cannot be opened")
     return cap
 
 
@@ -279,8 +293,8 @@ def frames(source: str | Path, every_s: float, report: FrameReport,
     """Yield ``(seconds, RGB frame)`` every ``every_s`` seconds of video.
 
     Files are timed by frame number / fps; streams by the wall clock. Unreadable frames are
-    skipped (up to ``max_bad`` in a row) with a warning; an early end is reported in
-    ``report.warnings``.
+    skipped with a warning; after ``max_bad`` in a row the video is taken to end there (cut off
+    or damaged), also with a warning in ``report.warnings``.
     """
     cap = open_capture(source)
     stream = is_stream(str(source))
@@ -297,33 +311,40 @@ def frames(source: str | Path, every_s: float, report: FrameReport,
         start = time.monotonic()
         next_t = 0.0
         index = -1
-        bad = 0
+        bad_from: float | None = None  # time of the first frame of a run of unreadable ones
+        bad_run = 0
         while stop is None or not stop():
             ok = cap.grab()
             index += 1
+            t = time.monotonic() - start if stream else index / fps
             if not ok:
                 if stream:
                     report.warnings.append(f"the stream stopped after {index} frames")
-                elif count and index < count - 1:
-                    report.warnings.append(
-                        f"the video could not be read past {index / fps:.1f} s (frame {index} "
-                        f"of {count}): it may be cut off or damaged; processed up to there")
-                break
-            t = time.monotonic() - start if stream else index / fps
+                    break
+                if count and index >= count - 1:
+                    break  # the normal end
+                if bad_run == 0:
+                    bad_from = t
+                bad_run += 1
+                if bad_run >= max_bad:
+                    if count:
+                        report.warnings.append(
+                            f"the video could not be read past {bad_from:.1f} s (frame "
+                            f"{index - bad_run + 1} of {count}): it may be cut off or damaged; "
+                            "processed up to there")
+                    break
+                continue
+            if bad_run:
+                report.warnings.append(f"unreadable frames from {bad_from:.1f} s to {t:.1f} s "
+                                       "were skipped")
+                bad_run = 0
             if (stream and t < next_t) or (not stream and index % step):
                 continue
             next_t = t + every_s
             ok, frame = cap.retrieve()
             if not ok or frame is None or frame.ndim != 3 or frame.size == 0:
-                bad += 1
-                if bad == 1 or bad % 10 == 0:
-                    report.warnings.append(f"frame at {t:.1f} s could not be decoded: skipped")
-                if bad >= max_bad:
-                    report.warnings.append(f"{bad} unreadable frames in a row: stopped at "
-                                           f"{t:.1f} s")
-                    break
+                report.warnings.append(f"the frame at {t:.1f} s could not be decoded: skipped")
                 continue
-            bad = 0
             report.decoded += 1
             yield t, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:

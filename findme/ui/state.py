@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from findme import outbox, pipeline
+from findme import outbox, pipeline, scans
 from findme.config import Settings
 from findme.workspace import Workspace, open_workspace
 
@@ -21,6 +21,7 @@ lock = threading.RLock()  # heavy work: models and store writes, one at a time
 _open_lock = threading.Lock()  # the table of open workspaces
 _open: dict[str, Workspace] = {}
 _workers: dict[str, tuple[threading.Thread, threading.Event]] = {}
+models_ready = threading.Event()  # set once the background warm-up has loaded the models
 
 
 def workspace(settings: Settings) -> Workspace:
@@ -31,6 +32,7 @@ def workspace(settings: Settings) -> Workspace:
         ws = _open.get(key)
         if ws is None:
             ws = _open[key] = open_workspace(settings)
+            scans.mark_interrupted(ws.records)  # scans of a dashboard that stopped mid-way
             threading.Thread(target=warm_up, args=(settings,), daemon=True,
                              name="findme-warm-up").start()
             if settings.alert_worker:
@@ -54,10 +56,13 @@ def warm_up(settings: Settings) -> None:
                 pipeline.embed([np.zeros((size, size, 3), np.uint8)], model, settings)
     except Exception:  # noqa: BLE001 - a model problem is reported where it is used
         pass
+    finally:
+        models_ready.set()
 
 
 def close_all() -> None:
     """Close every open workspace (tests, shutdown)."""
+    scans.stop_all()
     with lock, _open_lock:
         for worker, stop in _workers.values():
             stop.set()

@@ -1,0 +1,29 @@
+"""The CCTV page's timeline: when each registered child was seen in a scan (Plotly)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+COLOURS = {"match": "#c62828", "possible": "#ef6c00"}
+
+
+def timeline(sightings: Sequence[dict], title: str = "Sightings") -> go.Figure:
+    """Horizontal bars from first to last second of each sighting, one row per case."""
+    fig = go.Figure()
+    for decision, colour in COLOURS.items():
+        rows = [s for s in sightings if s["decision"] == decision]
+        if not rows:
+            continue
+        fig.add_bar(y=[f"#{s['case_id']} {s['name']}" for s in rows],
+                    x=[max(0.2, s["last_s"] - s["first_s"]) for s in rows],
+                    base=[s["first_s"] for s in rows], orientation="h", name=decision,
+                    marker_color=colour,
+                    customdata=[[s["score"], s["frames"]] for s in rows],
+                    hovertemplate="%{y}<br>%{base:.1f}-%{x:.1f} s<br>score %{customdata[0]:.2f}"
+                                  ", %{customdata[1]} frames<extra></extra>")
+    fig.update_layout(title=title, xaxis_title="seconds from the start of the video",
+                      barmode="overlay", height=160 + 40 * len({s["case_id"] for s in sightings}),
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
