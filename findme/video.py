@@ -15,6 +15,7 @@ Decoding is defensive: unreadable frames are skipped with a warning, and a file 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -270,7 +271,9 @@ def is_stream(source: str) -> bool:
 
 
 def open_capture(source: str | Path) -> cv2.VideoCapture:
-    """An opened ``cv2.VideoCapture``, or :class:`VideoError` saying why not."""
+    """An opened ``cv2.VideoCapture``, or :class:`VideoError` saying why not. FFmpeg's own
+    log lines are silenced (``OPENCV_FFMPEG_LOGLEVEL``): damage is reported as warnings."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     text = str(source)
     if not is_stream(text):
         path = Path(text)

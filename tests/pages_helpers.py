@@ -17,10 +17,14 @@ PAGES = {
     "cases": "pages/2_Cases.py",
     "search": "pages/3_Search_photos.py",
     "review": "pages/4_Review_leads.py",
+    "cctv": "pages/6_CCTV_footage.py",
     "alerts": "pages/7_Alerts.py",
     "evaluation": "pages/8_Evaluation.py",
     "admin": "pages/9_Admin.py",
 }
+#: the live camera page needs a real WebRTC runtime once signed in (browser test); AppTest runs
+#: only its sign-in gate and refusals
+LIVE_PAGE = "pages/5_Live_camera.py"
 
 
 def make_user(settings: Settings, name: str, role: str) -> None:

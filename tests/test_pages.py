@@ -11,7 +11,7 @@ from findme import users
 from findme.config import Settings
 from findme.eval_data import identities
 from findme.ui import state
-from tests.pages_helpers import PAGES, PASSWORD, make_user, open_page, texts
+from tests.pages_helpers import LIVE_PAGE, PAGES, PASSWORD, make_user, open_page, texts
 
 pytestmark = pytest.mark.heavy
 
@@ -22,12 +22,15 @@ ACCESS = {
     "cases": set(users.ROLES),
     "search": {"admin", "investigator", "reviewer"},
     "review": {"admin", "investigator", "reviewer"},
+    "live": {"admin", "investigator", "reviewer"},  # AppTest has no WebRTC: see the browser test
     "alerts": set(users.ROLES),
+    "cctv": {"admin", "investigator", "reviewer"},
     "evaluation": set(users.ROLES),
     "admin": {"admin"},
 }
 LINKS = {"overview": "Overview", "register": "Register a case", "cases": "Cases",
          "search": "Search photos", "review": "Review leads", "alerts": "Alerts",
+         "cctv": "CCTV footage", "live": "Live camera",
          "evaluation": "Evaluation",
          "admin": "Admin"}
 
@@ -48,12 +51,13 @@ def _register(at, name: str, photos: list[Path], consent: bool = True):
     return at
 
 
-@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("page", [*PAGES, "live"])
 def test_signed_out_sees_only_sign_in(app_data: Settings, page: str) -> None:
     make_user(app_data, "boss", "admin")
     at = open_page("overview")
-    if PAGES[page]:
-        at.switch_page(PAGES[page])
+    path = LIVE_PAGE if page == "live" else PAGES[page]
+    if path:
+        at.switch_page(path)
         at.run()
     assert [s.value for s in at.subheader] == ["Sign in"]
     assert not at.get("page_link") and not at.dataframe and not at.metric
@@ -106,7 +110,12 @@ def test_each_role_sees_what_the_permission_table_allows(app_data: Settings, rol
         refused = "does not allow this page" in texts(at)
         assert refused == (role not in ACCESS[page]), (role, page)
         links = {link.proto.label for link in at.get("page_link")}
-        assert links == {LINKS[p] for p in PAGES if role in ACCESS[p]}, (role, page)
+        assert links == {LINKS[p] for p in [*PAGES, "live"] if role in ACCESS[p]}, (role, page)
+    if role not in ACCESS["live"]:
+        at = open_page("overview", f"u-{role}")
+        at.switch_page(LIVE_PAGE)
+        at.run()
+        assert "does not allow this page" in texts(at) and not at.exception
 
 
 def test_register_search_review_with_real_photos(app_data: Settings, celeb5: Path) -> None:
