@@ -1,0 +1,70 @@
+"""The live camera in a real browser: Chromium's fake webcam plays a video made from a real
+photo of an enrolled person; the dashboard draws the name within seconds. Everything runs in a
+network namespace this test makes (only a loopback interface), so no packet can leave."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from findme import sample_video as sv
+from findme.config import Settings
+from findme.eval_data import identities
+from findme.records import CaseDetails
+from findme.registry import PhotoInput, enroll_case
+from findme.workspace import open_workspace
+from tests.live_app import ARTIFACTS, ROOT
+
+pytestmark = pytest.mark.heavy
+PASSWORD = "correct horse battery"
+NETNS_SETUP = "ip link set lo up && ip addr add 10.231.0.1/32 dev lo"
+
+
+def test_pylibsrtp_and_tensorflow_share_a_process() -> None:
+    code = ("import findme, tensorflow as tf, numpy as np; import streamlit_webrtc, aiortc; "
+            "print(tf.reduce_sum(np.ones(3)).numpy())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("3.0"), proc.stderr[-500:]
+
+
+def test_live_page_names_the_enrolled_person(ws_settings: Settings, celeb5: Path,
+                                             tmp_path: Path) -> None:
+    from findme import users
+    from findme.live import ice_servers
+
+    if not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.fail("the live test needs `unshare` and `ip` (util-linux, iproute2)")
+    assert ice_servers(ws_settings) == []  # no STUN/TURN by default
+    train = identities(celeb5 / "train")["jerry_seinfeld"]
+    with open_workspace(ws_settings) as ws:
+        enroll_case(CaseDetails("Jerry Live", consent_recorded=True),
+                    [PhotoInput(p.name, p.read_bytes()) for p in train[1:4]], ws.records,
+                    ws.store, ws_settings)
+        users.add_user(ws.records, "shelter", PASSWORD, "investigator")
+    probe = identities(celeb5 / "val")["jerry_seinfeld"][0]
+    y4m = sv.write(tmp_path / "webcam.y4m", [sv.Appearance(probe, 0, 5, 0.3, 0.15, 320, 0)],
+                   5.0, 10, (640, 480))
+    out = ARTIFACTS / "live-camera"
+    shutil.rmtree(out, ignore_errors=True)
+    session = (f"{sys.executable} -m tests.webcam_session {ws_settings.data_dir} {y4m} {out} "
+               f"shelter '{PASSWORD}' 'Jerry Live'")
+    proc = subprocess.run(["unshare", "--net", "bash", "-c", f"{NETNS_SETUP} && {session}"],
+                          cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    assert "Jerry Live" in result["in_view"]
+    assert result["seconds_to_name"] <= 20, result
+    assert result["video"]["red"] > 200, result["video"]  # the badge colour, in the video
+    hosts = {u.split("/")[2] for u in result["requests"] if u.startswith("http")}
+    assert hosts and all(h.startswith("127.0.0.1:") for h in hosts), hosts
+    assert (out / "2-recognised.png").stat().st_size > 10_000
+    assert np.isfinite(result["seconds_to_name"])
