@@ -46,6 +46,8 @@ lint: venv
 
 bench: setup eval-data  ## speed benchmarks (ratios against baselines measured in the same run)
 	$(BIN)/python bench/embed.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/video.py
 
 clean-venv:
 	rm -rf $(VENV)
