@@ -86,6 +86,28 @@ def samples(settings: Settings) -> dict[str, Path]:
     return out
 
 
+def sample_clip(live_settings: Settings) -> Path:
+    """A 12 s CCTV-like clip for the demo (made once): a demo case walks through from 4 s to
+    8 s among people who are in no case."""
+    from findme import sample_video as sv
+
+    out = live_settings.demo_dir / "sample-cctv.mp4"
+    if out.is_file():
+        return out
+    val = live_settings.eval_dir / "celeb5" / "val"
+    people = eval_data.identities(val)
+    orl = sorted(eval_data.identities(live_settings.eval_dir / "orl").items(),
+                 key=lambda kv: _orl_key(kv[0]))
+    strangers = [photos[0] for _, photos in orl[ORL_CASES:ORL_CASES + 2]]
+    scene = [sv.Appearance(people["madonna"][1], 4.0, 8.0, 0.35, 0.2, 300, 10),
+             sv.Appearance(strangers[0], 0.0, 12.0, 0.05, 0.3, 260, 6),
+             sv.Appearance(strangers[1], 2.0, 10.0, 0.7, 0.25, 260, -6)]
+    tmp = out.with_suffix(".tmp.mp4")
+    sv.write(tmp, scene, 12.0, 25, (1280, 720))
+    tmp.replace(out)
+    return out
+
+
 def load(workspace: Workspace, live_settings: Settings, progress: Progress | None = None,
          actor: str = "demo") -> DemoReport:
     """Fill an open demo workspace with the demo cases (fetching the public photos first if

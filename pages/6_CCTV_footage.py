@@ -27,6 +27,14 @@ with st.form("new_scan"):
                              value=ctx.settings.video_every_seconds, key="every",
                              format_func=lambda s: f"{s:g} s")
     go = st.form_submit_button("Start scan", type="primary")
+if ctx.demo and st.button("Scan the demo clip (12 s, one demo case walks through)",
+                          key="demo_clip"):
+    from findme import demo
+    from findme.config import get_settings
+
+    scans.start(ctx.ws, str(demo.sample_clip(get_settings())), "Demo camera", 0.2,
+                "Demo station", ctx.user.username, session.state.lock)
+    st.success("Demo scan started.")
 if go:
     if not camera.strip():
         st.error("Give the camera a name: sightings and the alert cooldown are per camera.")

@@ -134,3 +134,7 @@ def test_demo_workspace_is_separate_and_searchable(ws_settings: Settings,
         nobody = next(k for k in samples if "in no case" in k)
         result = ws.matcher.search_image(load_image(samples[nobody], ws_settings))
         assert all(f.best is None or f.best.decision != "match" for f in result.faces)
+        from findme import video
+
+        clip = video.scan(demo.sample_clip(ws_settings), ws.matcher, ws.settings, 0.5)
+        assert [s.name for s in clip.sightings] == [f"{demo.DEMO_PREFIX}Madonna"]
