@@ -31,10 +31,13 @@ Progress = Callable[[str, int, int], None]
 
 def demo_settings(settings: Settings) -> Settings:
     """Settings of the demo workspace: its own data folder, SQLite and embedded store; the
-    live workspace's weights and calibration."""
+    live workspace's weights and calibration. Alerts stay in the dashboard: e-mail, SMS and
+    webhook are off, so a demo never reaches real people."""
     return replace(settings, data_dir=settings.demo_dir, weights_root=settings.weights_dir,
                    database_url="", chroma_url="",
-                   calibration_file=str(settings.calibration_path))
+                   calibration_file=str(settings.calibration_path),
+                   sendgrid_api_key="", twilio_account_sid="", twilio_auth_token="",
+                   webhook_url="", webhook_secret="", alert_emails=(), alert_phones=())
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,17 @@ if msg := st.session_state.pop("review_message", None):
 if ctx.settings.two_person_rule:
     st.info("Two-person rule: a lead is confirmed only when two different reviewers confirm it.")
 
+linked = None  # an alert's link: Review_leads?lead=N opens that lead
+try:
+    linked = leads.get(records, int(st.query_params.get("lead", "")))
+except (ValueError, RecordError):
+    linked = None
 show = st.segmented_control("Show", ["new", *[s for s in LEAD_STATUSES if s != "new"]],
-                            default="new", key="lead_status") or "new"
+                            default=linked.lead.status if linked else "new",
+                            key="lead_status") or "new"
 items = leads.queue(records, status=show)
+if linked and linked.lead.status == show and linked.lead.id not in [v.lead.id for v in items]:
+    items.insert(0, linked)
 if not items:
     st.success("Nothing waiting here." if show == "new" else f"No {show} leads.")
     st.stop()
@@ -35,7 +43,9 @@ st.dataframe(pd.DataFrame([{
 
 ids = [v.lead.id for v in items]
 by_id = {v.lead.id: v for v in items}
-lead_id = st.selectbox("Lead", ids, key="lead_pick", format_func=lambda i: (
+lead_id = st.selectbox("Lead", ids, key="lead_pick",
+                       index=ids.index(linked.lead.id) if linked and linked.lead.id in ids else 0,
+                       format_func=lambda i: (
     f"lead {i}: #{by_id[i].lead.case_id} {by_id[i].case_name} "
     f"({by_id[i].lead.decision} {by_id[i].lead.fused_score:.2f})"))
 view = by_id[lead_id]

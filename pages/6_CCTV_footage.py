@@ -4,6 +4,7 @@ UI only: scanning is ``findme.scans`` / ``findme.video``; the timeline ``findme.
 """
 
 import uuid
+from pathlib import Path
 
 import streamlit as st
 
@@ -47,7 +48,8 @@ if go:
         uploads.mkdir(parents=True, exist_ok=True)
         sources = []
         for f in files or []:
-            path = uploads / f"{uuid.uuid4().hex}-{f.name[-80:]}"
+            safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(f.name).name)
+            path = uploads / f"{uuid.uuid4().hex}-{safe[-80:]}"
             path.write_bytes(f.getvalue())
             sources.append(str(path))
         if url.strip():
@@ -56,8 +58,6 @@ if go:
             cleanup = None
             if not video.is_stream(src):
                 def cleanup(p=src):  # the uploaded copy is removed once scanned
-                    from pathlib import Path
-
                     Path(p).unlink(missing_ok=True)
             scans.start(ctx.ws, src, camera.strip(), float(every), location.strip() or None,
                         ctx.user.username, session.state.lock, cleanup)

@@ -310,3 +310,14 @@ def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb
     assert not viewer.get("button") or not [b for b in viewer.button
                                             if b.key and b.key.startswith("test_")]
     assert "duty@ngo.test" not in set(viewer.dataframe[0].value["recipient"])
+
+
+def test_the_demo_never_alerts_real_people(env) -> None:
+    from findme import demo
+    from findme.config import get_settings
+
+    live = get_settings()
+    assert alerts.channel_status(live)["email"][0]  # the real workspace has every channel on
+    status = alerts.channel_status(demo.demo_settings(live))
+    assert status["dashboard"][0]
+    assert not any(status[c][0] for c in ("email", "sms", "webhook"))

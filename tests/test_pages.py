@@ -325,3 +325,23 @@ def test_overview_counts_and_chart(app_data: Settings) -> None:
                                              "Matches this week", "Alerts sent this week"}
     assert at.get("plotly_chart")
     assert any(b.label == "Load the demo workspace" for b in at.button)
+
+
+def test_alert_link_opens_its_lead(app_data: Settings) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from findme.records import CaseDetails
+    from tests.pages_helpers import ROOT
+
+    records = state.workspace(app_data).records
+    case = records.create_case(CaseDetails("Kid"))
+    records.add_lead(None, case, None, [0, 0, 9, 9], 0.99, {}, "match")
+    low = records.add_lead(None, case, None, [0, 0, 9, 9], 0.70, {}, "possible")
+    make_user(app_data, "rita", "reviewer")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.session_state["user"] = "rita"
+    at.query_params["lead"] = str(low)
+    at.run()
+    at.switch_page(PAGES["review"])
+    at.run()
+    assert at.selectbox(key="lead_pick").value == low  # not the top of the queue
