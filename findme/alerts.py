@@ -40,18 +40,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from findme.config import Settings
 from findme.records import AuditEntry, Base, Case, Records
+from findme.records import aware as _aware
+from findme.records import now as _now
 
 CHANNELS = ("dashboard", "email", "sms", "webhook")
 STATUSES = ("pending", "sending", "sent", "failed")
 EVERYONE = "reviewers"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 class Alert(Base):

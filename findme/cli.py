@@ -13,12 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from findme.cli_common import fail as _fail
 from findme.config import ConfigError, get_settings
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"findme: {message}", file=sys.stderr)
-    return code
 
 
 def cmd_provision(args: argparse.Namespace) -> int:

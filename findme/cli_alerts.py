@@ -11,10 +11,7 @@ import signal
 import sys
 import threading
 
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"findme: {message}", file=sys.stderr)
-    return code
+from findme.cli_common import fail as _fail
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

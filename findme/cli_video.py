@@ -13,10 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"findme: {message}", file=sys.stderr)
-    return code
+from findme.cli_common import fail as _fail
 
 
 def _progress(done: float, duration: float | None, frames: int, speed: float) -> None:

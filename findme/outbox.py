@@ -27,17 +27,13 @@ from findme.alerts import Alert, AlertAttempt, to_record
 from findme.channels import IDEMPOTENT, SENDERS, DeliveryError
 from findme.config import Settings
 from findme.records import AuditEntry, Records
+from findme.records import aware as _aware
+from findme.records import now as _now
 
 MAX_BACKOFF = 600.0
 FAULT_ENV = "FINDME_FAULT"  # test hook: "after-send[:channel]" dies between sending and recording
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 def backoff(attempt: int, base: float) -> float:

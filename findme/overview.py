@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from findme import weights
 from findme.records import Case, Lead
+from findme.records import aware as _aware
 from findme.workspace import Workspace
 
 
@@ -30,9 +31,6 @@ class Overview:
     models_ok: bool
     faces_per_model: dict[str, int]
 
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t
 
 
 def overview(ws: Workspace) -> Overview:

@@ -49,8 +49,17 @@ DECISIONS = ("match", "possible", "none")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
+    """The current time in UTC (every stored time is UTC)."""
     return dt.datetime.now(dt.UTC)
+
+
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
+
+
+_now = now
 
 
 class RecordError(ValueError):

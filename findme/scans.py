@@ -22,13 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from findme import sightings, video
 from findme.records import Base, Records
+from findme.records import now as _now
 from findme.workspace import Workspace
 
 STATUSES = ("running", "done", "failed", "stopped", "interrupted")
 
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Scan(Base):

@@ -17,6 +17,8 @@ from sqlalchemy import Boolean, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from findme.records import AuditEntry, Base, RecordError, Records
+from findme.records import aware as _aware
+from findme.records import now as _now
 
 ROLES = ("admin", "investigator", "reviewer", "viewer")
 
@@ -60,13 +62,6 @@ _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{2,100}$")
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(4))
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 def allowed(role: str | None, permission: str) -> bool:

@@ -39,8 +39,13 @@ usable = 0
 if files:
     st.subheader("Photo check")
     cols = st.columns(min(len(files), 3))
+    checked = st.session_state.setdefault("photo_checks", {})  # detect once per upload
+    for gone in set(checked) - {f.file_id for f in files}:
+        del checked[gone]
     for k, f in enumerate(files):
-        preview = inspect_photo(f.name, f.getvalue(), ctx.settings)
+        if f.file_id not in checked:
+            checked[f.file_id] = inspect_photo(f.name, f.getvalue(), ctx.settings)
+        preview = checked[f.file_id]
         with cols[k % len(cols)]:
             if preview.image is None:
                 st.error(f"**{f.name}**: {preview.error}. It will not be saved.")
