@@ -45,6 +45,9 @@ def ice_servers(settings: Settings) -> list[dict]:
     return [{"urls": [u.strip() for u in raw.split(",") if u.strip()]}]
 
 
+IDLE_EXIT_S = 30.0
+
+
 class LiveRecognizer:
     """Recognition for one live camera stream (one per browser session)."""
 
@@ -110,14 +113,20 @@ class LiveRecognizer:
             self._worker.start()
 
     def _work(self) -> None:
+        """Recognise the newest frames; end after ``IDLE_EXIT_S`` without any (the stream
+        stopped or the page was closed); :meth:`offer` starts a new worker when frames return."""
         last = -1e9
+        idle_since = time.monotonic()
         while not self._stop.is_set():
             try:
                 t, image = self._frames.get(timeout=0.5)
             except queue.Empty:
                 with self.lock:  # never hold _state here: draw() on the media thread needs it
                     self.processor.expire(time.monotonic() - self._t0)
+                if time.monotonic() - idle_since > IDLE_EXIT_S:
+                    return
                 continue
+            idle_since = time.monotonic()
             if t - last < self.sample_every_s:
                 continue
             last = t
