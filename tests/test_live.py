@@ -68,3 +68,40 @@ def test_live_page_names_the_enrolled_person(ws_settings: Settings, celeb5: Path
     assert hosts and all(h.startswith("127.0.0.1:") for h in hosts), hosts
     assert (out / "2-recognised.png").stat().st_size > 10_000
     assert np.isfinite(result["seconds_to_name"])
+
+
+def test_the_frame_callback_never_waits_for_recognition(workspace, celeb5: Path) -> None:
+    import threading
+    import time
+
+    from findme import live, pipeline
+
+    train = identities(celeb5 / "train")["jerry_seinfeld"]
+    enroll_case(CaseDetails("Jerry", consent_recorded=True),
+                [PhotoInput(p.name, p.read_bytes()) for p in train[1:4]], workspace.records,
+                workspace.store, workspace.settings)
+    frame = pipeline.load_image(identities(celeb5 / "val")["jerry_seinfeld"][0])
+    lock = threading.RLock()
+    rec = live.LiveRecognizer(workspace.matcher, workspace.settings, lock, 0.1)
+    with lock:  # recognition is blocked (another user's search, say)...
+        done = threading.Event()
+
+        def media_thread() -> None:
+            for _ in range(20):
+                rec.offer(frame)
+                rec.draw(frame)
+            done.set()
+
+        threading.Thread(target=media_thread, daemon=True).start()
+        assert done.wait(10)  # ...yet the video path went on
+        assert rec.frames_done == 0
+    deadline = time.monotonic() + 120
+    while not rec.in_view() and time.monotonic() < deadline:
+        rec.offer(frame)
+        time.sleep(0.1)
+    (view,) = rec.in_view()
+    assert view.label == "Jerry" and view.decision in ("match", "possible")
+    drawn = rec.draw(frame)
+    assert drawn.shape == frame.shape and (drawn != frame).any()  # the box and name are drawn
+    assert [s.name for s in rec.sightings()] == ["Jerry"]  # still in view: provisional
+    rec.stop()
