@@ -236,9 +236,9 @@ def render_dashboard(e: Event) -> tuple[str, str]:
 
 def _recipients(records: Records, settings: Settings, case_id: int | None
                 ) -> tuple[list[tuple[str, bool]], list[str]]:
-    """([(email, is an account)], [phone]) for a case: global lists plus the assigned
-    investigator's account."""
-    from findme.users import User
+    """([(email, may see the child's name)], [phone]) for a case: the global lists (addresses
+    with no account: no name) plus the assigned investigator's account (its role decides)."""
+    from findme.users import User, allowed
 
     emails = [(a, False) for a in settings.alert_emails]
     phones = list(settings.alert_phones)
@@ -249,7 +249,7 @@ def _recipients(records: Records, settings: Settings, case_id: int | None
                                                User.active.is_(True))) if assigned else None
             if user is not None:
                 if user.email and user.email not in settings.alert_emails:
-                    emails.append((user.email, True))
+                    emails.append((user.email, allowed(user.role, "cases.view")))
                 if user.phone and user.phone not in phones:
                     phones.append(user.phone)
     return emails, phones

@@ -67,6 +67,13 @@ def test_live_page_names_the_enrolled_person(ws_settings: Settings, celeb5: Path
     hosts = {u.split("/")[2] for u in result["requests"] if u.startswith("http")}
     assert hosts and all(h.startswith("127.0.0.1:") for h in hosts), hosts
     assert (out / "2-recognised.png").stat().st_size > 10_000
+    with open_workspace(ws_settings) as ws:  # the reviewer's "Create lead" on a sighting
+        (lead,) = ws.records.leads()
+        assert lead.crop_path and lead.decision in ("match", "possible")
+        from findme.leads import get
+
+        view = get(ws.records, lead.id)
+        assert view.source == "webcam" and view.case_name == "Jerry Live"
     assert np.isfinite(result["seconds_to_name"])
 
 
