@@ -73,6 +73,7 @@ def test_live_page_names_the_enrolled_person(ws_settings: Settings, celeb5: Path
         from findme.leads import get
 
         view = get(ws.records, lead.id)
+        assert result["lead_made"] == f"lead {lead.id}"
         assert view.source == "webcam" and view.case_name == "Jerry Live"
     assert np.isfinite(result["seconds_to_name"])
 

@@ -8,6 +8,7 @@ Usage: python -m tests.webcam_session DATA_DIR Y4M OUT_DIR USER PASSWORD NAME
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -79,8 +80,9 @@ def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: 
                 time.sleep(0.5)
             result["video"] = best
             page.get_by_role("button", name="Create lead").first.click()  # a reviewer acts
-            expect(page.get_by_text("lead ", exact=False).last).to_be_visible()
-            result["lead_made"] = page.locator("p", has_text="lead ").last.inner_text()
+            made = page.get_by_text(re.compile(r"^lead \d+$"))
+            expect(made.first).to_be_visible()
+            result["lead_made"] = made.first.inner_text()
         finally:
             page.screenshot(path=str(out / "2-recognised.png"), full_page=True)
             frame.get_by_role("button", name="STOP").click()
