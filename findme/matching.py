@@ -25,6 +25,19 @@ from findme.store import VectorStore
 LEAD_DECISIONS = ("match", "possible")
 
 
+def save_lead_crop(settings: Settings, crop: np.ndarray, stem: str) -> str:
+    """Keep a probe face crop for a lead: JPEG ``leads/<stem>.jpg`` in the data folder;
+    returns its path relative to the data folder."""
+    from PIL import Image
+
+    rel = Path("leads") / f"{stem}.jpg"
+    settings.leads_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG", quality=90)
+    (settings.data_dir / rel).write_bytes(buf.getvalue())
+    return rel.as_posix()
+
+
 @dataclass(frozen=True)
 class Match:
     """One registered child a probe face may show."""
@@ -144,7 +157,8 @@ class Matcher:
             best = fr.best
             if best is None or best.decision not in LEAD_DECISIONS:
                 continue
-            crop = self._save_crop(image, fr.face, f"{probe_id}-{index}")
+            crop = save_lead_crop(self.settings, pipeline.crop_face(image, fr.face.box),
+                                  f"{probe_id}-{index}")
             lead_id = self.records.add_lead(
                 probe_id, best.case_id, best.photo_id, list(fr.face.box), best.score,
                 best.scores, best.decision, crop)
@@ -162,24 +176,10 @@ class Matcher:
             for lead in self.records.leads(case_id=match.case_id):
                 if lead.probe_id == probe_id and lead.face_box == list(face.box):
                     return lead.id
-        crop = self._save_crop(image, face, f"{probe_id or 'manual'}-{index}-{match.case_id}")
+        crop = save_lead_crop(self.settings, pipeline.crop_face(image, face.box),
+                              f"{probe_id or 'manual'}-{index}-{match.case_id}")
         lead_id = self.records.add_lead(probe_id, match.case_id, match.photo_id, list(face.box),
                                         match.score, match.scores, match.decision, crop, actor)
         alerts.on_lead(self.records, self.settings, lead_id, match.case_id, match.decision,
                        match.score, "photo", f"manual:{probe_id}")
         return lead_id
-
-    def _save_crop(self, image: np.ndarray, face: pipeline.Face, stem: str) -> str:
-        """The probe face with a margin, as JPEG under ``leads/``; returns its relative path."""
-        from PIL import Image
-
-        x, y, w, h = face.box
-        m = int(0.25 * max(w, h))
-        y0, x0 = max(0, y - m), max(0, x - m)
-        crop = image[y0:y + h + m, x0:x + w + m]
-        rel = Path("leads") / f"{stem}.jpg"
-        self.settings.leads_dir.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG", quality=90)
-        (self.settings.data_dir / rel).write_bytes(buf.getvalue())
-        return rel.as_posix()

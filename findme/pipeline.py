@@ -439,6 +439,14 @@ def assess(image: np.ndarray, face: Face, settings: Settings | None = None) -> Q
                    tuple(reasons))
 
 
+def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.25) -> np.ndarray:
+    """The face in ``box`` (x, y, w, h) with ``margin`` x its longer side around it, clipped to
+    the image; a contiguous copy (safe to keep after the frame is gone)."""
+    x, y, w, h = (int(v) for v in box)
+    m = int(margin * max(w, h))
+    return np.ascontiguousarray(image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]).copy()
+
+
 # ----------------------------------------------------------------------------- align
 
 

@@ -10,30 +10,15 @@ source of the alert cooldown.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
-from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select
 
 from findme import alerts
 from findme.config import Settings
+from findme.matching import save_lead_crop
 from findme.records import AuditEntry, Lead, Probe, Records
 from findme.video import Sighting
-
-
-def _save_crop(settings: Settings, crop: np.ndarray | None) -> str | None:
-    if crop is None or crop.size == 0:
-        return None
-    from PIL import Image
-
-    rel = Path("leads") / f"video-{uuid.uuid4().hex}.jpg"
-    settings.leads_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG", quality=90)
-    (settings.data_dir / rel).write_bytes(buf.getvalue())
-    return rel.as_posix()
 
 
 def recent_lead(records: Records, case_id: int, camera: str, seconds: float) -> int | None:
@@ -61,7 +46,9 @@ def record(records: Records, settings: Settings, sighting: Sighting, camera: str
     probe = records.add_probe(source, ref[:500], 1, camera)
     lead = records.add_lead(probe, sighting.case_id, sighting.photo_id, list(sighting.box),
                             sighting.score, sighting.scores, sighting.decision,
-                            _save_crop(settings, sighting.crop))
+                            None if sighting.crop is None or not sighting.crop.size
+                            else save_lead_crop(settings, sighting.crop,
+                                                f"video-{uuid.uuid4().hex}"))
     alerts.on_lead(records, settings, lead, sighting.case_id, sighting.decision, sighting.score,
                    f"{source} {camera}", f"camera:{camera}")
     return lead

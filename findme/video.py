@@ -187,7 +187,7 @@ class VideoProcessor:
             best = matches[0] if matches else None
             if best is not None and (track.best is None or best.score > track.best.score):
                 track.best = best
-                track.best_crop = _crop(image, face.box)
+                track.best_crop = pipeline.crop_face(image, face.box, 0.3)
 
     def _view(self, tr: _Track) -> TrackView:
         if tr.best is not None and tr.best.decision in LEAD_DECISIONS:
@@ -244,12 +244,6 @@ class VideoProcessor:
         """End tracks unseen since before ``t - max_gap_s`` (live sources call this when no
         frame arrives)."""
         self._close(t)
-
-
-def _crop(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.3) -> np.ndarray:
-    x, y, w, h = box
-    m = int(margin * max(w, h))
-    return np.ascontiguousarray(image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]).copy()
 
 
 # ----------------------------------------------------------------------------- reading video

@@ -50,13 +50,6 @@ def draw_faces(image: np.ndarray, boxes: Sequence[Sequence[int]],
     return out
 
 
-def crop(image: np.ndarray, box: Sequence[int], margin: float = 0.25) -> np.ndarray:
-    """The face in ``box`` with a margin (clipped to the image)."""
-    x, y, w, h = (int(v) for v in box)
-    m = int(margin * max(w, h))
-    return image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]
-
-
 def stored(settings: Settings, rel: str | None) -> Path | None:
     """Absolute path of a file the workspace stored (registered photo, lead crop), or None
     when it is gone or the path tries to leave the data folder."""
