@@ -62,6 +62,11 @@ with tab_users:
             if c3.button("Reset password", key="reset"):
                 users.reset_password(accounts, who, new_pw, me)
                 st.success(f"Password of {who} reset; any lock is lifted.")
+            email = c2.text_input("Alert e-mail", target.email or "", key=f"email_{who}")
+            phone = c2.text_input("Alert phone", target.phone or "", key=f"phone_{who}")
+            if c2.button("Save contact", key="set_contact"):
+                users.set_contact(accounts, who, email, phone, me)
+                st.success(f"Alert contact of {who} saved.")
         except RecordError as exc:
             st.error(f"Not changed: {exc}.")
 

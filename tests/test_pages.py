@@ -267,6 +267,10 @@ def test_admin_manages_users_and_reads_the_audit_log(app_data: Settings) -> None
     at.button(key="toggle_active").click()
     at.run()
     assert not users.get_user(records, "rita").active
+    at.text_input(key="email_rita").input("rita@ngo.test")
+    at.button(key="set_contact").click()
+    at.run()
+    assert users.get_user(records, "rita").email == "rita@ngo.test"  # alerts reach her
     at.selectbox(key="edit_user").select("boss")
     at.run()
     at.button(key="toggle_active").click()  # the last admin cannot disable itself
