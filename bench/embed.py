@@ -2,9 +2,12 @@
 
 Prints, per model: faces/second of ``findme.pipeline.embed`` at batch 1, 8 and 32, and of
 ``DeepFace.represent`` (detector ``skip``, one face per call, the usual way it is called) on the
-same aligned faces, with the ratio. Then the warm latency of one photo (detect + assess + align +
-embed with both default models) against DeepFace.represent doing detect + embed for the same
-models. Targets (issue 2): batched >= 3x DeepFace.represent, warm photo < 400 ms on 2 cores.
+same aligned faces, with the ratio, and what ran each model (``arcface-mbf`` runs on OpenVINO
+unless ``FINDME_INFERENCE=tensorflow``; its DeepFace baseline is the same graph on TensorFlow,
+registered as a DeepFace model the way the offline-weights recipe does). Then the warm latency
+of one photo (detect + assess + align + embed with both default models) against
+DeepFace.represent doing detect + embed for the same models. Targets (issue 2): batched >= 3x
+DeepFace.represent, warm photo < 400 ms on 2 cores.
 
 Usage: .venv/bin/python bench/embed.py [--faces 64] [--repeats 3]
 """
@@ -90,7 +93,7 @@ def main() -> None:
               if (settings.model_dir / pipeline.MODELS[m].weight_file).is_file()]
     print(f"{len(faces)} real faces from the 5-celebrity set, best of {args.repeats} runs\n")
     print(f"{'model':12s} {'b=1':>8s} {'b=8':>8s} {'b=32':>8s} {'DeepFace':>9s} "
-          f"{'b=32 / DeepFace':>16s}   (faces/s)")
+          f"{'b=32 / DeepFace':>16s}  engine   (faces/s)")
     for model in models:
         chips = [pipeline.align(i, f, model) for i, f in zip(images, faces, strict=True)]
         pipeline.embed(chips[:8], model)  # warm: load weights, trace
@@ -107,7 +110,7 @@ def main() -> None:
         base = len(bgr) / _best(functools.partial(_represent_each, DeepFace, bgr, kw),
                                 args.repeats)
         print(f"{model:12s} {rates[1]:8.1f} {rates[8]:8.1f} {rates[32]:8.1f} {base:9.1f} "
-              f"{rates[32] / base:15.1f}x")
+              f"{rates[32] / base:15.1f}x  {pipeline.inference_engine(model)}")
 
     photo = images[1]
     defaults = list(settings.models)

@@ -21,6 +21,10 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_MODELS = ("facenet", "arcface-mbf")
+#: how ``arcface-mbf`` runs: ``auto`` = OpenVINO at the CPU's best precision (bfloat16 where the
+#: CPU computes it natively, else float32), ``f32`` = OpenVINO in float32 only, ``tensorflow`` =
+#: the plain TensorFlow graph (also the fallback when OpenVINO is not installed)
+INFERENCE_CHOICES = ("auto", "f32", "tensorflow")
 
 
 class ConfigError(ValueError):
@@ -99,6 +103,13 @@ def _env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number") from exc
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env_str(name, default).strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = _raw(name)
     if raw is None or raw.strip() == "":
@@ -113,6 +124,7 @@ class Settings:
     data_dir: Path
     models: tuple[str, ...] = DEFAULT_MODELS
     detector: str = "centerface"
+    inference: str = "auto"
     max_pixels: int = 40_000_000
     max_file_bytes: int = 50 * 2**20
     min_face_px: int = 32
@@ -234,6 +246,7 @@ class Settings:
             data_dir=data_dir,
             models=models,
             detector=_env_str("FINDME_DETECTOR", "centerface"),
+            inference=_env_choice("FINDME_INFERENCE", "auto", INFERENCE_CHOICES),
             max_pixels=_env_int("FINDME_MAX_PIXELS", 40_000_000, minimum=1),
             max_file_bytes=_env_int("FINDME_MAX_FILE_BYTES", 50 * 2**20, minimum=1),
             min_face_px=_env_int("FINDME_MIN_FACE_PX", 32, minimum=1),

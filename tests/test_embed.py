@@ -121,3 +121,63 @@ def test_orl_identification(orl: Path, settings: Settings) -> None:
         r1 = metrics.rank1(v[enrolled], list(lab[enrolled]), v[~enrolled], list(lab[~enrolled]))
         print(f"  {m:12s} AUC {metrics.roc_auc(genuine, impostor):.4f}  rank-1 {r1:.3f}")
         assert r1 >= 0.98
+
+
+def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) -> None:
+    """OpenVINO (default, and forced float32) gives the TensorFlow graph's vectors."""
+    photos = [orl / f"s{k}" / "1.pgm" for k in range(1, 7)]
+    photos += [ps[0] for ps in identities(celeb5 / "val").values()]
+    crops = []
+    for p in photos:
+        image = pipeline.load_image(p)
+        crops.append(pipeline.align(image, pipeline.detect(image)[0], "arcface-mbf"))
+    out = {}
+    for mode in ("auto", "f32", "tensorflow"):
+        cfg = replace(settings, inference=mode)
+        out[mode] = pipeline.embed(crops, "arcface-mbf", cfg)
+        engine = pipeline.inference_engine("arcface-mbf", cfg)
+        assert engine.startswith("tensorflow" if mode == "tensorflow" else "openvino"), engine
+        print(f"\n  {mode:10s} -> {engine}")
+    assert engine == "tensorflow" and pipeline.inference_engine(
+        "arcface-mbf", replace(settings, inference="f32")) == "openvino f32"
+    for mode in ("auto", "f32"):
+        cos = np.einsum("nd,nd->n", out[mode], out["tensorflow"])
+        print(f"  {mode:10s} cosine to TensorFlow: min {cos.min():.6f}")
+        assert cos.min() > (0.9999 if mode == "f32" else 0.999)
+    sims = out["auto"] @ out["auto"].T  # still distinct people
+    assert sims[~np.eye(len(crops), dtype=bool)].max() < 0.9
+
+
+def test_openvino_reports_nothing_to_anyone(tmp_path: Path) -> None:
+    """OpenVINO's usage telemetry (Google Analytics, sent from a forked process) stays off."""
+    import subprocess
+    import sys
+    import textwrap
+
+    log = tmp_path / "network.log"
+    script = tmp_path / "probe.py"
+    script.write_text(textwrap.dedent(f"""
+        import socket, time
+        LOG = {str(log)!r}
+        real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+        def note(what):  # a file, so forked senders are seen too
+            with open(LOG, "a") as f:
+                f.write(what + "\\n")
+        def getaddrinfo(host, *a, **k):
+            note(f"lookup {{host}}")
+            return real_getaddrinfo(host, *a, **k)
+        def connect(self, address):
+            note(f"connect {{address}}")
+            return real_connect(self, address)
+        socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
+        import numpy as np
+        from findme import pipeline
+        pipeline.embed([np.full((112, 112, 3), 128, np.uint8)], "arcface-mbf")
+        print(pipeline.inference_engine("arcface-mbf"))
+        time.sleep(3)  # a sender would have started by now
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    assert done.stdout.startswith("openvino"), done.stdout
+    seen = log.read_text().splitlines() if log.exists() else []
+    assert not [s for s in seen if "127.0.0.1" not in s], seen

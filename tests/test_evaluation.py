@@ -153,18 +153,20 @@ def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
     assert at.get("download_button")
 
 
-def test_html_report_shows_charts_in_headless_chromium(settings: Settings, orl: Path,
+def test_html_report_shows_charts_in_headless_chromium(settings: Settings, celeb5: Path,
                                                        tmp_path: Path) -> None:
+    """`findme evaluate` on the 5-celebrity set with both default models writes a report that
+    draws every chart in headless Chromium (screenshot kept in test-artifacts)."""
     from playwright.sync_api import sync_playwright
 
-    from findme.eval_charts import report_html
-
-    small = tmp_path / "small"
-    for person in ("s8", "s9", "s10"):
-        shutil.copytree(orl / person, small / person)
-    result = ev.evaluate(small, enroll=3, conditions=("original", "blur"))
     report = tmp_path / "report.html"
-    report.write_text(report_html(result))
+    env = dict(os.environ, FINDME_DATA_DIR=str(settings.data_dir))
+    proc = subprocess.run([sys.executable, "-m", "findme.cli", "evaluate", str(celeb5), "--json",
+                           "--report", str(report), "--conditions", "blur,grayscale"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["models"] == list(settings.models) and out["fused"]["rank1"] == 1.0
     shot = settings.data_dir / "test-artifacts" / "evaluation-report.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
