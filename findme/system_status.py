@@ -31,6 +31,7 @@ def status_rows(ws: Workspace) -> list[dict[str, object]]:
          else f"embedded ({s.chroma_dir})"},
         {"setting": "models", "value": ", ".join(s.models)},
         {"setting": "detector", "value": s.detector},
+        {"setting": "arcface-mbf inference", "value": s.inference},
         {"setting": "two-person rule", "value": "on" if s.two_person_rule else "off"},
     ]
     rows += [{"setting": f"faces stored ({m})", "value": len(ws.store.ids(m))} for m in s.models]
