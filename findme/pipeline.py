@@ -10,7 +10,9 @@ Plain verbs, each with one job::
 
 Models and detectors load lazily, once per process. Model ids name the weights:
 ``facenet`` (128-d), ``facenet512``, ``arcface-mbf`` (ArcFace-loss MobileFaceNet, 192-d),
-``dlib`` and, when DeepFace's own file is present, ``arcface`` (ResNet).
+``dlib`` and, when DeepFace's own file is present, ``arcface`` (ResNet). ``arcface-mbf`` runs on
+OpenVINO (``FINDME_INFERENCE``; :func:`inference_engine` says what runs a model), the others on
+TensorFlow / dlib.
 """
 
 from __future__ import annotations
