@@ -8,7 +8,8 @@ second opener waits up to ``FINDME_STORE_WAIT`` seconds (default 30) for it, the
 
 HNSW settings (``FINDME_HNSW_*``) are fixed when a collection is created; search asks for more
 candidates than it returns (``Settings.search_candidates``) and ``ef_search`` defaults to 200,
-both chosen with ``bench/search.py`` so that genuine-match recall stays >= 0.999.
+both chosen with ``bench/search.py``: genuine recall@10 1.000 at 100k faces with p95 < 4 ms;
+at 1M it measured 0.9967 (README, *Speed*).
 No metadata filter is used on the search path (Chroma's ``where`` costs 50-115 ms at 100k rows).
 """
 
