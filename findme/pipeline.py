@@ -539,6 +539,11 @@ class _DeepFaceArcFace:
         return np.asarray(self.fn(x))
 
 
+def _mobilefacenet_input(chips: np.ndarray) -> np.ndarray:
+    """uint8 RGB 112x112 crops -> the MobileFaceNet's float input, (x - 127.5) / 128."""
+    return (chips.astype(np.float32) - 127.5) / 128.0
+
+
 class _MobileFaceNet:
     """The repaired ArcFace-loss MobileFaceNet graph (RGB, (x-127.5)/128, 112x112)."""
 
@@ -558,8 +563,7 @@ class _MobileFaceNet:
         self.tf = tf
 
     def __call__(self, chips: np.ndarray) -> np.ndarray:
-        x = (chips.astype(np.float32) - 127.5) / 128.0
-        return self.fn(self.tf.constant(x)).numpy()
+        return self.fn(self.tf.constant(_mobilefacenet_input(chips))).numpy()
 
 
 class _MobileFaceNetOpenVINO:
@@ -587,7 +591,7 @@ class _MobileFaceNetOpenVINO:
         self.lock = threading.Lock()
 
     def __call__(self, chips: np.ndarray) -> np.ndarray:
-        x = (chips.astype(np.float32) - 127.5) / 128.0
+        x = _mobilefacenet_input(chips)
         out = []
         with self.lock:
             for i in range(0, len(x), self.SLICE):

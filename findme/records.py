@@ -59,9 +59,6 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
     return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
-_now = now
-
-
 class RecordError(ValueError):
     """A request the database cannot satisfy (unknown id, bad value); the message says which."""
 
@@ -89,9 +86,9 @@ class Case(Base):
     consent_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now,
-                                                    onupdate=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now,
+                                                    onupdate=now)
 
 
 class Photo(Base):
@@ -108,7 +105,7 @@ class Photo(Base):
     quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     reasons: Mapped[list | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class Probe(Base):
@@ -120,7 +117,7 @@ class Probe(Base):
     source_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
     camera: Mapped[str | None] = mapped_column(String(200), nullable=True)
     faces: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class Lead(Base):
@@ -140,7 +137,7 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(10), default="new", index=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     crop_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -155,7 +152,7 @@ class LeadReview(Base):
     reviewer: Mapped[str] = mapped_column(String(100))
     verdict: Mapped[str] = mapped_column(String(10))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
 class AuditEntry(Base):
@@ -163,7 +160,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50), index=True)
     target: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -373,7 +370,7 @@ class Records:
                     setattr(case, f, value)
                     changed.append(f)
             if changed:
-                case.updated_at = _now()
+                case.updated_at = now()
                 s.add(AuditEntry(actor=actor, action="case.edit", target=f"case:{case_id}",
                                  detail=", ".join(changed)))
 
@@ -414,7 +411,7 @@ class Records:
             raise RecordError(f"status must be one of {', '.join(CASE_STATUSES)}")
         with self.session() as s:
             if s.execute(update(Case).where(Case.id == case_id).values(
-                    status=status, updated_at=_now())).rowcount == 0:
+                    status=status, updated_at=now())).rowcount == 0:
                 raise RecordError(f"no case with id {case_id}")
             s.add(AuditEntry(actor=actor, action="case.status", target=f"case:{case_id}",
                              detail=status))
