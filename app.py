@@ -1,13 +1,14 @@
 """Find Me AI dashboard: sign-in, then the overview of the open workspace.
 
-UI only: counts come from ``findme.overview``, the gate and navigation from ``findme.ui``.
+UI only: counts come from ``findme.ui.overview``, the gate and navigation from ``findme.ui``.
 """
 
 import pandas as pd
 import streamlit as st
 
-from findme import demo, overview, weights
-from findme.ui import session
+from findme import demo
+from findme.provision import weights
+from findme.ui import overview, session
 
 ctx = session.page("Find Me AI", caption="Face search that helps find missing children. "
                    "A match is a lead for a person to review, never a verdict.")

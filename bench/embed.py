@@ -1,6 +1,6 @@
 """Embedding throughput and photo latency, against DeepFace.represent measured in the same run.
 
-Prints, per model: faces/second of ``findme.pipeline.embed`` at batch 1, 8 and 32, and of
+Prints, per model: faces/second of ``findme.embed`` at batch 1, 8 and 32, and of
 ``DeepFace.represent`` (detector ``skip``, one face per call, the usual way it is called) on the
 same aligned faces, with the ratio, and what ran each model (``arcface-mbf`` runs on OpenVINO
 unless ``FINDME_INFERENCE=tensorflow``; its DeepFace baseline is the same graph on TensorFlow,
@@ -19,12 +19,18 @@ import functools
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from findme import pipeline
 from findme.config import get_settings
-from findme.eval_data import identities
+from findme.evaluation.datasets import identities
+from findme.faces.align import align
+from findme.faces.detect import detect
+from findme.faces.embed import embed, represent
+from findme.faces.image import load_image
+from findme.faces.loading import native_stderr_silenced
+from findme.faces.models import MODELS, embedder, inference_engine
 
 DEEPFACE_NAME = {"facenet": "Facenet", "facenet512": "Facenet512", "arcface-mbf": "FindMeMBF",
                  "dlib": "Dlib"}
@@ -40,7 +46,8 @@ def _register_mobilefacenet_in_deepface() -> None:
 
     class FindMeMBFClient(FacialRecognition):
         def __init__(self) -> None:
-            self.inner = pipeline._MobileFaceNet(get_settings().model_dir / "mobilefacenet_tf.pb")
+            settings = replace(get_settings(), inference="tensorflow")
+            self.inner = embedder("arcface-mbf", settings)
             self.model_name, self.input_shape, self.output_shape = "FindMeMBF", (112, 112), 192
 
         def forward(self, img: np.ndarray) -> list:
@@ -75,50 +82,50 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     settings = get_settings()
-    with pipeline.native_stderr_silenced():
+    with native_stderr_silenced():
         from deepface import DeepFace
     _register_mobilefacenet_in_deepface()
 
     photos = [p for ps in identities(settings.eval_dir / "celeb5" / "train").values() for p in ps]
     images, faces = [], []
     for p in photos:
-        img = pipeline.load_image(p)
-        found = pipeline.detect(img)
+        img = load_image(p, settings)
+        found = detect(img, settings)
         if found:
             images.append(img)
             faces.append(found[0])
         if len(faces) == args.faces:
             break
     models = [m for m in ("facenet", "arcface-mbf", "facenet512", "dlib")
-              if (settings.model_dir / pipeline.MODELS[m].weight_file).is_file()]
+              if (settings.model_dir / MODELS[m].weight_file).is_file()]
     print(f"{len(faces)} real faces from the 5-celebrity set, best of {args.repeats} runs\n")
     print(f"{'model':12s} {'b=1':>8s} {'b=8':>8s} {'b=32':>8s} {'DeepFace':>9s} "
           f"{'b=32 / DeepFace':>16s}  engine   (faces/s)")
     for model in models:
-        chips = [pipeline.align(i, f, model) for i, f in zip(images, faces, strict=True)]
-        pipeline.embed(chips[:8], model)  # warm: load weights, trace
+        chips = [align(i, f, model) for i, f in zip(images, faces, strict=True)]
+        embed(chips[:8], model, settings)  # warm: load weights, trace
         rates = {}
         for bs in (1, 8, 32):
-            pipeline.embed(chips[:bs], model, batch_size=bs)
+            embed(chips[:bs], model, settings, batch_size=bs)
             rates[bs] = len(chips) / _best(
-                functools.partial(pipeline.embed, chips, model, batch_size=bs), args.repeats)
+                functools.partial(embed, chips, model, settings, batch_size=bs), args.repeats)
         bgr = [c[..., ::-1].copy() for c in chips]
         kw = {"model_name": DEEPFACE_NAME[model], "detector_backend": "skip",
               "enforce_detection": False, "normalization": DEEPFACE_NORM.get(model, "base")}
-        with pipeline.native_stderr_silenced():
+        with native_stderr_silenced():
             DeepFace.represent(bgr[0], **kw)
         base = len(bgr) / _best(functools.partial(_represent_each, DeepFace, bgr, kw),
                                 args.repeats)
         print(f"{model:12s} {rates[1]:8.1f} {rates[8]:8.1f} {rates[32]:8.1f} {base:9.1f} "
-              f"{rates[32] / base:15.1f}x  {pipeline.inference_engine(model)}")
+              f"{rates[32] / base:15.1f}x  {inference_engine(model, settings)}")
 
     photo = images[1]
     defaults = list(settings.models)
-    pipeline.represent(photo, defaults)
+    represent(photo, defaults, settings)
     ours = []
     for _ in range(10):
         t = time.perf_counter()
-        pipeline.represent(photo, defaults)
+        represent(photo, defaults, settings)
         ours.append(time.perf_counter() - t)
     bgr_photo = photo[..., ::-1].copy()
 
@@ -128,7 +135,7 @@ def main() -> None:
                                detector_backend="centerface", enforce_detection=False,
                                normalization=DEEPFACE_NORM.get(m, "base"), align=True)
 
-    with pipeline.native_stderr_silenced():
+    with native_stderr_silenced():
         deepface_photo()
     theirs = []
     for _ in range(5):

@@ -33,16 +33,19 @@ from pathlib import Path
 
 import numpy as np
 
-from findme import calibration, pipeline
 from findme.config import get_settings
-from findme.store import VectorStore, open_store
+from findme.faces.embed import embed_largest_faces
+from findme.faces.image import load_image
+from findme.faces.loading import native_stderr_silenced
+from findme.search import calibration
+from findme.search.store import VectorStore, open_store
 
 
 def real_embeddings(model: str) -> tuple[np.ndarray, list[str], list[Path]]:
     """Embeddings of every public labeled photo (largest face), their labels and paths."""
     settings = get_settings()
     items = calibration.labeled_photos([settings.eval_dir / "orl", settings.eval_dir / "celeb5"])
-    vectors, has_face = pipeline.embed_largest_faces([p for p, _ in items], [model], settings)
+    vectors, has_face = embed_largest_faces([p for p, _ in items], [model], settings)
     kept = [it for it, ok in zip(items, has_face, strict=True) if ok]
     return vectors[model][has_face], [lbl for _, lbl in kept], [p for p, _ in kept]
 
@@ -168,8 +171,8 @@ def bench_size(n_faces: int, gen: FaceLike, real: np.ndarray, real_labels: list[
 
 def bench_deepface_find(model: str) -> None:
     """DeepFace.find vs our whole search on a small real gallery (celeb5 train)."""
-    from findme.records import CaseDetails
-    from findme.registry import PhotoInput, enroll_case
+    from findme.cases.records import CaseDetails
+    from findme.cases.registry import PhotoInput, enroll_case
     from findme.workspace import open_workspace
 
     settings = get_settings()
@@ -181,12 +184,12 @@ def bench_deepface_find(model: str) -> None:
     ws_settings = replace(settings, data_dir=tmp / "data")
     ws_settings.data_dir.mkdir()
     (ws_settings.data_dir / "weights").symlink_to(settings.weights_dir)
-    with pipeline.native_stderr_silenced():
+    with native_stderr_silenced():
         from deepface import DeepFace
     name = {"facenet": "Facenet", "facenet512": "Facenet512"}[model]
     kw = {"db_path": str(db), "model_name": name, "detector_backend": "centerface",
           "enforce_detection": False, "silent": True, "normalization": "Facenet"}
-    with pipeline.native_stderr_silenced():
+    with native_stderr_silenced():
         DeepFace.find(img_path=str(val[0]), **kw)  # builds its representation file
     theirs = []
     for p in val:
@@ -202,10 +205,10 @@ def bench_deepface_find(model: str) -> None:
                             ws.settings)
             except ValueError:
                 pass
-        ws.matcher.search_image(pipeline.load_image(val[0]))
+        ws.matcher.search_image(load_image(val[0], settings))
         for p in val:
             s = time.perf_counter()
-            ws.matcher.search_image(pipeline.load_image(p))
+            ws.matcher.search_image(load_image(p, settings))
             ours.append(time.perf_counter() - s)
     shutil.rmtree(tmp, ignore_errors=True)
     a, b = statistics.median(theirs) * 1000, statistics.median(ours) * 1000

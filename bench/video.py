@@ -28,12 +28,13 @@ from pathlib import Path
 
 import cv2
 
-from findme import pipeline, video
-from findme import sample_video as sv
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, enroll_case
 from findme.config import get_settings
-from findme.eval_data import identities
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, enroll_case
+from findme.evaluation.datasets import identities
+from findme.faces.loading import native_stderr_silenced
+from findme.video import processor as video
+from findme.video import samples as sv
 from findme.workspace import open_workspace
 
 ENROLLED = ("ben_afflek", "madonna")
@@ -108,13 +109,13 @@ def main() -> None:
 
 def deepface_speed(clip: Path, db: Path, n: int) -> float:
     """Sampled frames DeepFace.find handles per second of wall time (one call per frame)."""
-    with pipeline.native_stderr_silenced():
+    with native_stderr_silenced():
         from deepface import DeepFace
     kw = {"db_path": str(db), "model_name": "Facenet", "detector_backend": "centerface",
           "enforce_detection": False, "silent": True, "normalization": "Facenet"}
     frames = [f[..., ::-1].copy() for _, (_, f) in zip(range(n + 1), video.frames(
         clip, 0.5, video.FrameReport()), strict=False)]
-    with pipeline.native_stderr_silenced():
+    with native_stderr_silenced():
         DeepFace.find(img_path=frames[0], **kw)  # builds its representation file
         start = time.perf_counter()
         for f in frames[1:]:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from findme import eval_data
+from findme.cases.records import CaseDetails
+from findme.cases.registry import EnrollmentRejected, PhotoInput, enroll_case
 from findme.config import Settings
-from findme.records import CaseDetails
-from findme.registry import EnrollmentRejected, PhotoInput, enroll_case
+from findme.evaluation import datasets as eval_data
 from findme.workspace import Workspace
 
 DEMO_PREFIX = "DEMO · "
@@ -92,7 +92,7 @@ def samples(settings: Settings) -> dict[str, Path]:
 def sample_clip(live_settings: Settings) -> Path:
     """A 12 s CCTV-like clip for the demo (made once): a demo case walks through from 4 s to
     8 s among people who are in no case."""
-    from findme import sample_video as sv
+    from findme.video import samples as sv
 
     out = live_settings.demo_dir / "sample-cctv.mp4"
     if out.is_file():

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from findme.config import Settings, get_settings
-from findme.matching import Matcher
-from findme.records import Records, open_records
-from findme.registry import ReconcileReport, reconcile
-from findme.store import VectorStore, open_store
+from findme.cases.records import Records, open_records
+from findme.cases.registry import ReconcileReport, reconcile
+from findme.config import Settings
+from findme.search.matcher import Matcher
+from findme.search.store import VectorStore, open_store
 
 
 @dataclass
@@ -48,9 +48,8 @@ class Workspace:
         self.close()
 
 
-def open_workspace(settings: Settings | None = None, repair: bool = True) -> Workspace:
+def open_workspace(settings: Settings, repair: bool = True) -> Workspace:
     """Open records and vectors of the configured data folder and reconcile them."""
-    settings = settings or get_settings()
     records = open_records(settings)
     store = open_store(settings)
     try:

@@ -7,8 +7,8 @@ import datetime as dt
 
 import streamlit as st
 
-from findme.records import GENDERS, CaseDetails, RecordError
-from findme.registry import EnrollmentRejected, PhotoInput, enroll_case, inspect_photo
+from findme.cases.records import GENDERS, CaseDetails, RecordError
+from findme.cases.registry import EnrollmentRejected, PhotoInput, enroll_case, inspect_photo
 from findme.ui import images, session
 
 ctx = session.page("Register a case", "cases.edit",

@@ -1,8 +1,8 @@
 """Cases: a filterable, sortable table; one case's details, photos, leads and sightings; status,
 edit, add photos, erasure.
 
-UI only: the table is ``findme.case_table``; changes go through ``findme.records`` and
-``findme.registry``; every view and change is audited.
+UI only: the table is ``findme.ui.case_table``; changes go through ``findme.cases.records`` and
+``findme.cases.registry``; every view and change is audited.
 """
 
 import datetime as dt
@@ -10,11 +10,11 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from findme import leads
-from findme.case_table import cases_frame
-from findme.records import CASE_STATUSES, GENDERS, CaseDetails, RecordError
-from findme.registry import PhotoInput, add_photos, delete_case
+from findme.cases import leads
+from findme.cases.records import CASE_STATUSES, GENDERS, CaseDetails, RecordError
+from findme.cases.registry import PhotoInput, add_photos, delete_case
 from findme.ui import images, session
+from findme.ui.case_table import cases_frame
 
 ctx = session.page("Cases", "cases.view")
 records = ctx.ws.records

@@ -1,14 +1,16 @@
 """Search photos sent in by the public or shelters against every registered child.
 
-UI only: unpacking and searching is ``findme.photo_search``; leads come from ``findme.matching``.
+UI only: unpacking and searching is ``findme.ui.photo_search``; leads come from
+``findme.cases.leads``.
 """
 
 import streamlit as st
 
-from findme import demo, pipeline
+from findme import demo
 from findme.config import get_settings
-from findme.photo_search import Upload, expand, results_table, search_uploads
+from findme.faces.image import crop_face
 from findme.ui import images, session
+from findme.ui.photo_search import Upload, expand, results_table, search_uploads
 
 ctx = session.page("Search photos", "search",
                    "Upload one or several photos (or a ZIP of photos). Every face is searched "
@@ -63,7 +65,7 @@ for s_i, s in enumerate(found):
             continue
         for rank, m in enumerate(fr.matches, 1):
             c1, c2, c3 = st.columns([1, 1, 3])
-            c1.image(pipeline.crop_face(s.image, fr.face.box), caption="searched face", width=140)
+            c1.image(crop_face(s.image, fr.face.box), caption="searched face", width=140)
             photo = ctx.ws.records.photos(ids=[m.photo_id])
             path = images.stored(ctx.settings, photo[0].file_path) if photo else None
             if path and ctx.can("photos.view"):

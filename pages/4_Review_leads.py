@@ -1,13 +1,13 @@
 """Review leads: the queue, probe face beside the registered photo, confirm or reject with a note.
 
-UI only: the queue and the verdict rules (two-person rule included) are ``findme.leads``.
+UI only: the queue and the verdict rules (two-person rule included) are ``findme.cases.leads``.
 """
 
 import pandas as pd
 import streamlit as st
 
-from findme import leads
-from findme.records import LEAD_STATUSES, RecordError
+from findme.cases import leads
+from findme.cases.records import LEAD_STATUSES, RecordError
 from findme.ui import images, session
 
 ctx = session.page("Review leads", "leads.review",

@@ -1,14 +1,14 @@
 """Live camera: webcam spot checks. Recognition runs beside the video; names are drawn on it.
 
-UI only: the frame callback and worker are ``findme.live``; leads from sightings
-``findme.sightings``.
+UI only: the frame callback and worker are ``findme.video.live``; leads from sightings
+``findme.video.sightings``.
 """
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from findme import live, sightings
 from findme.ui import images, session
+from findme.video import live, sightings
 
 ctx = session.page("Live camera", "search",
                    "Start the camera and let the person look at it for a moment. Names appear on "

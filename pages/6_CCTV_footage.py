@@ -1,6 +1,7 @@
 """CCTV footage: scan video files or a stream for registered children, as background jobs.
 
-UI only: scanning is ``findme.scans`` / ``findme.video``; the timeline ``findme.video_charts``.
+UI only: scanning is ``findme.video.scans`` / ``findme.video.processor``; the timeline
+``findme.video.charts``.
 """
 
 import uuid
@@ -8,9 +9,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from findme import leads, scans, video, video_charts
-from findme.records import RecordError
+from findme.cases import leads
+from findme.cases.records import RecordError
 from findme.ui import images, session
+from findme.video import charts as video_charts
+from findme.video import processor as video
+from findme.video import scans
 
 ctx = session.page("CCTV footage", "search",
                    "Upload recordings (mp4, avi, mkv, mov) or give a stream URL. Scans run in the "

@@ -1,7 +1,7 @@
 """Alerts: channels and why they are on or off, notifications, history with delivery attempts,
 retry, a test alert per channel, charts per day.
 
-UI only: rules and outbox rows are ``findme.alerts``; sending is ``findme.outbox``.
+UI only: rules and outbox rows are ``findme.alerts.rules``; sending is ``findme.alerts.outbox``.
 """
 
 import datetime as dt
@@ -9,7 +9,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from findme import alert_charts, alerts, outbox
+from findme.alerts import charts as alert_charts
+from findme.alerts import outbox
+from findme.alerts import rules as alerts
 from findme.ui import session
 
 ctx = session.page("Alerts", "alerts.view",

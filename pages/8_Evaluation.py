@@ -1,6 +1,7 @@
 """Evaluation: how well does recognition work on labeled photos? Charts, tables, exports.
 
-UI only: the protocol and metrics live in ``findme.evaluation``; charts in ``findme.eval_charts``.
+UI only: the protocol and metrics live in ``findme.evaluation``; charts in
+``findme.evaluation.charts``.
 """
 
 from pathlib import Path
@@ -8,8 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from findme import calibration, eval_charts, evaluation, weights
 from findme.config import get_settings
+from findme.evaluation import charts as eval_charts
+from findme.evaluation import protocol as evaluation
+from findme.provision import weights
+from findme.search import calibration
 from findme.ui import session
 
 ctx = session.page("Evaluation", "evaluation.run",
@@ -56,7 +60,7 @@ if st.button("Run evaluation", type="primary", key="run"):
                 result = evaluation.evaluate(
                     Path(folder), models, int(enroll),
                     Path(distractors) if distractors else None,
-                    ["original", *conditions], settings, progress=progress)
+                    ["original", *conditions], settings=settings, progress=progress)
             st.session_state["evaluation"] = result
             bar.progress(1.0, text="done")
         except (FileNotFoundError, ValueError, RuntimeError) as exc:

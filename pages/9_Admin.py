@@ -1,6 +1,6 @@
 """Admin: users and roles, the audit log, system status and thresholds.
 
-UI only: accounts are ``findme.users``; status rows ``findme.system_status``.
+UI only: accounts are ``findme.cases.users``; status rows ``findme.ui.system_status``.
 """
 
 import datetime as dt
@@ -8,9 +8,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from findme import system_status, users
-from findme.records import RecordError
-from findme.ui import session
+from findme.cases import users
+from findme.cases.records import RecordError
+from findme.ui import session, system_status
 
 ctx = session.page("Admin", "users.manage")
 accounts = session.live().records  # accounts always live in the real database

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from findme.config import Settings, get_settings
-from findme.eval_data import identities
+from findme.evaluation.datasets import identities
 
 
 @pytest.fixture(scope="session")
@@ -80,13 +80,15 @@ def workspace(ws_settings: Settings):
 
 def usable_photos(paths: list[Path], settings: Settings, n: int) -> list[Path]:
     """The first ``n`` photos whose largest face passes the quality check."""
-    from findme import pipeline
+    from findme.faces.detect import detect
+    from findme.faces.image import load_image
+    from findme.faces.quality import assess
 
     out = []
     for p in paths:
-        image = pipeline.load_image(p, settings)
-        faces = pipeline.detect(image, settings)
-        if len(faces) == 1 and pipeline.assess(image, faces[0], settings).usable:
+        image = load_image(p, settings)
+        faces = detect(image, settings)
+        if len(faces) == 1 and assess(image, faces[0], settings).usable:
             out.append(p)
         if len(out) == n:
             break

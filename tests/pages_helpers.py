@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from findme import users
+from findme.cases import users
 from findme.config import Settings
 
 ROOT = Path(__file__).parent.parent

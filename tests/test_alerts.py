@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from findme import alerts, channels, outbox, users
+from findme.alerts import channels, outbox
+from findme.alerts import rules as alerts
+from findme.cases import users
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, enroll_case
 from findme.config import Settings, reset_settings
-from findme.eval_data import identities
-from findme.pipeline import load_image
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, enroll_case
+from findme.evaluation.datasets import identities
+from findme.faces.image import load_image
 from findme.workspace import Workspace, open_workspace
 from tests.fake_providers import FakeProvider, provider_env
 

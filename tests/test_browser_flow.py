@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from findme.config import Settings
-from findme.eval_data import identities
+from findme.evaluation.datasets import identities
 from tests.live_app import ARTIFACTS, CHROMIUM_ARGS, running_app
 
 pytestmark = pytest.mark.heavy

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from findme import calibration as calib
 from findme.config import DEFAULT_MODELS, Settings
+from findme.search import calibration as calib
 
 
 def test_threshold_at_far_hand_values() -> None:
@@ -103,7 +103,7 @@ def test_deployment_file_takes_precedence(ws_settings: Settings) -> None:
 
 
 def test_apply_thresholds_writes_deployment_file_and_audits(ws_settings: Settings) -> None:
-    from findme.records import open_records
+    from findme.cases.records import open_records
 
     records = open_records(ws_settings)
     updated = calib.apply_thresholds(ws_settings, "fused", 0.99, 0.7, "analyst-1", records)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from findme import pipeline
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, delete_case, enroll_case
 from findme.config import Settings
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, delete_case, enroll_case
+from findme.faces.image import load_image
 from findme.workspace import open_workspace
 
 
@@ -56,7 +56,8 @@ def test_two_workspaces_share_a_chroma_server(ws_settings: Settings, chroma_serv
         result = enroll_case(CaseDetails(name="Server Child"), [
             PhotoInput(f"{i}.pgm", (orl / "s21" / f"{i}.pgm").read_bytes()) for i in (1, 2, 3)],
             a.records, a.store, settings)
-        best = b.matcher.search_image(pipeline.load_image(orl / "s21" / "8.pgm")).faces[0].best
+        probe = load_image(orl / "s21" / "8.pgm", settings)
+        best = b.matcher.search_image(probe).faces[0].best
         assert best is not None and best.case_id == result.case_id
         delete_case(result.case_id, b.records, b.store, settings)
         assert all(a.store.count(m) == 0 for m in settings.models)

@@ -89,8 +89,8 @@ def test_bad_input_one_line_nonzero_nothing_written(settings: Settings, tmp_path
 
 
 def test_users_add_list_and_sign_in(ws_settings: Settings) -> None:
-    from findme import users
-    from findme.records import open_records
+    from findme.cases import users
+    from findme.cases.records import open_records
 
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
     add = subprocess.run(FINDME + ["users", "add", "boss", "--role", "admin", "--password-stdin"],
@@ -111,7 +111,7 @@ def test_users_add_list_and_sign_in(ws_settings: Settings) -> None:
 def test_demo_workspace_is_separate_and_searchable(ws_settings: Settings,
                                                    settings: Settings) -> None:
     from findme import demo
-    from findme.pipeline import load_image
+    from findme.faces.image import load_image
     from findme.workspace import open_workspace
 
     (ws_settings.data_dir / "eval").symlink_to(settings.eval_dir)
@@ -134,7 +134,7 @@ def test_demo_workspace_is_separate_and_searchable(ws_settings: Settings,
         nobody = next(k for k in samples if "in no case" in k)
         result = ws.matcher.search_image(load_image(samples[nobody], ws_settings))
         assert all(f.best is None or f.best.decision != "match" for f in result.faces)
-        from findme import video
+        from findme.video import processor as video
 
         clip = video.scan(demo.sample_clip(ws_settings), ws.matcher, ws.settings, 0.5)
         assert [s.name for s in clip.sightings] == [f"{demo.DEMO_PREFIX}Madonna"]

@@ -8,24 +8,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from findme import metrics, pipeline, weights
-from findme.config import Settings
-from findme.eval_data import identities
+from findme.config import Settings, get_settings
+from findme.evaluation import metrics
+from findme.evaluation.datasets import identities
+from findme.faces.align import align
+from findme.faces.detect import detect
+from findme.faces.embed import embed, embed_largest_faces, represent
+from findme.faces.image import load_image
+from findme.faces.loading import ModelUnavailable
+from findme.faces.models import MODELS, inference_engine
+from findme.provision import weights
 
 ALL_PROVISIONED = ["facenet", "facenet512", "arcface-mbf", "dlib"]
 
 
 @pytest.fixture(scope="module")
 def chips(face_photo: Path) -> dict[str, np.ndarray]:
-    image = pipeline.load_image(face_photo)
-    face = pipeline.detect(image)[0]
-    return {m: pipeline.align(image, face, m) for m in ALL_PROVISIONED}
+    image = load_image(face_photo, get_settings())
+    face = detect(image, get_settings())[0]
+    return {m: align(image, face, m) for m in ALL_PROVISIONED}
 
 
 @pytest.mark.parametrize("model", ALL_PROVISIONED)
 def test_unit_vectors_of_the_right_size(chips: dict[str, np.ndarray], model: str) -> None:
-    vec = pipeline.embed([chips[model]], model)
-    assert vec.shape == (1, pipeline.MODELS[model].dim) and vec.dtype == np.float32
+    vec = embed([chips[model]], model, get_settings())
+    assert vec.shape == (1, MODELS[model].dim) and vec.dtype == np.float32
     assert abs(float(np.linalg.norm(vec[0])) - 1.0) < 1e-5
 
 
@@ -33,35 +40,35 @@ def test_unit_vectors_of_the_right_size(chips: dict[str, np.ndarray], model: str
 def test_batches_agree_with_single_faces(orl: Path, model: str) -> None:
     crops = []
     for person in range(1, 11):
-        image = pipeline.load_image(orl / f"s{person}" / "2.pgm")
-        crops.append(pipeline.align(image, pipeline.detect(image)[0], model))
-    batched = pipeline.embed(crops, model, batch_size=8)
-    single = np.concatenate([pipeline.embed([c], model) for c in crops])
+        image = load_image(orl / f"s{person}" / "2.pgm", get_settings())
+        crops.append(align(image, detect(image, get_settings())[0], model))
+    batched = embed(crops, model, get_settings(), batch_size=8)
+    single = np.concatenate([embed([c], model, get_settings()) for c in crops])
     assert np.abs(batched - single).max() < 1e-4
     sims = batched @ batched.T
     assert sims[~np.eye(10, dtype=bool)].max() < 0.95  # ten people, ten distinct vectors
 
 
 def test_empty_input_and_wrong_crop_size() -> None:
-    assert pipeline.embed([], "facenet").shape == (0, 128)
+    assert embed([], "facenet", get_settings()).shape == (0, 128)
     with pytest.raises(ValueError, match="160x160"):
-        pipeline.embed([np.zeros((112, 112, 3), np.uint8)], "facenet")
+        embed([np.zeros((112, 112, 3), np.uint8)], "facenet", get_settings())
 
 
 def test_missing_weights_say_what_to_run(tmp_path: Path, settings: Settings) -> None:
     empty = replace(settings, data_dir=tmp_path)
-    with pytest.raises(pipeline.ModelUnavailable, match="findme provision"):
-        pipeline.embed([np.zeros((160, 160, 3), np.uint8)], "facenet512", empty)
-    with pytest.raises(pipeline.ModelUnavailable, match="findme provision"):
-        pipeline.detect(np.zeros((50, 50, 3), np.uint8), empty)
+    with pytest.raises(ModelUnavailable, match="findme provision"):
+        embed([np.zeros((160, 160, 3), np.uint8)], "facenet512", empty)
+    with pytest.raises(ModelUnavailable, match="findme provision"):
+        detect(np.zeros((50, 50, 3), np.uint8), empty)
     assert not any(tmp_path.iterdir()), "a failed call must not write anything"
 
 
 def test_represent_every_face_every_model(orl: Path) -> None:
     image = np.full((140, 260, 3), 128, np.uint8)
-    image[10:122, 10:102] = pipeline.load_image(orl / "s5" / "1.pgm")
-    image[10:122, 150:242] = pipeline.load_image(orl / "s6" / "1.pgm")
-    found = pipeline.represent(image, ["facenet", "arcface-mbf"])
+    image[10:122, 10:102] = load_image(orl / "s5" / "1.pgm", get_settings())
+    image[10:122, 150:242] = load_image(orl / "s6" / "1.pgm", get_settings())
+    found = represent(image, ["facenet", "arcface-mbf"], get_settings())
     assert len(found) == 2
     for item in found:
         assert set(item.vectors) == {"facenet", "arcface-mbf"}
@@ -75,7 +82,7 @@ def test_represent_every_face_every_model(orl: Path) -> None:
 def _embed_set(paths: list[Path], models: list[str]) -> tuple[dict[str, np.ndarray], int]:
     """Largest face of each photo per model; a photo with no face keeps a zero vector, so
     misses lower the figures rather than vanish."""
-    vectors, has_face = pipeline.embed_largest_faces(paths, models)
+    vectors, has_face = embed_largest_faces(paths, models, get_settings())
     return vectors, int((~has_face).sum())
 
 
@@ -129,16 +136,16 @@ def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) 
     photos += [ps[0] for ps in identities(celeb5 / "val").values()]
     crops = []
     for p in photos:
-        image = pipeline.load_image(p)
-        crops.append(pipeline.align(image, pipeline.detect(image)[0], "arcface-mbf"))
+        image = load_image(p, get_settings())
+        crops.append(align(image, detect(image, get_settings())[0], "arcface-mbf"))
     out = {}
     for mode in ("auto", "f32", "tensorflow"):
         cfg = replace(settings, inference=mode)
-        out[mode] = pipeline.embed(crops, "arcface-mbf", cfg)
-        engine = pipeline.inference_engine("arcface-mbf", cfg)
+        out[mode] = embed(crops, "arcface-mbf", cfg)
+        engine = inference_engine("arcface-mbf", cfg)
         assert engine.startswith("tensorflow" if mode == "tensorflow" else "openvino"), engine
         print(f"\n  {mode:10s} -> {engine}")
-    assert engine == "tensorflow" and pipeline.inference_engine(
+    assert engine == "tensorflow" and inference_engine(
         "arcface-mbf", replace(settings, inference="f32")) == "openvino f32"
     for mode in ("auto", "f32"):
         cos = np.einsum("nd,nd->n", out[mode], out["tensorflow"])
@@ -171,9 +178,12 @@ def test_openvino_reports_nothing_to_anyone(tmp_path: Path) -> None:
             return real_connect(self, address)
         socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
         import numpy as np
-        from findme import pipeline
-        pipeline.embed([np.full((112, 112, 3), 128, np.uint8)], "arcface-mbf")
-        print(pipeline.inference_engine("arcface-mbf"))
+        from findme.config import get_settings
+        from findme.faces.embed import embed
+        from findme.faces.models import inference_engine
+        settings = get_settings()
+        embed([np.full((112, 112, 3), 128, np.uint8)], "arcface-mbf", settings)
+        print(inference_engine("arcface-mbf", settings))
         time.sleep(3)  # a sender would have started by now
     """))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,

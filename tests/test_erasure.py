@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from findme import pipeline
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, delete_case, enroll_case
 from findme.config import Settings
-from findme.eval_data import identities
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, delete_case, enroll_case
+from findme.evaluation.datasets import identities
+from findme.faces.image import load_image
 from findme.workspace import Workspace, open_workspace
 
 from .conftest import usable_photos
@@ -66,7 +66,7 @@ def test_delete_case_leaves_no_trace(ws_settings: Settings, celeb5: Path) -> Non
             ws_settings)
         ids = [o.photo_id for o in erase.photos if o.accepted]
         vectors = {m: ws.store.vectors(m, ids) for m in ws_settings.models}
-        probe = pipeline.load_image(identities(celeb5 / "val")["madonna"][0], ws_settings)
+        probe = load_image(identities(celeb5 / "val")["madonna"][0], ws_settings)
         found = ws.matcher.search_image(probe, source="photo", source_ref="tip.jpg")
         assert found.lead_ids, "the probe should have made a lead with a crop"
         crop = ws.records.leads(case_id=erase.case_id)[0].crop_path
@@ -88,7 +88,7 @@ def test_delete_case_leaves_no_trace(ws_settings: Settings, celeb5: Path) -> Non
     assert not (ws_settings.data_dir / crop).exists()
     assert not (ws_settings.photos_dir / str(erase.case_id)).exists()
     with open_workspace(ws_settings) as ws:
-        hits = ws.matcher.search_image(pipeline.load_image(
+        hits = ws.matcher.search_image(load_image(
             identities(celeb5 / "val")["elton_john"][0], ws_settings)).faces[0].best
         assert hits is not None and hits.case_id == keep.case_id
 

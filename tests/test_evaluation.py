@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from findme import evaluation as ev
-from findme.config import Settings
+from findme.config import Settings, get_settings
+from findme.evaluation import protocol as ev
 from findme.workspace import Workspace
 
 
@@ -70,9 +70,9 @@ def test_bootstrap_interval_brackets_the_mean() -> None:
 
 @pytest.mark.parametrize("condition", ev.CONDITIONS)
 def test_degradations_keep_an_rgb_image(face_rgb: np.ndarray, condition: str) -> None:
-    from findme import pipeline
+    from findme.faces.detect import detect
 
-    out = ev.degrade(face_rgb, pipeline.detect(face_rgb)[0], condition)
+    out = ev.degrade(face_rgb, detect(face_rgb, get_settings())[0], condition)
     assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
     if condition != "original":
         assert out.shape != face_rgb.shape or np.abs(out.astype(int) - face_rgb).mean() > 1
@@ -95,9 +95,9 @@ def test_split_protocols(orl: Path, celeb5: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.heavy
-def test_real_data_results(orl: Path, celeb5: Path) -> None:
+def test_real_data_results(orl: Path, celeb5: Path, settings: Settings) -> None:
     for dataset, floor in ((celeb5, 1.0), (orl, 0.98)):
-        result = ev.evaluate(dataset, enroll=3)
+        result = ev.evaluate(dataset, enroll=3, settings=settings)
         fused = result.results["fused"]
         line = "  ".join(f"{k}: AUC {r['auc']:.4f} rank-1 {r['rank1']:.3f}"
                          for k, r in result.results.items())
@@ -189,8 +189,8 @@ def test_html_report_shows_charts_in_headless_chromium(settings: Settings, celeb
 
 
 def test_own_cases_mode(workspace: Workspace, orl: Path) -> None:
-    from findme.records import CaseDetails
-    from findme.registry import PhotoInput, enroll_case
+    from findme.cases.records import CaseDetails
+    from findme.cases.registry import PhotoInput, enroll_case
 
     ws = workspace
     with pytest.raises(ValueError, match="two or more photos"):

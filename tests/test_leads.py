@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from findme import leads
+from findme.cases import leads
+from findme.cases.records import CaseDetails, RecordError, open_records
 from findme.config import Settings
-from findme.records import CaseDetails, RecordError, open_records
 
 
 def _records(settings: Settings, two: bool = False):

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from findme import sample_video as sv
-from findme.config import Settings
-from findme.eval_data import identities
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, enroll_case
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, enroll_case
+from findme.config import Settings, get_settings
+from findme.evaluation.datasets import identities
+from findme.video import samples as sv
 from findme.workspace import open_workspace
 from tests.live_app import ARTIFACTS, ROOT
 
@@ -37,8 +37,8 @@ def test_pylibsrtp_and_tensorflow_share_a_process() -> None:
 
 def test_live_page_names_the_enrolled_person(ws_settings: Settings, celeb5: Path,
                                              tmp_path: Path) -> None:
-    from findme import users
-    from findme.live import ice_servers
+    from findme.cases import users
+    from findme.video.live import ice_servers
 
     if not shutil.which("unshare") or not shutil.which("ip"):
         pytest.fail("the live test needs `unshare` and `ip` (util-linux, iproute2)")
@@ -70,7 +70,7 @@ def test_live_page_names_the_enrolled_person(ws_settings: Settings, celeb5: Path
     with open_workspace(ws_settings) as ws:  # the reviewer's "Create lead" on a sighting
         (lead,) = ws.records.leads()
         assert lead.crop_path and lead.decision in ("match", "possible")
-        from findme.leads import get
+        from findme.cases.leads import get
 
         view = get(ws.records, lead.id)
         assert result["lead_made"] == f"lead {lead.id}"
@@ -82,13 +82,14 @@ def test_the_frame_callback_never_waits_for_recognition(workspace, celeb5: Path)
     import threading
     import time
 
-    from findme import live, pipeline
+    from findme.faces.image import load_image
+    from findme.video import live
 
     train = identities(celeb5 / "train")["jerry_seinfeld"]
     enroll_case(CaseDetails("Jerry", consent_recorded=True),
                 [PhotoInput(p.name, p.read_bytes()) for p in train[1:4]], workspace.records,
                 workspace.store, workspace.settings)
-    frame = pipeline.load_image(identities(celeb5 / "val")["jerry_seinfeld"][0])
+    frame = load_image(identities(celeb5 / "val")["jerry_seinfeld"][0], get_settings())
     lock = threading.RLock()
     rec = live.LiveRecognizer(workspace.matcher, workspace.settings, lock, 0.1)
     with lock:  # recognition is blocked (another user's search, say)...

@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from findme import pipeline
-from findme.config import Settings
+from findme.config import Settings, get_settings
+from findme.faces.image import (
+    EmptyImage,
+    ImageError,
+    ImageTooLarge,
+    NotAnImage,
+    TruncatedImage,
+    load_image,
+)
 
 from .conftest import encode
 
@@ -26,21 +33,21 @@ def small_settings(settings: Settings) -> Settings:
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "PPM", "TIFF"])
 def test_formats_decode_to_rgb8(face_rgb: np.ndarray, fmt: str) -> None:
     data = encode(face_rgb, fmt)
-    img = pipeline.load_image(data)
+    img = load_image(data, get_settings())
     assert img.dtype == np.uint8 and img.shape == face_rgb.shape
     tol = 30 if fmt in ("JPEG", "WEBP") else 0
     assert np.abs(img.astype(int) - face_rgb.astype(int)).mean() <= max(tol, 0.5) / 3
 
 
 def test_pgm_grayscale_from_orl(orl: Path) -> None:
-    img = pipeline.load_image(orl / "s1" / "1.pgm")
+    img = load_image(orl / "s1" / "1.pgm", get_settings())
     assert img.shape == (112, 92, 3)
     assert (img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all()
 
 
 def test_path_and_bytes_agree(face_photo: Path) -> None:
-    assert np.array_equal(pipeline.load_image(face_photo),
-                          pipeline.load_image(face_photo.read_bytes()))
+    assert np.array_equal(load_image(face_photo, get_settings()),
+                          load_image(face_photo.read_bytes(), get_settings()))
 
 
 def test_exif_orientation_is_applied() -> None:
@@ -48,7 +55,7 @@ def test_exif_orientation_is_applied() -> None:
     arr[:, :20] = 255  # left half white
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    img = pipeline.load_image(encode(arr, "JPEG", exif=exif, quality=95))
+    img = load_image(encode(arr, "JPEG", exif=exif, quality=95), get_settings())
     assert img.shape == (40, 20, 3)
     assert img[:20].mean() > 200 and img[20:].mean() < 50  # white half now on top
 
@@ -57,7 +64,7 @@ def test_rgba_is_flattened_on_white() -> None:
     arr = np.zeros((8, 8, 4), np.uint8)
     arr[..., 0] = 255
     arr[:4, :, 3] = 255  # top opaque red, bottom fully transparent
-    img = pipeline.load_image(encode(arr, "PNG"))
+    img = load_image(encode(arr, "PNG"), get_settings())
     assert tuple(img[0, 0]) == (255, 0, 0)
     assert tuple(img[7, 7]) == (255, 255, 255)
 
@@ -65,7 +72,7 @@ def test_rgba_is_flattened_on_white() -> None:
 def test_cmyk_jpeg_becomes_rgb() -> None:
     buf = io.BytesIO()
     Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(buf, "JPEG")
-    img = pipeline.load_image(buf.getvalue())
+    img = load_image(buf.getvalue(), get_settings())
     assert img.shape == (16, 16, 3)
     r, g, b = img[8, 8].astype(int)
     assert r > 200 and g < 60 and b < 60
@@ -76,13 +83,13 @@ def test_sixteen_bit_grayscale_is_scaled() -> None:
     arr[:5] = 32768
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, "PNG")
-    img = pipeline.load_image(buf.getvalue())
+    img = load_image(buf.getvalue(), get_settings())
     assert img.dtype == np.uint8
     assert img[9, 9, 0] == 255 and 126 <= img[0, 0, 0] <= 129
 
 
 def test_palette_gif_first_frame() -> None:
-    img = pipeline.load_image(encode(np.full((6, 6, 3), 200, np.uint8), "GIF"))
+    img = load_image(encode(np.full((6, 6, 3), 200, np.uint8), "GIF"), get_settings())
     assert img.shape == (6, 6, 3)
 
 
@@ -90,41 +97,41 @@ def test_palette_gif_first_frame() -> None:
 
 
 def test_not_an_image() -> None:
-    with pytest.raises(pipeline.NotAnImage, match="not an image"):
-        pipeline.load_image(b"%PDF-1.4 this is a document, not a photo")
+    with pytest.raises(NotAnImage, match="not an image"):
+        load_image(b"%PDF-1.4 this is a document, not a photo", get_settings())
 
 
 def test_empty_bytes_and_file(tmp_path: Path) -> None:
-    with pytest.raises(pipeline.EmptyImage, match="empty"):
-        pipeline.load_image(b"")
+    with pytest.raises(EmptyImage, match="empty"):
+        load_image(b"", get_settings())
     empty = tmp_path / "empty.jpg"
     empty.write_bytes(b"")
-    with pytest.raises(pipeline.EmptyImage):
-        pipeline.load_image(empty)
+    with pytest.raises(EmptyImage):
+        load_image(empty, get_settings())
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
-    with pytest.raises(pipeline.NotAnImage, match="cannot read"):
-        pipeline.load_image(tmp_path / "nope.jpg")
-    with pytest.raises(pipeline.NotAnImage, match="not a file"):
-        pipeline.load_image(tmp_path)
+    with pytest.raises(NotAnImage, match="cannot read"):
+        load_image(tmp_path / "nope.jpg", get_settings())
+    with pytest.raises(NotAnImage, match="not a file"):
+        load_image(tmp_path, get_settings())
 
 
 @pytest.mark.parametrize("fmt,keep", [("JPEG", 0.5), ("PNG", 0.6), ("WEBP", 0.5)])
 def test_truncated_files(face_rgb: np.ndarray, fmt: str, keep: float) -> None:
     data = encode(face_rgb, fmt)
-    with pytest.raises(pipeline.ImageError) as info:
-        pipeline.load_image(data[: int(len(data) * keep)])
-    assert isinstance(info.value, (pipeline.TruncatedImage, pipeline.NotAnImage))
+    with pytest.raises(ImageError) as info:
+        load_image(data[: int(len(data) * keep)], get_settings())
+    assert isinstance(info.value, (TruncatedImage, NotAnImage))
     assert "cut off" in str(info.value) or "damaged" in str(info.value) \
         or "not an image" in str(info.value)
 
 
 def test_over_pixel_limit_is_refused(small_settings: Settings) -> None:
     data = encode(np.zeros((1001, 1000, 3), np.uint8), "PNG")
-    with pytest.raises(pipeline.ImageTooLarge, match="MP"):
-        pipeline.load_image(data, small_settings)
-    assert pipeline.load_image(encode(np.zeros((1000, 1000, 3), np.uint8), "PNG"),
+    with pytest.raises(ImageTooLarge, match="MP"):
+        load_image(data, small_settings)
+    assert load_image(encode(np.zeros((1000, 1000, 3), np.uint8), "PNG"),
                                small_settings).shape == (1000, 1000, 3)
 
 
@@ -145,8 +152,8 @@ def test_decompression_bomb_refused_from_header(size: tuple[int, int]) -> None:
     import resource
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(pipeline.ImageTooLarge):
-        pipeline.load_image(_png_claiming(*size))
+    with pytest.raises(ImageTooLarge):
+        load_image(_png_claiming(*size), get_settings())
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 100, f"refusing the bomb grew peak memory by {grown_mb:.0f} MB"
 
@@ -154,5 +161,5 @@ def test_decompression_bomb_refused_from_header(size: tuple[int, int]) -> None:
 def test_file_byte_limit(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "big.jpg"
     path.write_bytes(b"\xff" * 2048)
-    with pytest.raises(pipeline.ImageTooLarge, match="MB"):
-        pipeline.load_image(path, replace(settings, max_file_bytes=1024))
+    with pytest.raises(ImageTooLarge, match="MB"):
+        load_image(path, replace(settings, max_file_bytes=1024))

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from findme import pipeline
-from findme.config import Settings
-from findme.eval_data import identities
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, enroll_case
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, enroll_case
+from findme.config import Settings, get_settings
+from findme.evaluation.datasets import identities
+from findme.faces.image import load_image
 from findme.workspace import Workspace
 
 from .conftest import encode, usable_photos
@@ -36,7 +36,7 @@ def test_celeb5_every_val_photo_finds_its_case(workspace: Workspace, celeb5: Pat
     total = 0
     for name, photos in identities(celeb5 / "val").items():
         for p in photos:
-            faces = ws.matcher.search_image(pipeline.load_image(p)).faces
+            faces = ws.matcher.search_image(load_image(p, get_settings())).faces
             best_true = max((m for f in faces for m in f.matches if m.case_id == cases[name]),
                             key=lambda m: m.score)
             top = max((f.best for f in faces if f.best), key=lambda m: m.score)
@@ -60,14 +60,14 @@ def test_orl_closed_and_open_set(workspace: Workspace, orl: Path) -> None:
     correct = total = 0
     for n in enrolled:
         for i in range(4, 11):
-            best = ws.matcher.search_image(pipeline.load_image(orl / n / f"{i}.pgm")
+            best = ws.matcher.search_image(load_image(orl / n / f"{i}.pgm", get_settings())
                                            ).faces[0].best
             correct += best is not None and best.case_id == cases[n]
             total += 1
     stranger_decisions = {"match": 0, "possible": 0, "none": 0}
     for n in strangers:
         for i in range(1, 11):
-            best = ws.matcher.search_image(pipeline.load_image(orl / n / f"{i}.pgm")
+            best = ws.matcher.search_image(load_image(orl / n / f"{i}.pgm", get_settings())
                                            ).faces[0].best
             stranger_decisions[best.decision if best else "none"] += 1
     print(f"\nORL: rank-1 {correct}/{total} = {correct / total:.3f}; never-enrolled "
@@ -80,7 +80,7 @@ def test_leads_only_for_likely_matches(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Lead Child", [orl / "s11" / f"{i}.pgm" for i in (1, 2, 3)])
     _enroll(ws, "Other Child", [orl / "s12" / f"{i}.pgm" for i in (1, 2, 3)])
-    hit = ws.matcher.search_image(pipeline.load_image(orl / "s11" / "8.pgm"), source="photo",
+    hit = ws.matcher.search_image(load_image(orl / "s11" / "8.pgm", get_settings()), source="photo",
                                   source_ref="tip-1.jpg")
     assert len(hit.lead_ids) == 1 and hit.probe_id is not None
     (lead,) = ws.records.leads()
@@ -88,7 +88,7 @@ def test_leads_only_for_likely_matches(workspace: Workspace, orl: Path) -> None:
     assert lead.decision in ("match", "possible") and lead.scores.keys() == set(ws.settings.models)
     assert (ws.settings.data_dir / lead.crop_path).is_file()
     before = sorted(ws.settings.leads_dir.iterdir())
-    miss = ws.matcher.search_image(pipeline.load_image(orl / "s35" / "1.pgm"), source="photo",
+    miss = ws.matcher.search_image(load_image(orl / "s35" / "1.pgm", ws.settings), source="photo",
                                    source_ref="tip-2.jpg")
     assert miss.lead_ids == [] and miss.faces[0].best.decision == "none"
     assert sorted(ws.settings.leads_dir.iterdir()) == before  # passers-by leave nothing
@@ -99,8 +99,8 @@ def test_match_values_are_complete(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Complete", [orl / "s13" / f"{i}.pgm" for i in (1, 2)])
     canvas = np.full((150, 260, 3), 128, np.uint8)
-    canvas[10:122, 10:102] = pipeline.load_image(orl / "s13" / "6.pgm")
-    canvas[10:122, 150:242] = pipeline.load_image(orl / "s36" / "1.pgm")
+    canvas[10:122, 10:102] = load_image(orl / "s13" / "6.pgm", get_settings())
+    canvas[10:122, 150:242] = load_image(orl / "s36" / "1.pgm", get_settings())
     result = ws.matcher.search_image(canvas)
     assert len(result.faces) == 2
     known = [f for f in result.faces if f.best and f.best.case_id == case_id][0]
@@ -115,7 +115,7 @@ def test_found_cases_are_not_searched(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Found Already", [orl / "s14" / "1.pgm"])
     ws.records.set_case_status(case_id, "found")
-    faces = ws.matcher.search_image(pipeline.load_image(orl / "s14" / "5.pgm")).faces
+    faces = ws.matcher.search_image(load_image(orl / "s14" / "5.pgm", get_settings())).faces
     assert faces[0].matches == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from findme import metrics
+from findme.evaluation import metrics
 
 
 def test_auc_hand_values() -> None:

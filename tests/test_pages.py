@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from findme import users
+from findme.cases import users
 from findme.config import Settings
-from findme.eval_data import identities
+from findme.evaluation.datasets import identities
 from findme.ui import state
 from tests.pages_helpers import LIVE_PAGE, PAGES, PASSWORD, make_user, open_page, texts
 
@@ -203,8 +203,8 @@ def test_form_values_are_checked(app_data: Settings, face_photo: Path) -> None:
 
 
 def test_viewer_sees_no_contacts_or_photos(app_data: Settings, face_photo: Path) -> None:
-    from findme.records import CaseDetails
-    from findme.registry import PhotoInput, enroll_case
+    from findme.cases.records import CaseDetails
+    from findme.cases.registry import PhotoInput, enroll_case
 
     ws = state.workspace(app_data)
     enroll_case(CaseDetails("Kid", guardian_contact="+15550001111", consent_recorded=True),
@@ -225,8 +225,8 @@ def test_viewer_sees_no_contacts_or_photos(app_data: Settings, face_photo: Path)
 
 
 def test_case_status_edit_and_erasure(app_data: Settings, face_photo: Path) -> None:
-    from findme.records import CaseDetails
-    from findme.registry import PhotoInput, enroll_case
+    from findme.cases.records import CaseDetails
+    from findme.cases.registry import PhotoInput, enroll_case
 
     ws = state.workspace(app_data)
     res = enroll_case(CaseDetails("Kid", consent_recorded=True),
@@ -285,9 +285,9 @@ def test_admin_manages_users_and_reads_the_audit_log(app_data: Settings) -> None
 
 def test_two_person_rule_needs_two_reviewers(app_data: Settings, celeb5: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from findme.cases.records import CaseDetails
+    from findme.cases.registry import PhotoInput, enroll_case
     from findme.config import reset_settings
-    from findme.records import CaseDetails
-    from findme.registry import PhotoInput, enroll_case
 
     monkeypatch.setenv("FINDME_TWO_PERSON_RULE", "1")
     reset_settings()
@@ -299,7 +299,7 @@ def test_two_person_rule_needs_two_reviewers(app_data: Settings, celeb5: Path,
     res = enroll_case(CaseDetails("Ben", consent_recorded=True),
                       [PhotoInput(p.name, p.read_bytes()) for p in train[1:3]], ws.records,
                       ws.store, settings)
-    from findme.pipeline import load_image
+    from findme.faces.image import load_image
 
     probe = load_image(identities(celeb5 / "val")["ben_afflek"][0], settings)
     assert ws.matcher.search_image(probe, source="photo").lead_ids
@@ -334,7 +334,7 @@ def test_overview_counts_and_chart(app_data: Settings) -> None:
 def test_alert_link_opens_its_lead(app_data: Settings) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from findme.records import CaseDetails
+    from findme.cases.records import CaseDetails
     from tests.pages_helpers import ROOT
 
     records = state.workspace(app_data).records

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from findme.config import Settings
-from findme.photo_search import PhotoSearch, Upload, expand, results_table
+from findme.ui.photo_search import PhotoSearch, Upload, expand, results_table
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

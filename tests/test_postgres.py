@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from findme import pipeline
-from findme import records as rec
-from findme.config import Settings
-from findme.registry import PhotoInput, delete_case, enroll_case
+from findme.cases import records as rec
+from findme.cases.registry import PhotoInput, delete_case, enroll_case
+from findme.config import Settings, get_settings
+from findme.faces.image import load_image
 from findme.workspace import open_workspace
 
 HEAD = sorted(p.name[:4] for p in (rec.MIGRATIONS / "versions").glob("0*.py"))[-1]
@@ -96,7 +96,7 @@ def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_setting
                                              last_seen_date=dt.date(2026, 9, 1)),
                              [PhotoInput(f"{i}.pgm", (orl / "s22" / f"{i}.pgm").read_bytes())
                               for i in (1, 2, 3)], ws.records, ws.store, settings)
-        found = ws.matcher.search_image(pipeline.load_image(orl / "s22" / "9.pgm"),
+        found = ws.matcher.search_image(load_image(orl / "s22" / "9.pgm", get_settings()),
                                         source="photo", source_ref="pg.jpg")
         assert found.faces[0].best.case_id == result.case_id
         assert found.lead_ids and ws.records.leads()[0].scores.keys() == set(settings.models)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from findme import records as rec
+from findme.cases import records as rec
 from findme.config import Settings
 
 HEAD = sorted(p.name[:4] for p in (rec.MIGRATIONS / "versions").glob("0*.py"))[-1]
@@ -86,7 +86,7 @@ def test_concurrent_first_start_migrates_once(ws_settings: Settings) -> None:
 
     code = ("import sys, time, pathlib; from dataclasses import replace\n"
             "from findme.config import get_settings\n"
-            "from findme.records import CaseDetails, open_records\n"
+            "from findme.cases.records import CaseDetails, open_records\n"
             f"s = replace(get_settings(), data_dir=pathlib.Path({str(ws_settings.data_dir)!r}))\n"
             "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # start together\n"
             "open_records(s).create_case(CaseDetails(name='c'))\n")

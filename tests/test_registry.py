@@ -13,17 +13,17 @@ import cv2
 import numpy as np
 import pytest
 
-from findme import pipeline
-from findme.config import Settings
-from findme.eval_data import identities
-from findme.records import CaseDetails, RecordError
-from findme.registry import (
+from findme.cases.records import CaseDetails, RecordError
+from findme.cases.registry import (
     EnrollmentRejected,
     PhotoInput,
     add_photos,
     enroll_case,
     reconcile,
 )
+from findme.config import Settings, get_settings
+from findme.evaluation.datasets import identities
+from findme.faces.image import load_image
 from findme.workspace import Workspace, open_workspace
 
 from .conftest import encode, usable_photos
@@ -44,16 +44,16 @@ def _nothing_stored(ws: Workspace) -> None:
 
 def _two_faces(orl: Path) -> bytes:
     canvas = np.full((160, 260, 3), 128, np.uint8)
-    canvas[20:132, 10:102] = pipeline.load_image(orl / "s1" / "1.pgm")
-    canvas[20:132, 150:242] = pipeline.load_image(orl / "s2" / "1.pgm")
+    canvas[20:132, 10:102] = load_image(orl / "s1" / "1.pgm", get_settings())
+    canvas[20:132, 150:242] = load_image(orl / "s2" / "1.pgm", get_settings())
     return encode(canvas, "PNG")
 
 
 def test_unusable_photos_are_rejected_with_reasons_and_nothing_stored(
         workspace: Workspace, orl: Path) -> None:
     tiny = np.full((400, 400, 3), 128, np.uint8)
-    tiny[100:134, 100:128] = cv2.resize(pipeline.load_image(orl / "s3" / "1.pgm"), (28, 34))
-    blurred = cv2.GaussianBlur(pipeline.load_image(orl / "s4" / "1.pgm"), (0, 0), 3)
+    tiny[100:134, 100:128] = cv2.resize(load_image(orl / "s3" / "1.pgm", get_settings()), (28, 34))
+    blurred = cv2.GaussianBlur(load_image(orl / "s4" / "1.pgm", get_settings()), (0, 0), 3)
     photos = [PhotoInput("wall.png", encode(np.full((200, 200, 3), 90, np.uint8), "PNG")),
               PhotoInput("notes.txt", b"not a photo at all"),
               PhotoInput("group.png", _two_faces(orl)),
@@ -98,7 +98,7 @@ def test_face_choice_duplicates_and_added_photos(workspace: Workspace, orl: Path
     assert [p.status for p in photos] == ["ready", "ready"]
     for m in ws.settings.models:
         assert ws.store.ids(m) == {p.id for p in photos}
-    stored = pipeline.load_image(ws.settings.data_dir / photos[0].file_path)
+    stored = load_image(ws.settings.data_dir / photos[0].file_path, get_settings())
     assert stored.shape == (160, 260, 3)
 
 
@@ -131,7 +131,8 @@ def test_crash_between_the_two_writes_is_repaired(ws_settings: Settings, orl: Pa
         assert len(ready) == 3 and ws.records.photos(status="pending") == []
         for m in ws_settings.models:
             assert ws.store.ids(m) == {p.id for p in ready}
-        best = ws.matcher.search_image(pipeline.load_image(orl / "s7" / "9.pgm")).faces[0].best
+        probe = load_image(orl / "s7" / "9.pgm", ws.settings)
+        best = ws.matcher.search_image(probe).faces[0].best
         assert best is not None and best.name == "Crash Test" and best.decision != "none"
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from findme.config import Settings
-from findme.store import REBUILD_SUFFIX, StoreBusy, collection_name, open_store
+from findme.search.store import REBUILD_SUFFIX, StoreBusy, collection_name, open_store
 
 
 def _unit(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_add_query_vectors_delete(ws_settings: Settings) -> None:
 
 def test_second_process_gets_a_clear_busy_error(ws_settings: Settings) -> None:
     code = ("from dataclasses import replace; from findme.config import get_settings;"
-            "from findme.store import open_store, StoreBusy; import pathlib, sys\n"
+            "from findme.search.store import open_store, StoreBusy; import pathlib, sys\n"
             f"s = replace(get_settings(), data_dir=pathlib.Path({str(ws_settings.data_dir)!r}),"
             " store_wait_seconds=0.5)\n"
             "try:\n    open_store(s)\nexcept StoreBusy as e:\n    print(e); sys.exit(3)\n")

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from findme import users
+from findme.cases import users
+from findme.cases.records import RecordError, open_records
 from findme.config import Settings
-from findme.records import RecordError, open_records
 
 PW = "correct horse battery"
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from findme import sample_video as sv
-from findme import scans, sightings, video
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, enroll_case
 from findme.config import Settings
-from findme.eval_data import identities
-from findme.records import CaseDetails
-from findme.registry import PhotoInput, enroll_case
+from findme.evaluation.datasets import identities
+from findme.video import processor as video
+from findme.video import samples as sv
+from findme.video import scans, sightings
 from findme.workspace import open_workspace
 
 pytestmark = pytest.mark.heavy

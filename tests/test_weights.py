@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from findme import weights
 from findme.config import Settings
+from findme.provision import weights
 
 FINDME = [sys.executable, "-m", "findme.cli"]
 
@@ -138,8 +138,8 @@ def test_missing_sources_are_named_and_others_still_provision(settings: Settings
 def test_unrepaired_mobilefacenet_fails_verification(settings: Settings, tmp_path: Path) -> None:
     """The published tfjs graph, converted without the PReLU repair, embeds every face alike:
     the forward-pass check must refuse it."""
-    from findme.pipeline import native_stderr_silenced
-    from findme.tfjs_graph import tfjs_to_graphdef
+    from findme.faces.loading import native_stderr_silenced
+    from findme.provision.tfjs_graph import tfjs_to_graphdef
 
     data = tmp_path / "data"
     _linked_copy(settings, data, skip={"mobilefacenet_tf.pb"})

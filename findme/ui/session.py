@@ -14,9 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from findme import alerts, demo, users
+from findme import demo
+from findme.alerts import rules as alerts
+from findme.cases import users
+from findme.cases.records import RecordError
 from findme.config import Settings, get_settings
-from findme.records import RecordError
 from findme.ui import state
 from findme.workspace import Workspace
 

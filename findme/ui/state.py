@@ -13,8 +13,12 @@ import threading
 
 import numpy as np
 
-from findme import outbox, pipeline, scans
+from findme.alerts import outbox
 from findme.config import Settings
+from findme.faces.detect import detect
+from findme.faces.embed import embed
+from findme.faces.models import MODELS
+from findme.video import scans
 from findme.workspace import Workspace, open_workspace
 
 lock = threading.RLock()  # heavy work: models and store writes, one at a time
@@ -50,10 +54,10 @@ def warm_up(settings: Settings) -> None:
     background, so the first registration or search a person makes is not the slow one."""
     try:
         with lock:
-            pipeline.detect(np.zeros((64, 64, 3), np.uint8), settings)
+            detect(np.zeros((64, 64, 3), np.uint8), settings)
             for model in settings.models:
-                size = pipeline.MODELS[model].size
-                pipeline.embed([np.zeros((size, size, 3), np.uint8)], model, settings)
+                size = MODELS[model].size
+                embed([np.zeros((size, size, 3), np.uint8)], model, settings)
     except Exception:  # noqa: BLE001 - a model problem is reported where it is used
         pass
     finally:

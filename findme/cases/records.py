@@ -1,0 +1,577 @@
+"""The case database: cases, photos, probes, leads and the audit log (SQLAlchemy 2).
+
+SQLite file in the data folder by default; any SQLAlchemy URL through ``FINDME_DATABASE_URL``
+(PostgreSQL works unchanged: only portable types are used). The schema is versioned with Alembic
+(``findme/migrations``); :func:`open_records` upgrades an older database to the current version.
+
+The :class:`Records` repository returns plain frozen values (:class:`CaseRecord`, ...), never
+ORM objects, so callers cannot accidentally write through them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from findme.config import Settings
+
+CASE_STATUSES = ("open", "found", "closed")
+GENDERS = ("female", "male", "other", "unknown")
+PHOTO_STATUSES = ("pending", "ready", "rejected")
+LEAD_STATUSES = ("new", "confirmed", "rejected")
+DECISIONS = ("match", "possible", "none")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def now() -> dt.datetime:
+    """The current time in UTC (every stored time is UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
+
+
+class RecordError(ValueError):
+    """A request the database cannot satisfy (unknown id, bad value); the message says which."""
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Case(Base):
+    """A registered missing child."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    age_at_disappearance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    gender: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    last_seen_place: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    last_seen_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    guardian_contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    consent_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now,
+                                                    onupdate=now)
+
+
+class Photo(Base):
+    """A registered photo of a case; ``ready`` only once its vectors are in the store."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    file_path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    taken_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    face_box: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    landmarks: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    reasons: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Probe(Base):
+    """Something searched: a photo upload, a webcam frame, a CCTV file."""
+
+    __tablename__ = "probes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    source_ref: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    camera: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    faces: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class Lead(Base):
+    """A probe face that may show a registered child, waiting for a person's review."""
+
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", ondelete="SET NULL"),
+                                                 nullable=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"),
+                                                 nullable=True)
+    face_box: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    fused_score: Mapped[float] = mapped_column(Float)
+    scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="new", index=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    crop_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class LeadReview(Base):
+    """One reviewer's verdict on a lead (two are needed under the two-person rule)."""
+
+    __tablename__ = "lead_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class AuditEntry(Base):
+    """Who did what, when. Details never hold a child's name (erasure must leave no trace)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    target: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case as read from the database."""
+
+    id: int
+    name: str
+    birth_date: dt.date | None
+    age_at_disappearance: int | None
+    gender: str | None
+    last_seen_place: str | None
+    last_seen_date: dt.date | None
+    description: str | None
+    guardian_contact: str | None
+    consent_recorded: bool
+    assigned_to: str | None
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """A registered photo as read from the database (``file_path`` relative to the data dir)."""
+
+    id: int
+    case_id: int
+    file_path: str
+    sha256: str
+    taken_date: dt.date | None
+    face_box: list | None
+    landmarks: list | None
+    quality: dict | None
+    status: str
+    reasons: list | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """A lead as read from the database."""
+
+    id: int
+    probe_id: int | None
+    case_id: int
+    photo_id: int | None
+    face_box: list | None
+    fused_score: float
+    scores: dict | None
+    decision: str
+    status: str
+    note: str | None
+    crop_path: str | None
+    created_at: dt.datetime
+    reviewed_at: dt.datetime | None
+    reviewed_by: str | None
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    """What a case worker enters when registering a child (validated by :meth:`validate`)."""
+
+    name: str
+    birth_date: dt.date | None = None
+    age_at_disappearance: int | None = None
+    gender: str | None = None
+    last_seen_place: str | None = None
+    last_seen_date: dt.date | None = None
+    description: str | None = None
+    guardian_contact: str | None = None
+    consent_recorded: bool = False
+    assigned_to: str | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`RecordError` with a plain sentence for the first bad field."""
+        if not self.name or not self.name.strip():
+            raise RecordError("a name is required")
+        if len(self.name) > 200:
+            raise RecordError("the name is longer than 200 characters")
+        if self.age_at_disappearance is not None and not 0 <= self.age_at_disappearance <= 120:
+            raise RecordError("age at disappearance must be between 0 and 120")
+        today = dt.date.today()
+        if self.birth_date and self.birth_date > today:
+            raise RecordError("the date of birth is in the future")
+        if self.last_seen_date and self.last_seen_date > today:
+            raise RecordError("the last-seen date is in the future")
+        if self.birth_date and self.last_seen_date and self.last_seen_date < self.birth_date:
+            raise RecordError("the last-seen date is before the date of birth")
+
+
+def _values(row: Any, cls: type) -> Any:
+    return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten on disk
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One process migrates at a time (two starting at once on an empty database would both
+    create the tables). SQLite: a lock file beside the database; PostgreSQL: an advisory lock
+    taken inside the migration transaction (see :func:`migrate`)."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (default: the newest) with Alembic, one process at a
+    time."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.url.get_backend_name() == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(48151623)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Records:
+    """Repository over the case database. Build with :func:`open_records`."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        with self._sessions() as s, s.begin():
+            yield s
+
+    # ------------------------------------------------------------------ cases
+
+    def create_case(self, details: CaseDetails, actor: str = "system") -> int:
+        """Insert a case (status ``open``); returns its id. Validates ``details`` first."""
+        details.validate()
+        with self.session() as s:
+            case = Case(**{f: getattr(details, f) for f in CaseDetails.__dataclass_fields__})
+            case.name = details.name.strip()
+            s.add(case)
+            s.flush()
+            s.add(AuditEntry(actor=actor, action="case.create", target=f"case:{case.id}"))
+            return case.id
+
+    def update_case(self, case_id: int, details: CaseDetails, actor: str = "system") -> None:
+        """Replace a case's details (validated first; audited with the changed field names,
+        never their values)."""
+        details.validate()
+        with self.session() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                raise RecordError(f"no case with id {case_id}")
+            changed = []
+            for f in CaseDetails.__dataclass_fields__:
+                value = getattr(details, f)
+                if f == "name":
+                    value = value.strip()
+                if getattr(case, f) != value:
+                    setattr(case, f, value)
+                    changed.append(f)
+            if changed:
+                case.updated_at = now()
+                s.add(AuditEntry(actor=actor, action="case.edit", target=f"case:{case_id}",
+                                 detail=", ".join(changed)))
+
+    def get_case(self, case_id: int) -> CaseRecord:
+        """The case, or :class:`RecordError` when there is none with that id."""
+        with self.session() as s:
+            row = s.get(Case, case_id)
+            if row is None:
+                raise RecordError(f"no case with id {case_id}")
+            return _values(row, CaseRecord)
+
+    def list_cases(self, status: str | None = None) -> list[CaseRecord]:
+        """All cases (optionally of one status), newest first."""
+        with self.session() as s:
+            q = select(Case).order_by(Case.id.desc())
+            if status:
+                q = q.where(Case.status == status)
+            return [_values(r, CaseRecord) for r in s.scalars(q)]
+
+    def case_names(self, case_ids: list[int]) -> dict[int, str]:
+        """``{case id: name}`` for the given ids (unknown ids are left out)."""
+        if not case_ids:
+            return {}
+        with self.session() as s:
+            return dict(s.execute(select(Case.id, Case.name).where(Case.id.in_(case_ids))).all())
+
+    def open_case_names(self, case_ids: list[int]) -> dict[int, str]:
+        """``{case id: name}`` of the given cases that are still open (searchable)."""
+        if not case_ids:
+            return {}
+        with self.session() as s:
+            return dict(s.execute(select(Case.id, Case.name).where(
+                Case.id.in_(case_ids), Case.status == "open")).all())
+
+    def set_case_status(self, case_id: int, status: str, actor: str = "system") -> None:
+        """Mark a case open, found or closed (audited)."""
+        if status not in CASE_STATUSES:
+            raise RecordError(f"status must be one of {', '.join(CASE_STATUSES)}")
+        with self.session() as s:
+            if s.execute(update(Case).where(Case.id == case_id).values(
+                    status=status, updated_at=now())).rowcount == 0:
+                raise RecordError(f"no case with id {case_id}")
+            s.add(AuditEntry(actor=actor, action="case.status", target=f"case:{case_id}",
+                             detail=status))
+
+    def delete_case_rows(self, case_id: int, actor: str = "system"
+                         ) -> tuple[list[PhotoRecord], list[str]]:
+        """Delete a case with its photos and leads in one transaction; returns the deleted
+        photos and the lead-crop paths (so the caller can remove files and vectors)."""
+        with self.session() as s:
+            if s.get(Case, case_id) is None:
+                raise RecordError(f"no case with id {case_id}")
+            photos = [_values(p, PhotoRecord)
+                      for p in s.scalars(select(Photo).where(Photo.case_id == case_id))]
+            crops = [c for c in s.scalars(select(Lead.crop_path).where(Lead.case_id == case_id))
+                     if c]
+            s.execute(delete(Lead).where(Lead.case_id == case_id))
+            s.execute(delete(Photo).where(Photo.case_id == case_id))
+            s.execute(delete(Case).where(Case.id == case_id))
+            s.add(AuditEntry(actor=actor, action="case.erase", target=f"case:{case_id}"))
+            return photos, crops
+
+    # ------------------------------------------------------------------ photos
+
+    def add_photo(self, case_id: int, file_path: str, sha256: str, face_box: list,
+                  landmarks: list, quality: dict, taken_date: dt.date | None = None) -> int:
+        """Insert a ``pending`` photo of a case; returns its id."""
+        with self.session() as s:
+            if s.get(Case, case_id) is None:
+                raise RecordError(f"no case with id {case_id}")
+            photo = Photo(case_id=case_id, file_path=file_path, sha256=sha256,
+                          face_box=face_box, landmarks=landmarks, quality=quality,
+                          taken_date=taken_date, status="pending")
+            s.add(photo)
+            s.flush()
+            return photo.id
+
+    def set_photo_status(self, photo_ids: list[int], status: str,
+                         reasons: list[str] | None = None) -> None:
+        """Set the status of photos (``ready`` once their vectors are stored)."""
+        if status not in PHOTO_STATUSES:
+            raise RecordError(f"photo status must be one of {', '.join(PHOTO_STATUSES)}")
+        if not photo_ids:
+            return
+        with self.session() as s:
+            s.execute(update(Photo).where(Photo.id.in_(photo_ids)).values(status=status,
+                                                                          reasons=reasons))
+
+    def photos(self, case_id: int | None = None, status: str | None = None,
+               ids: list[int] | None = None, case_ids: list[int] | None = None
+               ) -> list[PhotoRecord]:
+        """Photos filtered by case(s), status and/or ids, oldest first."""
+        with self.session() as s:
+            q = select(Photo).order_by(Photo.id)
+            if case_id is not None:
+                q = q.where(Photo.case_id == case_id)
+            if case_ids is not None:
+                q = q.where(Photo.case_id.in_(case_ids))
+            if status is not None:
+                q = q.where(Photo.status == status)
+            if ids is not None:
+                q = q.where(Photo.id.in_(ids))
+            return [_values(p, PhotoRecord) for p in s.scalars(q)]
+
+    def photo_cases(self, photo_ids: list[int]) -> dict[int, int]:
+        """``{photo id: case id}`` for the given photos (unknown ids are left out)."""
+        if not photo_ids:
+            return {}
+        with self.session() as s:
+            return dict(s.execute(select(Photo.id, Photo.case_id).where(
+                Photo.id.in_(photo_ids))).all())
+
+    def photo_ids(self) -> set[int]:
+        """Ids of every photo row, whatever its status."""
+        with self.session() as s:
+            return set(s.scalars(select(Photo.id)))
+
+    def delete_photo_rows(self, photo_ids: list[int]) -> None:
+        """Remove photo rows (used when a photo's file is gone and it cannot be repaired)."""
+        if photo_ids:
+            with self.session() as s:
+                s.execute(delete(Photo).where(Photo.id.in_(photo_ids)))
+
+    # ------------------------------------------------------------------ probes and leads
+
+    def add_probe(self, source: str, source_ref: str | None, faces: int,
+                  camera: str | None = None) -> int:
+        """Record that something was searched (with the camera for video); returns its id."""
+        with self.session() as s:
+            probe = Probe(source=source, source_ref=source_ref, faces=faces, camera=camera)
+            s.add(probe)
+            s.flush()
+            return probe.id
+
+    def add_lead(self, probe_id: int | None, case_id: int, photo_id: int | None,
+                 face_box: list, fused_score: float, scores: dict, decision: str,
+                 crop_path: str | None = None, actor: str = "system") -> int:
+        """Record a lead (status ``new``); returns its id."""
+        if decision not in DECISIONS:
+            raise RecordError(f"decision must be one of {', '.join(DECISIONS)}")
+        with self.session() as s:
+            lead = Lead(probe_id=probe_id, case_id=case_id, photo_id=photo_id,
+                        face_box=face_box, fused_score=fused_score, scores=scores,
+                        decision=decision, crop_path=crop_path)
+            s.add(lead)
+            s.flush()
+            s.add(AuditEntry(actor=actor, action="lead.create", target=f"lead:{lead.id}",
+                             detail=f"case:{case_id} {decision} {fused_score:.3f}"))
+            return lead.id
+
+    def leads(self, case_id: int | None = None, status: str | None = None) -> list[LeadRecord]:
+        """Leads, best score first."""
+        with self.session() as s:
+            q = select(Lead).order_by(Lead.fused_score.desc(), Lead.id)
+            if case_id is not None:
+                q = q.where(Lead.case_id == case_id)
+            if status is not None:
+                q = q.where(Lead.status == status)
+            return [_values(r, LeadRecord) for r in s.scalars(q)]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(self, actor: str, action: str, target: str | None = None,
+              detail: str | None = None) -> None:
+        """Append one audit entry."""
+        with self.session() as s:
+            s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail))
+
+    def audit_log(self, limit: int = 1000, actor: str | None = None,
+                  action: str | None = None, target: str | None = None,
+                  since: dt.datetime | None = None, until: dt.datetime | None = None
+                  ) -> list[dict[str, Any]]:
+        """Newest audit entries as dictionaries, optionally filtered by actor, action prefix
+        (``case`` matches ``case.view``, ``case.edit``...), target and time range."""
+        with self.session() as s:
+            q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+            if actor:
+                q = q.where(AuditEntry.actor == actor)
+            if action:
+                q = q.where(AuditEntry.action.startswith(action))
+            if target:
+                q = q.where(AuditEntry.target == target)
+            if since:
+                q = q.where(AuditEntry.at >= since)
+            if until:
+                q = q.where(AuditEntry.at < until)
+            rows = s.scalars(q)
+            return [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action,
+                     "target": r.target, "detail": r.detail} for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (for status pages and tests)."""
+        with self.session() as s:
+            return {t.__tablename__: s.scalar(select(func.count()).select_from(t)) or 0
+                    for t in (Case, Photo, Probe, Lead, LeadReview, AuditEntry)}
+
+
+def open_records(settings: Settings) -> Records:
+    """Connect to the case database, creating or upgrading its schema to the newest version."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = _engine(settings.db_url)
+    migrate(engine)
+    return Records(engine, settings)

@@ -1,0 +1,333 @@
+"""Registering children: enroll a case with photos, add photos, erase a case, reconcile stores.
+
+Two stores hold the truth: case records (SQL) and face vectors (Chroma), keyed by photo id.
+Writes go records first, vectors second, and a photo is ``ready`` only once every configured
+model's vector is in. :func:`reconcile` repairs whatever a crash left between the two: vectors
+without a record are deleted, records without vectors are re-embedded from the stored photo,
+files no record points to are removed. Erasure removes rows, then vectors (and rebuilds the
+collections so no deleted vector stays on disk), then files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from findme.cases.records import CaseDetails, RecordError, Records
+from findme.config import Settings
+from findme.faces.align import align
+from findme.faces.detect import Face, detect
+from findme.faces.embed import FaceEmbedding, embed
+from findme.faces.image import ImageError, load_image
+from findme.faces.quality import Quality, assess
+from findme.search.store import VectorStore
+
+FAULT_ENV = "FINDME_FAULT"  # test hook: simulate a crash at a named point
+
+
+def _fault_point(name: str) -> None:
+    """Die abruptly (as a power cut would) when ``FINDME_FAULT`` names this point."""
+    if os.environ.get(FAULT_ENV) == name:
+        os._exit(70)
+
+
+class EnrollmentRejected(ValueError):
+    """No photo was usable, so nothing was stored; ``outcomes`` says why for each photo."""
+
+    def __init__(self, outcomes: list[PhotoOutcome]) -> None:
+        self.outcomes = outcomes
+        why = "; ".join(f"{o.name}: {', '.join(o.reasons)}" for o in outcomes)
+        super().__init__(f"no usable photo, nothing was saved ({why})")
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    """A photo offered for registration. ``face_index`` picks a face when there are several
+    (0 = the largest); without it a photo with several faces is rejected."""
+
+    name: str
+    data: bytes
+    face_index: int | None = None
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    """What happened to one offered photo."""
+
+    name: str
+    accepted: bool
+    reasons: tuple[str, ...] = ()
+    photo_id: int | None = None
+    face_box: tuple[int, int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """A registered case and the outcome of each offered photo."""
+
+    case_id: int
+    photos: list[PhotoOutcome]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    name: str
+    image: np.ndarray
+    item: FaceEmbedding
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What :func:`reconcile` repaired."""
+
+    orphan_vectors_deleted: int = 0
+    photos_reembedded: int = 0
+    photos_marked_ready: int = 0
+    photos_missing_file: int = 0
+    files_removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when anything was repaired."""
+        return any(vars(self).values())
+
+
+# ----------------------------------------------------------------------------- checking photos
+
+
+@dataclass(frozen=True)
+class PhotoPreview:
+    """What the register form shows before saving: the decoded image (None when it cannot be
+    read), every face with its quality verdict, and an error or problem in plain words."""
+
+    name: str
+    image: np.ndarray | None
+    faces: tuple[Face, ...] = ()
+    qualities: tuple[Quality, ...] = ()
+    error: str | None = None
+
+    @property
+    def usable_faces(self) -> list[int]:
+        """Indexes of the faces good enough to register."""
+        return [k for k, q in enumerate(self.qualities) if q.usable]
+
+
+def inspect_photo(name: str, data: bytes, settings: Settings) -> PhotoPreview:
+    """Load and detect (no embedding: quick) so a person sees each face and its verdict."""
+    try:
+        image = load_image(data, settings)
+    except ImageError as exc:
+        return PhotoPreview(name, None, error=str(exc).replace("the upload: ", ""))
+    faces = tuple(detect(image, settings))
+    if not faces:
+        return PhotoPreview(name, image, error="no face found")
+    return PhotoPreview(name, image, faces,
+                        tuple(assess(image, f, settings) for f in faces))
+
+
+
+def check_photo(photo: PhotoInput, settings: Settings) -> _Prepared | PhotoOutcome:
+    """Load, detect, assess and embed one offered photo.
+
+    Returns the prepared face, or a rejected :class:`PhotoOutcome` with plain reasons (not an
+    image, no face, several faces and none chosen, unusable face).
+    """
+    try:
+        image = load_image(photo.data, settings)
+    except ImageError as exc:
+        return PhotoOutcome(photo.name, False, (str(exc).replace("the upload: ", ""),))
+    faces = detect(image, settings)
+    if not faces:
+        return PhotoOutcome(photo.name, False, ("no face found",))
+    if photo.face_index is None and len(faces) > 1:
+        return PhotoOutcome(photo.name, False, (
+            f"{len(faces)} faces found: choose which one shows the child",))
+    index = photo.face_index or 0
+    if not 0 <= index < len(faces):
+        return PhotoOutcome(photo.name, False, (
+            f"face {index + 1} was chosen but the photo has {len(faces)} face(s)",))
+    face = faces[index]
+    quality = assess(image, face, settings)
+    if not quality.usable:
+        return PhotoOutcome(photo.name, False, quality.reasons, face_box=face.box)
+    # only the chosen, usable face is embedded
+    item = FaceEmbedding(face, quality, {
+        m: embed([align(image, face, m)], m, settings)[0]
+        for m in settings.models})
+    return _Prepared(photo.name, image, item, hashlib.sha256(photo.data).hexdigest())
+
+
+def _encode_jpeg(image: np.ndarray) -> bytes:
+    """Re-encode as JPEG: keeps the pixels, drops every metadata field (GPS, camera, ...)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _store_prepared(case_id: int, prepared: list[_Prepared], records: Records,
+                    store: VectorStore, settings: Settings) -> list[int]:
+    """Files, then records (pending), then vectors, then ``ready``. Returns the photo ids."""
+    folder = settings.photos_dir / str(case_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = []
+    for p in prepared:
+        rel = Path("photos") / str(case_id) / f"{uuid.uuid4().hex}.jpg"
+        (settings.data_dir / rel).write_bytes(_encode_jpeg(p.image))
+        ids.append(records.add_photo(case_id, rel.as_posix(), p.sha256, list(p.item.face.box),
+                                     [list(pt) for pt in p.item.face.landmarks],
+                                     p.item.quality.as_dict()))
+    _fault_point("after-records")
+    for model in settings.models:
+        store.add(model, ids, [case_id] * len(ids),
+                  np.stack([p.item.vectors[model] for p in prepared]))
+    _fault_point("after-vectors")
+    records.set_photo_status(ids, "ready")
+    return ids
+
+
+def _split(photos: list[PhotoInput], settings: Settings, known_hashes: set[str]
+           ) -> tuple[list[_Prepared], list[PhotoOutcome | None]]:
+    prepared: list[_Prepared] = []
+    outcomes: list[PhotoOutcome | None] = []
+    for photo in photos:
+        result = check_photo(photo, settings)
+        if isinstance(result, _Prepared) and result.sha256 in known_hashes:
+            result = PhotoOutcome(photo.name, False, ("this photo is already registered",))
+        if isinstance(result, _Prepared):
+            known_hashes.add(result.sha256)
+            prepared.append(result)
+            outcomes.append(None)
+        else:
+            outcomes.append(result)
+    return prepared, outcomes
+
+
+def _merge(outcomes: list[PhotoOutcome | None], prepared: list[_Prepared],
+           ids: list[int]) -> list[PhotoOutcome]:
+    accepted = iter(zip(prepared, ids, strict=True))
+    merged = []
+    for o in outcomes:
+        if o is None:
+            p, pid = next(accepted)
+            merged.append(PhotoOutcome(p.name, True, (), pid, p.item.face.box))
+        else:
+            merged.append(o)
+    return merged
+
+
+def enroll_case(details: CaseDetails, photos: list[PhotoInput], records: Records,
+                store: VectorStore, settings: Settings, actor: str = "system") -> EnrollResult:
+    """Register a child with one or more photos.
+
+    Every photo is checked first; if none is usable, :class:`EnrollmentRejected` is raised and
+    nothing is stored. Otherwise the case is created and the usable photos stored; the result
+    lists each photo's outcome (rejected ones with their reasons). Bad case details raise
+    :class:`~findme.records.RecordError` before any work.
+    """
+    details.validate()
+    if not photos:
+        raise RecordError("at least one photo is required")
+    prepared, outcomes = _split(photos, settings, set())
+    if not prepared:
+        raise EnrollmentRejected([o for o in outcomes if o is not None])
+    case_id = records.create_case(details, actor)
+    ids = _store_prepared(case_id, prepared, records, store, settings)
+    return EnrollResult(case_id, _merge(outcomes, prepared, ids))
+
+
+def add_photos(case_id: int, photos: list[PhotoInput], records: Records, store: VectorStore,
+               settings: Settings, actor: str = "system") -> list[PhotoOutcome]:
+    """Add photos to an existing case; unusable ones are rejected with reasons."""
+    records.get_case(case_id)
+    known = {p.sha256 for p in records.photos(case_id) if p.status != "rejected"}
+    prepared, outcomes = _split(photos, settings, known)
+    ids = _store_prepared(case_id, prepared, records, store, settings) if prepared else []
+    if ids:
+        records.audit(actor, "case.photos.add", f"case:{case_id}", f"{len(ids)} photo(s)")
+    return _merge(outcomes, prepared, ids)
+
+
+def delete_case(case_id: int, records: Records, store: VectorStore, settings: Settings,
+                actor: str = "system") -> None:
+    """Erase a case: rows, then vectors (collections rebuilt so no bytes remain), then files."""
+    photos, crops = records.delete_case_rows(case_id, actor)
+    ids = [p.id for p in photos]
+    store.delete(ids)
+    for model in store.models():
+        store.compact(model)
+    for rel in [p.file_path for p in photos] + crops:
+        (settings.data_dir / rel).unlink(missing_ok=True)
+    shutil.rmtree(settings.photos_dir / str(case_id), ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- repair
+
+
+def reconcile(records: Records, store: VectorStore, settings: Settings) -> ReconcileReport:
+    """Make the two stores agree again after a crash (run at start).
+
+    * vectors whose photo has no record (or a rejected one) are deleted;
+    * pending/ready photos missing a configured model's vector are re-embedded from their stored
+      file with their recorded landmarks (photos whose file is gone are marked rejected);
+    * pending photos with every vector are marked ready;
+    * photo and lead-crop files no record points to are removed.
+    """
+    photos = {p.id: p for p in records.photos()}
+    live = {pid for pid, p in photos.items() if p.status != "rejected"}
+    orphans: set[int] = set()
+    for model in set(store.models()) | set(settings.models):
+        orphans |= store.ids(model) - live
+    store.delete(sorted(orphans))
+
+    reembedded = ready = missing = 0
+    have = {m: store.ids(m) for m in settings.models}
+    for pid in sorted(live):
+        p = photos[pid]
+        lacking = [m for m in settings.models if pid not in have[m]]
+        if lacking:
+            path = settings.data_dir / p.file_path
+            if not path.is_file() or not p.face_box or not p.landmarks:
+                records.set_photo_status([pid], "rejected", ["photo file missing; add it again"])
+                missing += 1
+                continue
+            image = load_image(path, settings)
+            face = Face(tuple(p.face_box), tuple(tuple(pt) for pt in p.landmarks),
+                                 float((p.quality or {}).get("score", 1.0)))
+            for m in lacking:
+                vec = embed([align(image, face, m)], m, settings)
+                store.add(m, [pid], [p.case_id], vec)
+            reembedded += 1
+        if p.status != "ready":
+            records.set_photo_status([pid], "ready")
+            ready += 1
+
+    referenced = {photos[pid].file_path for pid in photos}
+    referenced |= {lead.crop_path for lead in records.leads() if lead.crop_path}
+    removed = 0
+    for folder in (settings.photos_dir, settings.leads_dir):
+        if not folder.is_dir():
+            continue
+        for f in folder.rglob("*"):
+            if f.is_file() and f.relative_to(settings.data_dir).as_posix() not in referenced:
+                f.unlink()
+                removed += 1
+        for d in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
+            if not any(d.iterdir()):
+                d.rmdir()
+    if orphans:
+        for model in store.models():
+            store.compact(model)
+    return ReconcileReport(len(orphans), reembedded, ready, missing, removed)

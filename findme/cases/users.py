@@ -1,0 +1,277 @@
+"""People who use the dashboard: accounts, roles, permissions, sign-in with lock-out.
+
+Passwords are stored only as bcrypt hashes. There is no default account: the first admin is made
+with ``findme users add NAME --role admin`` or the one-time first-run form (which works only while
+no user exists). After ``lockout_attempts`` failed sign-ins in a row an account is locked for
+``lockout_minutes``. Every sign-in, failure, lock and account change is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import bcrypt
+from sqlalchemy import Boolean, DateTime, Integer, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from findme.cases.records import AuditEntry, Base, RecordError, Records
+from findme.cases.records import aware as _aware
+from findme.cases.records import now as _now
+
+ROLES = ("admin", "investigator", "reviewer", "viewer")
+
+#: permission -> roles that hold it. The README's permission table is this dictionary.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "cases.view": ("admin", "investigator", "reviewer", "viewer"),
+    "cases.contact": ("admin", "investigator", "reviewer"),
+    "photos.view": ("admin", "investigator", "reviewer"),
+    "cases.edit": ("admin", "investigator"),
+    "cases.erase": ("admin",),
+    "search": ("admin", "investigator", "reviewer"),
+    "leads.review": ("admin", "investigator", "reviewer"),
+    "alerts.view": ("admin", "investigator", "reviewer", "viewer"),
+    "alerts.manage": ("admin",),
+    "evaluation.run": ("admin", "investigator", "reviewer", "viewer"),
+    "thresholds.apply": ("admin",),
+    "users.manage": ("admin",),
+    "audit.view": ("admin",),
+    "demo.load": ("admin", "investigator"),
+}
+
+PERMISSION_LABELS = {
+    "cases.view": "see cases (list, details without contacts)",
+    "cases.contact": "see guardian contacts",
+    "photos.view": "see and download photos",
+    "cases.edit": "register, edit, add photos, change status",
+    "cases.erase": "erase a case",
+    "search": "search photos",
+    "leads.review": "review leads (confirm / reject)",
+    "alerts.view": "see alerts",
+    "alerts.manage": "retry and test alerts",
+    "evaluation.run": "run evaluations",
+    "thresholds.apply": "apply thresholds",
+    "users.manage": "manage users",
+    "audit.view": "read the audit log",
+    "demo.load": "load the demo workspace",
+}
+
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[A-Za-z0-9._@-]{2,100}$")
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(4))
+
+
+
+
+def allowed(role: str | None, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (unknown permissions are refused)."""
+    return role is not None and role in PERMISSIONS.get(permission, ())
+
+
+class User(Base):
+    """A dashboard account."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """An account as read from the database (never the hash)."""
+
+    id: int
+    username: str
+    role: str
+    active: bool
+    email: str | None
+    phone: str | None
+    failed_attempts: int
+    locked_until: dt.datetime | None
+    last_login_at: dt.datetime | None
+    created_at: dt.datetime
+
+    def can(self, permission: str) -> bool:
+        """Whether this (active) user holds ``permission``."""
+        return self.active and allowed(self.role, permission)
+
+
+class SignInFailed(ValueError):
+    """Wrong name or password, a disabled account, or a locked one; the message says which
+    (without telling whether an unknown name exists)."""
+
+
+def _record(u: User) -> UserRecord:
+    return UserRecord(u.id, u.username, u.role, u.active, u.email, u.phone, u.failed_attempts,
+                      _aware(u.locked_until), _aware(u.last_login_at), _aware(u.created_at))
+
+
+def _check_password(password: str) -> bytes:
+    raw = password.encode()
+    if len(password) < MIN_PASSWORD:
+        raise RecordError(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(raw) > 72:
+        raise RecordError("the password must be at most 72 bytes (a bcrypt limit)")
+    return raw
+
+
+def _hash(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(_check_password(password), bcrypt.gensalt(rounds)).decode()
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise RecordError(f"role must be one of {', '.join(ROLES)}")
+
+
+def count_users(records: Records) -> int:
+    """How many accounts exist (0 means the first-run form may create the first admin)."""
+    with records.session() as s:
+        return s.scalar(select(func.count()).select_from(User)) or 0
+
+
+def add_user(records: Records, username: str, password: str, role: str, actor: str = "system",
+             email: str | None = None, phone: str | None = None,
+             first_run: bool = False) -> UserRecord:
+    """Create an account. With ``first_run`` it succeeds only while no account exists (the
+    first-run form cannot be replayed to make a second admin)."""
+    username = username.strip()
+    if not _USERNAME.match(username):
+        raise RecordError("the user name must be 2-100 letters, digits or . _ @ -")
+    _check_role(role)
+    hashed = _hash(password, records.settings.bcrypt_rounds)
+    with records.session() as s:
+        if first_run and s.scalar(select(func.count()).select_from(User)):
+            raise RecordError("an account already exists; ask an admin to add you")
+        if s.scalar(select(User.id).where(User.username == username)) is not None:
+            raise RecordError(f"the user name {username!r} is taken")
+        user = User(username=username, password_hash=hashed, role=role, active=True,
+                    email=(email or "").strip() or None, phone=(phone or "").strip() or None,
+                    failed_attempts=0)
+        s.add(user)
+        s.flush()
+        s.add(AuditEntry(actor=actor, action="user.add", target=f"user:{username}",
+                         detail=role))
+        return _record(user)
+
+
+def get_user(records: Records, username: str) -> UserRecord | None:
+    """The account named ``username``, or None."""
+    with records.session() as s:
+        u = s.scalar(select(User).where(User.username == username))
+        return _record(u) if u else None
+
+
+def list_users(records: Records) -> list[UserRecord]:
+    """Every account, by name."""
+    with records.session() as s:
+        return [_record(u) for u in s.scalars(select(User).order_by(User.username))]
+
+
+def authenticate(records: Records, username: str, password: str) -> UserRecord:
+    """Check a sign-in; returns the account or raises :class:`SignInFailed`.
+
+    Failures count towards the lock-out; a success resets the count. Both are audited (the
+    failure is committed before the error is raised).
+    """
+    settings = records.settings
+    now = _now()
+    failure: str | None = None
+    with records.session() as s:
+        u = s.scalar(select(User).where(User.username == username.strip()))
+        if u is None:
+            bcrypt.checkpw(password.encode()[:72], _DUMMY_HASH)  # same work as a real check
+            s.add(AuditEntry(actor=username.strip()[:100] or "?", action="signin.fail",
+                             detail="unknown user"))
+            failure = "wrong user name or password"
+        elif (locked := _aware(u.locked_until)) and locked > now:
+            minutes = max(1, round((locked - now).total_seconds() / 60))
+            s.add(AuditEntry(actor=u.username, action="signin.fail", detail="locked"))
+            failure = f"too many failed attempts: try again in {minutes} minute(s)"
+        elif not bcrypt.checkpw(password.encode()[:72], u.password_hash.encode()):
+            u.failed_attempts += 1
+            detail = f"attempt {u.failed_attempts}"
+            failure = "wrong user name or password"
+            if u.failed_attempts >= settings.lockout_attempts:
+                u.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
+                u.failed_attempts = 0
+                detail += ", locked"
+                failure = ("too many failed attempts: the account is locked for "
+                           f"{settings.lockout_minutes:g} minutes")
+            s.add(AuditEntry(actor=u.username, action="signin.fail", detail=detail))
+        elif not u.active:
+            s.add(AuditEntry(actor=u.username, action="signin.fail", detail="disabled"))
+            failure = "this account is disabled; ask an admin"
+        else:
+            u.failed_attempts = 0
+            u.locked_until = None
+            u.last_login_at = now
+            s.add(AuditEntry(actor=u.username, action="signin"))
+            user = _record(u)
+    if failure:
+        raise SignInFailed(failure)
+    return user
+
+
+def _update(records: Records, username: str, actor: str, action: str, detail: str | None,
+            **values: object) -> UserRecord:
+    with records.session() as s:
+        u = s.scalar(select(User).where(User.username == username))
+        if u is None:
+            raise RecordError(f"no user named {username!r}")
+        for k, v in values.items():
+            setattr(u, k, v)
+        s.add(AuditEntry(actor=actor, action=action, target=f"user:{username}", detail=detail))
+        s.flush()
+        return _record(u)
+
+
+def _last_admin_guard(records: Records, username: str) -> None:
+    """Refuse a change that would leave no active admin."""
+    with records.session() as s:
+        admins = set(s.scalars(select(User.username).where(User.role == "admin",
+                                                           User.active.is_(True))))
+    if admins == {username}:
+        raise RecordError("this is the last active admin; make another admin first")
+
+
+def set_role(records: Records, username: str, role: str, actor: str) -> UserRecord:
+    """Change an account's role (audited); the last active admin keeps the role."""
+    _check_role(role)
+    if role != "admin":
+        _last_admin_guard(records, username)
+    return _update(records, username, actor, "user.role", role, role=role)
+
+
+def set_active(records: Records, username: str, active: bool, actor: str) -> UserRecord:
+    """Enable or disable an account (audited); a disabled account cannot sign in."""
+    if not active:
+        _last_admin_guard(records, username)
+    return _update(records, username, actor, "user.enable" if active else "user.disable",
+                   None, active=active)
+
+
+def set_contact(records: Records, username: str, email: str | None, phone: str | None,
+                actor: str) -> UserRecord:
+    """Change an account's alert e-mail address and phone number (audited)."""
+    return _update(records, username, actor, "user.contact", None,
+                   email=(email or "").strip() or None, phone=(phone or "").strip() or None)
+
+
+def reset_password(records: Records, username: str, password: str, actor: str) -> UserRecord:
+    """Set a new password and lift any lock (audited; the password itself is never logged)."""
+    hashed = _hash(password, records.settings.bcrypt_rounds)
+    return _update(records, username, actor, "user.password", None, password_hash=hashed,
+                   failed_attempts=0, locked_until=None)

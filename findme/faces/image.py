@@ -1,0 +1,139 @@
+"""Loading images: decode, EXIF-orient and validate bytes or files into RGB arrays.
+
+``load_image(source, settings)`` is the only way pixels enter Find Me AI: it refuses what is not
+an image, what is cut off and what is too large (before allocating its pixels), each with an
+:class:`ImageError` whose ``reason`` is a short code and ``detail`` a sentence for a person.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from findme.config import Settings
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image.
+
+    ``reason`` is a short machine-readable code (per subclass), ``detail`` the sentence for a
+    person, ``source`` the file name (None for uploaded bytes). ``str()`` gives
+    ``"source: detail"``, or the detail alone.
+    """
+
+    reason = "invalid"
+
+    def __init__(self, detail: str, source: str | None = None) -> None:
+        self.detail = detail
+        self.source = source
+        super().__init__(f"{source}: {detail}" if source else detail)
+
+
+class NotAnImage(ImageError):
+    """The bytes are not an image format we can decode."""
+
+    reason = "not_an_image"
+
+
+class TruncatedImage(ImageError):
+    """The file is cut off or damaged part-way."""
+
+    reason = "truncated"
+
+
+class EmptyImage(ImageError):
+    """Zero bytes, or an image with no pixels."""
+
+    reason = "empty"
+
+
+class ImageTooLarge(ImageError):
+    """More pixels or bytes than the configured limit (protects against decompression bombs)."""
+
+    reason = "too_large"
+
+
+def load_image(source: bytes | bytearray | str | Path, settings: Settings) -> np.ndarray:
+    """Decode an image file or its bytes into an RGB ``uint8`` array of shape ``(h, w, 3)``.
+
+    Accepts JPEG, PNG, WebP, BMP, PGM/PPM, TIFF and GIF (first frame). Applies EXIF orientation;
+    converts grayscale, palette, RGBA (over white), CMYK and 16-bit images to 8-bit RGB.
+    Raises :class:`EmptyImage`, :class:`NotAnImage`, :class:`TruncatedImage` or
+    :class:`ImageTooLarge` with a sentence saying why. Reads the header before decoding, so an
+    over-limit image (a decompression bomb) is refused without allocating its pixels.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    cfg = settings
+    label: str | None = None
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        label = path.name
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise NotAnImage(f"cannot read the file ({exc.strerror or exc})", label) from exc
+        if not path.is_file():
+            raise NotAnImage("not a file", label)
+        if size > cfg.max_file_bytes:
+            raise ImageTooLarge(f"file is {size / 2**20:.0f} MB, over the "
+                                f"{cfg.max_file_bytes / 2**20:.0f} MB limit", label)
+        data = path.read_bytes()
+    if not data:
+        raise EmptyImage("the file is empty (0 bytes)", label)
+    if len(data) > cfg.max_file_bytes:
+        raise ImageTooLarge(f"file is {len(data) / 2**20:.0f} MB, over the "
+                            f"{cfg.max_file_bytes / 2**20:.0f} MB limit", label)
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise NotAnImage("not an image (JPEG, PNG, WebP, BMP or PGM expected)", label) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge("image has too many pixels", label) from exc
+    except OSError as exc:
+        raise TruncatedImage(f"damaged image header ({exc})", label) from exc
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise EmptyImage(f"the image has no pixels ({width}x{height})", label)
+    if width * height > cfg.max_pixels:
+        raise ImageTooLarge(f"{width}x{height} is {width * height / 1e6:.1f} MP, over "
+                            f"the {cfg.max_pixels / 1e6:.0f} MP limit", label)
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge("image has too many pixels", label) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise TruncatedImage(f"the image data is cut off or damaged ({exc})", label) from exc
+    return _to_rgb8(img)
+
+
+def _to_rgb8(img: Any) -> np.ndarray:
+    """Any Pillow mode -> contiguous RGB uint8 array."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([gray] * 3, axis=-1))
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.25) -> np.ndarray:
+    """The face in ``box`` (x, y, w, h) with ``margin`` x its longer side around it, clipped to
+    the image; a contiguous copy (safe to keep after the frame is gone)."""
+    x, y, w, h = (int(v) for v in box)
+    m = int(margin * max(w, h))
+    return np.ascontiguousarray(image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]).copy()

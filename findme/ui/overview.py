@@ -1,0 +1,75 @@
+"""The numbers on the overview page: cases, leads, matches, alerts, store health, activity.
+
+Input: an open :class:`~findme.workspace.Workspace`. Output: an :class:`Overview` value and a
+Plotly figure of leads per day; nothing here draws widgets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.express as px
+from sqlalchemy import func, select
+
+from findme.cases.records import Case, Lead
+from findme.cases.records import aware as _aware
+from findme.provision import weights
+from findme.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Headline counts of a workspace."""
+
+    open_cases: int
+    found_cases: int
+    leads_waiting: int
+    matches_week: int
+    alerts_sent_week: int
+    models_ok: bool
+    faces_per_model: dict[str, int]
+
+
+
+def overview(ws: Workspace) -> Overview:
+    """Counts for the overview page."""
+    week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    with ws.records.session() as s:
+        by_status = dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+        waiting = s.scalar(select(func.count()).select_from(Lead).where(Lead.status == "new"))
+        matches = s.scalar(select(func.count()).select_from(Lead).where(
+            Lead.decision == "match", Lead.created_at >= week_ago))
+    try:
+        from findme.alerts import rules as alerts
+
+        sent = alerts.sent_since(ws.records, week_ago)
+    except ImportError:
+        sent = 0
+    faces = {m: len(ws.store.ids(m)) for m in ws.settings.models}
+    return Overview(by_status.get("open", 0), by_status.get("found", 0), waiting or 0,
+                    matches or 0, sent, weights.defaults_ok(weights.check(ws.settings)), faces)
+
+
+def leads_per_day(ws: Workspace, days: int = 30) -> pd.DataFrame:
+    """Leads created per day and decision over the last ``days`` days (zero rows included)."""
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with ws.records.session() as s:
+        rows = s.execute(select(Lead.created_at, Lead.decision).where(
+            Lead.created_at >= since)).all()
+    frame = pd.DataFrame([(_aware(t).date(), d) for t, d in rows], columns=["day", "decision"])
+    all_days = pd.date_range(since.date(), dt.date.today()).date
+    counts = frame.groupby(["day", "decision"]).size() if len(frame) else pd.Series(dtype=int)
+    out = [{"day": d, "decision": dec, "leads": int(counts.get((d, dec), 0))}
+           for d in all_days for dec in ("match", "possible")]
+    return pd.DataFrame(out)
+
+
+def leads_chart(frame: pd.DataFrame):  # -> plotly Figure
+    """Stacked bars of leads per day by decision."""
+    fig = px.bar(frame, x="day", y="leads", color="decision",
+                 color_discrete_map={"match": "#c62828", "possible": "#ef6c00"},
+                 title="Leads per day (last 30 days)")
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.15)
+    return fig

@@ -1,0 +1,249 @@
+"""Video scans as background jobs whose status lives in the database (so a page reload, or a
+second browser, sees the same progress), and the one-shot scan the CLI and the folder watcher
+use.
+
+A job row goes ``running`` -> ``done`` / ``failed`` / ``stopped``; progress (seconds done, frames,
+speed vs real time) is written about once a second. A job that was running when its process died
+is marked ``interrupted`` when the workspace opens again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from findme.cases.records import Base, Records
+from findme.cases.records import now as _now
+from findme.video import processor as video
+from findme.video import sightings
+from findme.workspace import Workspace
+
+STATUSES = ("running", "done", "failed", "stopped", "interrupted")
+
+
+
+class Scan(Base):
+    """One scan of a video file or stream."""
+
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000))
+    fingerprint: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    camera: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    every_s: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10), default="running", index=True)
+    done_s: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    speed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sightings: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    warnings: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """A scan job as read from the database."""
+
+    id: int
+    source: str
+    camera: str
+    location: str | None
+    every_s: float
+    status: str
+    done_s: float
+    duration_s: float | None
+    frames: int
+    speed: float | None
+    sightings: list | None
+    warnings: list | None
+    error: str | None
+    started_by: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the video done (None for streams of unknown length)."""
+        if not self.duration_s:
+            return None
+        return min(1.0, self.done_s / self.duration_s) if self.status == "running" else 1.0
+
+
+def fingerprint(path: Path) -> str:
+    """Identity of a video file for the folder watcher: name, size and modification time."""
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}"[-200:]
+
+
+def _record(s: Scan) -> ScanRecord:
+    return ScanRecord(**{f: getattr(s, f) for f in ScanRecord.__dataclass_fields__})
+
+
+def list_scans(records: Records, limit: int = 50) -> list[ScanRecord]:
+    """Scan jobs, newest first."""
+    with records.session() as s:
+        return [_record(r) for r in s.scalars(select(Scan).order_by(Scan.id.desc())
+                                              .limit(limit))]
+
+
+def get(records: Records, scan_id: int) -> ScanRecord:
+    """One scan job."""
+    with records.session() as s:
+        return _record(s.get(Scan, scan_id))
+
+
+def scanned(records: Records, fp: str) -> bool:
+    """Whether a file with this fingerprint was scanned already."""
+    with records.session() as s:
+        return s.scalar(select(Scan.id).where(Scan.fingerprint == fp).limit(1)) is not None
+
+
+def mark_interrupted(records: Records) -> int:
+    """Jobs left ``running`` by a process that ended: mark them ``interrupted``."""
+    with records.session() as s:
+        return s.execute(update(Scan).where(Scan.status == "running").values(
+            status="interrupted", finished_at=_now(),
+            error="the dashboard stopped during the scan; start it again")).rowcount
+
+
+def _create(records: Records, source: str, camera: str, location: str | None, every_s: float,
+            actor: str | None, fp: str | None) -> int:
+    with records.session() as s:
+        row = Scan(source=source[:1000], fingerprint=fp, camera=camera[:200],
+                   location=(location or None), every_s=every_s, status="running",
+                   done_s=0.0, frames=0, started_by=actor)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def _update(records: Records, scan_id: int, **values: object) -> None:
+    with records.session() as s:
+        s.execute(update(Scan).where(Scan.id == scan_id).values(**values))
+
+
+def run_scan(ws: Workspace, source: str, camera: str, every_s: float,
+             location: str | None = None, actor: str | None = None, record_leads: bool = True,
+             lock: AbstractContextManager | None = None,
+             stop: Callable[[], bool] | None = None,
+             progress: Callable[[float, float | None, int, float], None] | None = None,
+             fp: str | None = None) -> tuple[int, video.ScanResult | None]:
+    """Scan one video as a recorded job (in this thread); returns (job id, result or None when
+    the video could not be opened). Sightings become leads unless ``record_leads`` is False."""
+    scan_id = _create(ws.records, source, camera, location, every_s, actor, fp)
+    return scan_id, _execute(ws, scan_id, source, camera, every_s, record_leads, lock, stop,
+                             progress)
+
+
+def with_names(records: Records, found: list[dict] | None) -> list[dict]:
+    """A job's sightings with each case's current name (erased cases are left out)."""
+    found = found or []
+    names = records.case_names(sorted({f["case_id"] for f in found}))
+    return [{**f, "name": names[f["case_id"]]} for f in found if f["case_id"] in names]
+
+
+def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: float,
+             record_leads: bool, lock: AbstractContextManager | None,
+             stop: Callable[[], bool] | None,
+             progress: Callable[[float, float | None, int, float], None] | None
+             ) -> video.ScanResult | None:
+    guard = lock if lock is not None else nullcontext()
+    last = [0.0]
+
+    def on_progress(done: float, duration: float | None, frames: int, speed: float) -> None:
+        if progress:
+            progress(done, duration, frames, speed)
+        if time.monotonic() - last[0] >= 1.0:
+            last[0] = time.monotonic()
+            _update(ws.records, scan_id, done_s=done, duration_s=duration, frames=frames,
+                    speed=speed)
+
+    try:
+        result = video.scan(source, ws.matcher, ws.settings, every_s, on_progress, stop,
+                            lock=guard)
+    except video.VideoError as exc:
+        _update(ws.records, scan_id, status="failed", error=str(exc), finished_at=_now())
+        return None
+    except Exception as exc:  # noqa: BLE001 - the job records any failure instead of vanishing
+        _update(ws.records, scan_id, status="failed", error=f"{type(exc).__name__}: {exc}",
+                finished_at=_now())
+        raise
+    found = []
+    ref = source if video.is_stream(source) else Path(source).name
+    for s in result.sightings:
+        lead = None
+        if record_leads:
+            with guard:
+                lead = sightings.record(ws.records, ws.settings, s, camera, "cctv", ref)
+        row = {k: v for k, v in s.as_dict().items() if k != "name"}  # names stay in cases only
+        found.append({**row, "lead_id": lead})
+    stopped = stop is not None and stop()
+    _update(ws.records, scan_id, status="stopped" if stopped else "done",
+            done_s=result.processed_s, duration_s=result.report.duration_s,
+            frames=result.frames, speed=result.speed, sightings=found,
+            warnings=result.report.warnings, finished_at=_now())
+    return result
+
+
+# ----------------------------------------------------------------------------- background jobs
+
+_jobs: dict[int, tuple[threading.Thread, threading.Event]] = {}
+_jobs_lock = threading.Lock()
+
+
+def start(ws: Workspace, source: str, camera: str, every_s: float, location: str | None,
+          actor: str, lock: AbstractContextManager, on_done: Callable[[], None] | None = None
+          ) -> int:
+    """Start a scan in a background thread; returns its job id at once. ``on_done`` runs when
+    the scan ends (e.g. to remove an uploaded temporary file)."""
+    scan_id = _create(ws.records, source, camera, location, every_s, actor, None)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            _execute(ws, scan_id, source, camera, every_s, True, lock, stop.is_set, None)
+        finally:
+            with _jobs_lock:
+                _jobs.pop(scan_id, None)
+            if on_done:
+                on_done()
+
+    thread = threading.Thread(target=work, daemon=True, name=f"findme-scan-{scan_id}")
+    with _jobs_lock:
+        _jobs[scan_id] = (thread, stop)
+    thread.start()
+    return scan_id
+
+
+def stop_all() -> None:
+    """Stop every background scan of this process and wait for them (shutdown, tests)."""
+    with _jobs_lock:
+        jobs = list(_jobs.values())
+    for _, stop in jobs:
+        stop.set()
+    for thread, _ in jobs:
+        thread.join(timeout=60)
+
+
+def stop_job(scan_id: int) -> bool:
+    """Ask a running background scan to stop after the current frame."""
+    with _jobs_lock:
+        job = _jobs.get(scan_id)
+    if job is None:
+        return False
+    job[1].set()
+    return True
