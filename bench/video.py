@@ -35,6 +35,8 @@ from findme.evaluation.datasets import identities
 from findme.faces.loading import native_stderr_silenced
 from findme.video import processor as video
 from findme.video import samples as sv
+from findme.video.frames import FrameReport
+from findme.video.frames import frames as read_frames
 from findme.workspace import open_workspace
 
 ENROLLED = ("ben_afflek", "madonna")
@@ -81,7 +83,7 @@ def main() -> None:
                             [PhotoInput(p.name, p.read_bytes()) for p in train[person][1:4]],
                             ws.records, ws.store, ws_settings)
                 shutil.copytree(train[person][0].parent, db / person)
-            first = next(video.frames(clip, 1.0, video.FrameReport()))[1]
+            first = next(read_frames(clip, 1.0, FrameReport()))[1]
             ws.matcher.search_image(first)  # load every model before timing
             print(f"720p 25 fps, {args.seconds:g} s, {lo}-{hi} faces per frame, "
                   f"{len(ENROLLED)} of them enrolled; models {', '.join(settings.models)}; "
@@ -96,7 +98,7 @@ def main() -> None:
                 ours = args.seconds / (time.perf_counter() - start)
                 found = sorted({s.name for s in result.sightings})
                 start = time.perf_counter()
-                for _, frame in video.frames(clip, every, video.FrameReport()):
+                for _, frame in read_frames(clip, every, FrameReport()):
                     ws.matcher.search_image(frame)
                 naive = args.seconds / (time.perf_counter() - start)
                 df = df_speed / fps
@@ -113,8 +115,8 @@ def deepface_speed(clip: Path, db: Path, n: int) -> float:
         from deepface import DeepFace
     kw = {"db_path": str(db), "model_name": "Facenet", "detector_backend": "centerface",
           "enforce_detection": False, "silent": True, "normalization": "Facenet"}
-    frames = [f[..., ::-1].copy() for _, (_, f) in zip(range(n + 1), video.frames(
-        clip, 0.5, video.FrameReport()), strict=False)]
+    frames = [f[..., ::-1].copy() for _, (_, f) in zip(range(n + 1), read_frames(
+        clip, 0.5, FrameReport()), strict=False)]
     with native_stderr_silenced():
         DeepFace.find(img_path=frames[0], **kw)  # builds its representation file
         start = time.perf_counter()

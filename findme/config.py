@@ -294,10 +294,13 @@ class Settings:
         )
 
     def apply_environment(self) -> None:
-        """Point DeepFace and TensorFlow at this data folder (call before importing them)."""
+        """Once, at process start (:func:`get_settings` does it): point DeepFace and TensorFlow
+        at this data folder and quieten FFmpeg's own log lines (damaged video is reported as
+        warnings instead). Nothing else writes ``os.environ`` after start."""
         os.environ["DEEPFACE_HOME"] = str(self.deepface_home)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 @lru_cache(maxsize=1)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from findme.cases.leads import record_search
 from findme.cases.records import Records, open_records
 from findme.cases.registry import ReconcileReport, reconcile
 from findme.config import Settings
-from findme.search.matcher import Matcher
+from findme.search.matcher import Matcher, SearchResult
 from findme.search.store import VectorStore, open_store
 
 
@@ -31,6 +34,17 @@ class Workspace:
         if self._matcher is None:
             self._matcher = Matcher(self.records, self.store, self.settings)
         return self._matcher
+
+    def search(self, image: np.ndarray, top_k: int = 5, source: str | None = None,
+               source_ref: str | None = None, alert_source: str | None = None) -> SearchResult:
+        """Search every face of an RGB image; with ``source`` (``photo``, ``cli``, ``cctv``...)
+        also record the search and make its leads (:func:`findme.cases.leads.record_search`).
+        Without ``source`` nothing is written."""
+        result = self.matcher.search_image(image, top_k)
+        if source is None:
+            return result
+        return record_search(self.records, self.settings, image, result, source, source_ref,
+                             alert_source)
 
     def reload_calibration(self) -> None:
         """Use the calibration file as it is now (after thresholds were applied)."""

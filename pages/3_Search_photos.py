@@ -7,6 +7,7 @@ UI only: unpacking and searching is ``findme.ui.photo_search``; leads come from
 import streamlit as st
 
 from findme import demo
+from findme.cases import leads
 from findme.config import get_settings
 from findme.faces.image import crop_face
 from findme.ui import images, session
@@ -39,7 +40,7 @@ if st.button("Search", type="primary", key="search"):
         bar = st.progress(0.0, text="Searching")
         with session.state.lock:
             found = search_uploads(
-                ctx.ws.matcher, uploads, ctx.user.username, top_k,
+                ctx.ws, uploads, ctx.user.username, top_k,
                 lambda k, n, name: bar.progress(k / max(n, 1), text=f"{k}/{n} {name}"))
         st.session_state["search_results"] = found
 
@@ -73,13 +74,13 @@ for s_i, s in enumerate(found):
             badge = images.badge(m.decision, m.score)
             c3.markdown(f"{rank}. **#{m.case_id} {m.name}** {badge}  \n"
                         + " · ".join(f"{model}: {v:.3f}" for model, v in m.scores.items()))
-            already = rank == 1 and m.decision in ("match", "possible")
+            already = rank == 1 and m.decision.makes_lead
             key = f"lead_{s_i}_{f_i}_{m.case_id}"
             if already:
                 c3.caption("A lead was created for review.")
             elif c3.button("Create lead", key=key):
-                lead_id = ctx.ws.matcher.record_lead(s.image, fr.face, m, s.result.probe_id,
-                                                     ctx.user.username, f_i)
+                lead_id = leads.lead_from_match(ctx.ws.records, ctx.settings, s.image, fr.face,
+                                                m, s.result.probe_id, ctx.user.username)
                 c3.success(f"Lead {lead_id} created for review.")
 
 if found:

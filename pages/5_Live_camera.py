@@ -1,14 +1,15 @@
 """Live camera: webcam spot checks. Recognition runs beside the video; names are drawn on it.
 
 UI only: the frame callback and worker are ``findme.video.live``; leads from sightings
-``findme.video.sightings``.
+``findme.cases.leads``.
 """
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from findme.cases import leads
 from findme.ui import images, session
-from findme.video import live, sightings
+from findme.video import live
 
 ctx = session.page("Live camera", "search",
                    "Start the camera and let the person look at it for a moment. Names appear on "
@@ -59,8 +60,8 @@ def results() -> None:
                        "this case already has a lead from this camera (cooldown)")
         elif c2.button("Create lead", key=f"live_lead_{k}_{s.case_id}_{s.first_s:.1f}"):
             with session.state.lock:
-                done[mark] = sightings.record(ctx.ws.records, ctx.settings, s,
-                                              st.session_state["live_camera"], "webcam")
+                done[mark] = leads.lead_from_sighting(ctx.ws.records, ctx.settings, s,
+                                                      st.session_state["live_camera"], "webcam")
             st.rerun(scope="fragment")
 
 

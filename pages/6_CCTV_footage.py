@@ -13,8 +13,8 @@ from findme.cases import leads
 from findme.cases.records import RecordError
 from findme.ui import images, session
 from findme.video import charts as video_charts
-from findme.video import processor as video
 from findme.video import scans
+from findme.video.frames import is_stream
 
 ctx = session.page("CCTV footage", "search",
                    "Upload recordings (mp4, avi, mkv, mov) or give a stream URL. Scans run in the "
@@ -45,7 +45,7 @@ if go:
         st.error("Give the camera a name: sightings and the alert cooldown are per camera.")
     elif not files and not url.strip():
         st.error("Add a video file or a stream URL.")
-    elif url.strip() and not video.is_stream(url.strip()):
+    elif url.strip() and not is_stream(url.strip()):
         st.error("The stream URL must start with rtsp://, http://, https://, rtmp:// or udp://.")
     else:
         uploads = ctx.settings.data_dir / "uploads"
@@ -60,7 +60,7 @@ if go:
             sources.append(url.strip())
         for src in sources:
             cleanup = None
-            if not video.is_stream(src):
+            if not is_stream(src):
                 def cleanup(p=src):  # the uploaded copy is removed once scanned
                     Path(p).unlink(missing_ok=True)
             scans.start(ctx.ws, src, camera.strip(), float(every), location.strip() or None,
@@ -76,7 +76,7 @@ def jobs() -> None:
         st.caption("No scans yet.")
         return
     for job in items:
-        name = job.source.rsplit("/", 1)[-1].split("-", 1)[-1] if not video.is_stream(
+        name = job.source.rsplit("/", 1)[-1].split("-", 1)[-1] if not is_stream(
             job.source) else job.source
         head = f"**#{job.id} {job.camera}** · {name} · {job.status}"
         speed = f" · {job.speed:.1f}x real time" if job.speed else ""

@@ -21,6 +21,7 @@ from findme.cases.registry import PhotoInput, enroll_case
 from findme.config import Settings, reset_settings
 from findme.evaluation.datasets import identities
 from findme.faces.image import load_image
+from findme.search.decision import Decision
 from findme.workspace import Workspace, open_workspace
 from tests.fake_providers import FakeProvider, provider_env
 
@@ -81,7 +82,7 @@ def _drain(ws: Workspace, seconds: float = 60) -> None:
 def test_a_match_sends_one_email_one_sms_one_signed_webhook(ws: Workspace, celeb5: Path,
                                                             fakes) -> None:
     case_id = _enroll(ws, celeb5)
-    result = ws.matcher.search_image(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
+    result = ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     (lead_id,) = result.lead_ids
     assert result.faces[0].best.decision == "match"
     queued = alerts.list_alerts(ws.records)
@@ -128,7 +129,7 @@ def test_email_to_the_assigned_investigator_names_the_child(ws: Workspace, celeb
     users.add_user(ws.records, "inv", "correct horse battery", "investigator",
                    email="inv@ngo.test", phone="+15550122")
     _enroll(ws, celeb5, assigned_to="inv")
-    ws.matcher.search_image(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
+    ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     outbox.run_once(ws.records, ws.settings)
     mails = {m.json()["personalizations"][0]["to"][0]["email"]: m.json()
              for m in fakes["sendgrid"].requests}
@@ -145,7 +146,7 @@ def test_providers_down_then_back_everything_arrives_once(ws: Workspace, celeb5:
         2, "hang", 1.5  # longer than the 1 s client time-out
     fakes["webhook"].failures = 3
     _enroll(ws, celeb5)
-    ws.matcher.search_image(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
+    ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     first = outbox.run_once(ws.records, ws.settings)
     assert len(first.retrying) == 3 and not first.sent
     pending = {a.channel: a for a in alerts.list_alerts(ws.records, status="pending")}
@@ -172,7 +173,7 @@ def test_permanent_errors_fail_and_can_be_retried(ws: Workspace, celeb5: Path, f
     from dataclasses import replace
 
     _enroll(ws, celeb5)
-    ws.matcher.search_image(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
+    ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     fakes["webhook"].stop()  # nobody listens: a connection error, retried...
     ws.records.settings = replace(ws.records.settings, alert_max_attempts=2)
     settings = ws.records.settings
@@ -203,7 +204,7 @@ def test_a_killed_worker_resumes_and_delivers_everything(ws: Workspace, celeb5: 
                                                          env: dict[str, str],
                                                          crash_on: str) -> None:
     _enroll(ws, celeb5)
-    ws.matcher.search_image(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
+    ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     died = _worker(env, f"after-send:{crash_on}")
     assert died.returncode == 70  # killed after the provider answered, before the record
     stuck = alerts.list_alerts(ws.records, status="sending")
@@ -235,13 +236,13 @@ def test_cooldown_one_alert_for_ten_frames_on_one_camera(ws: Workspace, celeb5: 
     frame = _probe(ws, celeb5)
     leads = []
     for k in range(10):
-        leads += ws.matcher.search_image(frame, source="cctv", source_ref=f"gate3.mp4@{k}s",
+        leads += ws.search(frame, source="cctv", source_ref=f"gate3.mp4@{k}s",
                                          alert_source="camera:Gate 3").lead_ids
     assert len(leads) == 10  # every frame's lead is kept for review...
     queued = alerts.list_alerts(ws.records)
     assert sorted(a.channel for a in queued) == ["dashboard", "email", "sms", "webhook"]
     assert len(ws.records.audit_log(action="alert.cooldown")) == 9  # ...but alerts once
-    ws.matcher.search_image(frame, source="cctv", source_ref="hall.mp4@1s",
+    ws.search(frame, source="cctv", source_ref="hall.mp4@1s",
                             alert_source="camera:Hall")
     assert len(alerts.list_alerts(ws.records, channel="dashboard")) == 2  # another camera
 
@@ -252,7 +253,7 @@ def test_channels_without_credentials_are_off(ws_settings: Settings, celeb5: Pat
     assert "FINDME_SENDGRID_API_KEY" in status["email"][1]
     with open_workspace(ws_settings) as w:
         _enroll(w, celeb5)
-        w.matcher.search_image(_probe(w, celeb5), source="photo", source_ref="tip.jpg")
+        w.search(_probe(w, celeb5), source="photo", source_ref="tip.jpg")
         assert [a.channel for a in alerts.list_alerts(w.records)] == ["dashboard"]
         (note,) = alerts.unread(w.records, "rita")
         assert note.subject.startswith("MATCH: case #")
@@ -263,13 +264,17 @@ def test_channels_without_credentials_are_off(ws_settings: Settings, celeb5: Pat
 
 
 def test_possible_alerts_only_when_asked(ws: Workspace) -> None:
-    case_id = ws.records.create_case(CaseDetails("A"))
-    lead = ws.records.add_lead(None, case_id, None, [0, 0, 1, 1], 0.6, {}, "possible")
-    assert alerts.on_lead(ws.records, ws.settings, lead, case_id, "possible", 0.6, "photo") == []
     from dataclasses import replace
 
+    from findme.cases.leads import NewLead, create_lead
+
+    case_id = ws.records.create_case(CaseDetails("A"))
+    new = NewLead(case_id, None, (0, 0, 1, 1), 0.6, {}, Decision.POSSIBLE)
+    create_lead(ws.records, ws.settings, new, None, "photo")
+    assert alerts.list_alerts(ws.records) == []
     eager = replace(ws.settings, alert_possible=True)
-    assert alerts.on_lead(ws.records, eager, lead, case_id, "possible", 0.6, "photo")
+    lead = create_lead(ws.records, eager, new, None, "photo", "another source")
+    assert {a.lead_id for a in alerts.list_alerts(ws.records)} == {lead}
 
 
 def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb5: Path,
@@ -280,7 +285,7 @@ def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb
     w = state.workspace(app_data)
     _enroll(w, celeb5)
     fakes["sendgrid"].failures = 100  # e-mail keeps failing
-    w.matcher.search_image(_probe(w, celeb5), source="photo", source_ref="tip.jpg")
+    w.search(_probe(w, celeb5), source="photo", source_ref="tip.jpg")
     outbox.run_once(w.records, app_data)
     make_user(app_data, "boss", "admin")
     make_user(app_data, "vic", "viewer")

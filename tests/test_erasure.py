@@ -67,7 +67,7 @@ def test_delete_case_leaves_no_trace(ws_settings: Settings, celeb5: Path) -> Non
         ids = [o.photo_id for o in erase.photos if o.accepted]
         vectors = {m: ws.store.vectors(m, ids) for m in ws_settings.models}
         probe = load_image(identities(celeb5 / "val")["madonna"][0], ws_settings)
-        found = ws.matcher.search_image(probe, source="photo", source_ref="tip.jpg")
+        found = ws.search(probe, source="photo", source_ref="tip.jpg")
         assert found.lead_ids, "the probe should have made a lead with a crop"
         crop = ws.records.leads(case_id=erase.case_id)[0].crop_path
         assert (ws_settings.data_dir / crop).is_file()

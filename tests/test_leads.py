@@ -69,3 +69,51 @@ def test_two_person_rule(ws_settings: Settings) -> None:
     assert second.status == "confirmed" and second.case_marked_found
     view = leads.get(r, lead)
     assert view.confirmations == 2 and view.lead.reviewed_by == "rita, sam"
+
+
+def _make_lead_in_child(settings: Settings, case_id: int, fault: str | None):
+    """Run create_lead in a separate process, optionally dying at a named point."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import pathlib, numpy as np; from dataclasses import replace\n"
+            "from findme.config import get_settings\n"
+            "from findme.cases.records import open_records\n"
+            "from findme.cases.leads import NewLead, create_lead\n"
+            "from findme.search.decision import Decision\n"
+            f"s = replace(get_settings(), data_dir=pathlib.Path({str(settings.data_dir)!r}))\n"
+            f"new = NewLead({case_id}, None, (5, 5, 40, 40), 0.99, {{'facenet': 0.9}},\n"
+            "              Decision.MATCH, np.full((48, 48, 3), 120, np.uint8))\n"
+            "print(create_lead(open_records(s), s, new, None, 'photo'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "FINDME_FAULT"}
+    if fault:
+        env["FINDME_FAULT"] = fault
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("fault", ["lead-before-alerts", "lead-before-commit"])
+def test_a_crash_while_making_a_lead_leaves_no_lead_without_its_alerts(
+        ws_settings: Settings, fault: str) -> None:
+    """Lead row, audit entry and outbox rows commit together: killed in between, none stays;
+    the crop written first is removed by the start-up reconcile."""
+    from findme.alerts.rules import list_alerts
+    from findme.workspace import open_workspace
+
+    r = open_records(ws_settings)
+    case = r.create_case(CaseDetails("A"))
+    died = _make_lead_in_child(ws_settings, case, fault)
+    assert died.returncode == 70, died.stderr
+    assert r.leads() == [] and list_alerts(r) == []
+    assert not r.audit_log(action="lead.create")
+    assert len(list(ws_settings.leads_dir.iterdir())) == 1  # the crop, written before the commit
+    with open_workspace(ws_settings) as ws:
+        assert ws.repaired.files_removed == 1
+    assert list(ws_settings.leads_dir.iterdir()) == []
+
+    made = _make_lead_in_child(ws_settings, case, None)
+    assert made.returncode == 0, made.stderr
+    (lead,) = r.leads()
+    assert lead.id == int(made.stdout) and (ws_settings.data_dir / lead.crop_path).is_file()
+    assert [a.lead_id for a in list_alerts(r) if a.channel == "dashboard"] == [lead.id]

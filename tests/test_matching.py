@@ -80,7 +80,7 @@ def test_leads_only_for_likely_matches(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Lead Child", [orl / "s11" / f"{i}.pgm" for i in (1, 2, 3)])
     _enroll(ws, "Other Child", [orl / "s12" / f"{i}.pgm" for i in (1, 2, 3)])
-    hit = ws.matcher.search_image(load_image(orl / "s11" / "8.pgm", get_settings()), source="photo",
+    hit = ws.search(load_image(orl / "s11" / "8.pgm", get_settings()), source="photo",
                                   source_ref="tip-1.jpg")
     assert len(hit.lead_ids) == 1 and hit.probe_id is not None
     (lead,) = ws.records.leads()
@@ -88,7 +88,7 @@ def test_leads_only_for_likely_matches(workspace: Workspace, orl: Path) -> None:
     assert lead.decision in ("match", "possible") and lead.scores.keys() == set(ws.settings.models)
     assert (ws.settings.data_dir / lead.crop_path).is_file()
     before = sorted(ws.settings.leads_dir.iterdir())
-    miss = ws.matcher.search_image(load_image(orl / "s35" / "1.pgm", ws.settings), source="photo",
+    miss = ws.search(load_image(orl / "s35" / "1.pgm", ws.settings), source="photo",
                                    source_ref="tip-2.jpg")
     assert miss.lead_ids == [] and miss.faces[0].best.decision == "none"
     assert sorted(ws.settings.leads_dir.iterdir()) == before  # passers-by leave nothing

@@ -302,7 +302,7 @@ def test_two_person_rule_needs_two_reviewers(app_data: Settings, celeb5: Path,
     from findme.faces.image import load_image
 
     probe = load_image(identities(celeb5 / "val")["ben_afflek"][0], settings)
-    assert ws.matcher.search_image(probe, source="photo").lead_ids
+    assert ws.search(probe, source="photo").lead_ids
     make_user(settings, "r1", "reviewer")
     make_user(settings, "r2", "reviewer")
 

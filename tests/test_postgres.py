@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from findme.cases import records as rec
 from findme.cases.registry import PhotoInput, delete_case, enroll_case
-from findme.config import Settings, get_settings
+from findme.config import Settings
 from findme.faces.image import load_image
 from findme.workspace import open_workspace
 
@@ -96,8 +96,8 @@ def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_setting
                                              last_seen_date=dt.date(2026, 9, 1)),
                              [PhotoInput(f"{i}.pgm", (orl / "s22" / f"{i}.pgm").read_bytes())
                               for i in (1, 2, 3)], ws.records, ws.store, settings)
-        found = ws.matcher.search_image(load_image(orl / "s22" / "9.pgm", get_settings()),
-                                        source="photo", source_ref="pg.jpg")
+        found = ws.search(load_image(orl / "s22" / "9.pgm", settings), source="photo",
+                          source_ref="pg.jpg")
         assert found.faces[0].best.case_id == result.case_id
         assert found.lead_ids and ws.records.leads()[0].scores.keys() == set(settings.models)
         delete_case(result.case_id, ws.records, ws.store, settings)

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from findme.cases.leads import lead_from_sighting
 from findme.cases.records import CaseDetails
 from findme.cases.registry import PhotoInput, enroll_case
 from findme.config import Settings
 from findme.evaluation.datasets import identities
 from findme.video import processor as video
 from findme.video import samples as sv
-from findme.video import scans, sightings
+from findme.video import scans
 from findme.workspace import open_workspace
 
 pytestmark = pytest.mark.heavy
@@ -148,8 +149,8 @@ def test_processor_keeps_nothing_about_strangers(ws_settings: Settings, celeb5: 
         assert [s.name for s in result.sightings] == [ENROLLED]
         assert result.faces_embedded < result.faces_seen / 2  # tracks, not every frame
         s = result.sightings[0]
-        first = sightings.record(ws.records, ws_settings, s, "Gate 3")
-        assert first and sightings.record(ws.records, ws_settings, s, "Gate 3") is None
+        first = lead_from_sighting(ws.records, ws_settings, s, "Gate 3")
+        assert first and lead_from_sighting(ws.records, ws_settings, s, "Gate 3") is None
         assert ws.records.audit_log(action="sighting.repeat")
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from findme.alerts.channels import IDEMPOTENT, SENDERS, DeliveryError
 from findme.alerts.rules import Alert, AlertAttempt, to_record
-from findme.cases.records import AuditEntry, Records
+from findme.cases.records import Records, add_audit
 from findme.cases.records import aware as _aware
 from findme.cases.records import now as _now
 from findme.config import Settings
@@ -101,8 +101,8 @@ def deliver(records: Records, settings: Settings, alert_id: int, report: RunRepo
                                http_status=exc.http_status, response=exc.response,
                                error=str(exc)))
             if final:
-                s.add(AuditEntry(actor="system", action="alert.failed",
-                                 target=f"alert:{alert_id}", detail=str(exc)[:300]))
+                add_audit(s, actor="system", action="alert.failed",
+                                 target=f"alert:{alert_id}", detail=str(exc)[:300])
         (report.failed if final else report.retrying).append(alert_id)
         return
     if os.environ.get(FAULT_ENV) in ("after-send", f"after-send:{alert.channel}"):

@@ -1,7 +1,8 @@
 """Alert rules and the outbox: who hears about a lead, on which channel, with what words.
 
-When a lead is made, :func:`on_lead` applies the rules and writes one outbox row per channel and
-recipient *before anything is sent* (the outbox worker, :mod:`findme.alerts.outbox`, sends them):
+When a lead is made, :func:`queue_for_lead` applies the rules and writes one outbox row per
+channel and recipient, in the lead's own transaction, *before anything is sent* (the outbox
+worker, :mod:`findme.alerts.outbox`, sends them):
 
 * ``match`` always alerts; ``possible`` only with ``FINDME_ALERT_POSSIBLE``.
 * A cooldown: one case seen by one source (a camera, an uploaded photo) alerts once per
@@ -36,9 +37,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from findme.cases.records import AuditEntry, Base, Case, Records
+from findme.cases.records import Base, Case, Records, add_audit
 from findme.cases.records import aware as _aware
 from findme.cases.records import now as _now
 from findme.config import Settings
@@ -234,7 +235,7 @@ def render_dashboard(e: Event) -> tuple[str, str]:
 # ----------------------------------------------------------------------------- rules
 
 
-def _recipients(records: Records, settings: Settings, case_id: int | None
+def _recipients(s: Session, settings: Settings, case_id: int | None
                 ) -> tuple[list[tuple[str, bool]], list[str]]:
     """([(email, may see the child's name)], [phone]) for a case: the global lists (addresses
     with no account: no name) plus the assigned investigator's account (its role decides)."""
@@ -243,22 +244,21 @@ def _recipients(records: Records, settings: Settings, case_id: int | None
     emails = [(a, False) for a in settings.alert_emails]
     phones = list(settings.alert_phones)
     if case_id is not None:
-        with records.session() as s:
-            assigned = s.scalar(select(Case.assigned_to).where(Case.id == case_id))
-            user = s.scalar(select(User).where(User.username == assigned,
-                                               User.active.is_(True))) if assigned else None
-            if user is not None:
-                if user.email and user.email not in settings.alert_emails:
-                    emails.append((user.email, allowed(user.role, "cases.view")))
-                if user.phone and user.phone not in phones:
-                    phones.append(user.phone)
+        assigned = s.scalar(select(Case.assigned_to).where(Case.id == case_id))
+        user = s.scalar(select(User).where(User.username == assigned,
+                                           User.active.is_(True))) if assigned else None
+        if user is not None:
+            if user.email and user.email not in settings.alert_emails:
+                emails.append((user.email, allowed(user.role, "cases.view")))
+            if user.phone and user.phone not in phones:
+                phones.append(user.phone)
     return emails, phones
 
 
-def _rows(e: Event, records: Records, settings: Settings, source_key: str | None,
+def _rows(e: Event, s: Session, settings: Settings, source_key: str | None,
           channels: tuple[str, ...]) -> list[Alert]:
     status = channel_status(settings)
-    emails, phones = _recipients(records, settings, e.case_id)
+    emails, phones = _recipients(s, settings, e.case_id)
     base = uuid.uuid4().hex[:12]
     now = _now()
     rows: list[Alert] = []
@@ -286,31 +286,31 @@ def _rows(e: Event, records: Records, settings: Settings, source_key: str | None
     return rows
 
 
-def on_lead(records: Records, settings: Settings, lead_id: int, case_id: int, decision: str,
-            score: float, source: str, source_key: str | None = None) -> list[int]:
-    """Apply the rules to a new lead and write its alerts to the outbox (nothing is sent
-    here). Returns the new alert ids ([] when the rules say no or the cooldown holds)."""
+def queue_for_lead(s: Session, settings: Settings, lead_id: int, case_id: int, decision: str,
+                   score: float, source: str, source_key: str | None = None) -> list[int]:
+    """Apply the rules to a new lead and write its alerts to the outbox inside the caller's
+    transaction ``s`` (nothing is sent here), so a lead and its alerts commit together
+    (:func:`findme.cases.leads.create_lead`). Returns the new alert ids ([] when the rules say
+    no or the cooldown holds)."""
     if decision != "match" and not (decision == "possible" and settings.alert_possible):
         return []
     source_key = (source_key or source)[:300]
     since = _now() - dt.timedelta(seconds=settings.alert_cooldown_seconds)
-    with records.session() as s:
-        recent = s.scalar(select(func.count()).select_from(Alert).where(
-            Alert.case_id == case_id, Alert.source_key == source_key,
-            Alert.channel == "dashboard", Alert.created_at >= since))
-        if recent:
-            s.add(AuditEntry(actor="system", action="alert.cooldown", target=f"lead:{lead_id}",
-                             detail=f"case:{case_id}"))
-            return []
-        name = s.scalar(select(Case.name).where(Case.id == case_id))
+    recent = s.scalar(select(func.count()).select_from(Alert).where(
+        Alert.case_id == case_id, Alert.source_key == source_key,
+        Alert.channel == "dashboard", Alert.created_at >= since))
+    if recent:
+        add_audit(s, actor="system", action="alert.cooldown", target=f"lead:{lead_id}",
+                  detail=f"case:{case_id}")
+        return []
+    name = s.scalar(select(Case.name).where(Case.id == case_id))
     event = Event(lead_id, case_id, name, decision, score, source, _now())
-    rows = _rows(event, records, settings, source_key, CHANNELS)
-    with records.session() as s:
-        s.add_all(rows)
-        s.flush()
-        s.add(AuditEntry(actor="system", action="alert.queue", target=f"lead:{lead_id}",
-                         detail=", ".join(sorted({r.channel for r in rows}))))
-        return [r.id for r in rows]
+    rows = _rows(event, s, settings, source_key, CHANNELS)
+    s.add_all(rows)
+    s.flush()
+    add_audit(s, actor="system", action="alert.queue", target=f"lead:{lead_id}",
+              detail=", ".join(sorted({r.channel for r in rows})))
+    return [r.id for r in rows]
 
 
 def queue_test(records: Records, settings: Settings, channel: str, actor: str) -> list[int]:
@@ -321,13 +321,13 @@ def queue_test(records: Records, settings: Settings, channel: str, actor: str) -
     if not on:
         raise ValueError(f"the {channel} channel is {why}")
     event = Event(None, None, None, "test", 0.0, "test", _now(), test=True)
-    rows = _rows(event, records, settings, "test", (channel,))
-    if not rows:
-        raise ValueError(f"the {channel} channel has no recipient configured")
     with records.session() as s:
+        rows = _rows(event, s, settings, "test", (channel,))
+        if not rows:
+            raise ValueError(f"the {channel} channel has no recipient configured")
         s.add_all(rows)
         s.flush()
-        s.add(AuditEntry(actor=actor, action="alert.test", detail=channel))
+        add_audit(s, actor=actor, action="alert.test", detail=channel)
         return [r.id for r in rows]
 
 
@@ -379,7 +379,7 @@ def retry(records: Records, alert_id: int, actor: str) -> None:
                                            claimed_until=None)).rowcount
         if not done:
             raise ValueError(f"alert {alert_id} is not failed or waiting")
-        s.add(AuditEntry(actor=actor, action="alert.retry", target=f"alert:{alert_id}"))
+        add_audit(s, actor=actor, action="alert.retry", target=f"alert:{alert_id}")
 
 
 def unread(records: Records, username: str, limit: int = 50) -> list[AlertRecord]:

@@ -1,4 +1,10 @@
-"""Reviewing leads: the queue a reviewer works through, verdicts, the two-person rule.
+"""Leads: the one place that makes them, the queue a reviewer works through, verdicts.
+
+Making a lead (:func:`create_lead`) is one transaction: the lead row, its audit entry and its
+alert outbox rows commit together (the probe-face crop is written just before; a crash leaves at
+most a stray crop, which the start-up reconcile removes). Photo search, the CLI, the webcam and
+CCTV all come here: :func:`record_search` for a searched photo, :func:`lead_from_match` for a
+person's "Create lead", :func:`lead_from_sighting` for video.
 
 A lead is a probe face that may show a registered child. A person decides: ``confirm`` or
 ``reject`` with a note. Under the two-person rule (``FINDME_TWO_PERSON_RULE``) a lead counts as
@@ -9,12 +15,16 @@ mark the case found. Every verdict is audited.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import io
+import uuid
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+import numpy as np
 from sqlalchemy import select
 
+from findme.alerts.rules import queue_for_lead
 from findme.cases.records import (
-    AuditEntry,
     Case,
     Lead,
     LeadRecord,
@@ -24,9 +34,142 @@ from findme.cases.records import (
     RecordError,
     Records,
     _values,
+    add_audit,
+    fault_point,
 )
+from findme.config import Settings
+from findme.faces.detect import Face
+from findme.faces.image import crop_face
+from findme.search.decision import Decision
+
+if TYPE_CHECKING:
+    from findme.search.matcher import Match, SearchResult
+    from findme.video.processor import Sighting
 
 VERDICTS = ("confirm", "reject")
+
+
+# ----------------------------------------------------------------------------- making leads
+
+
+@dataclass(frozen=True)
+class NewLead:
+    """What a lead is made of: the case and registered photo it may show, the probe face's box,
+    fused score, per-model scores and decision, and the probe face crop (RGB) to keep."""
+
+    case_id: int
+    photo_id: int | None
+    face_box: tuple[int, int, int, int]
+    score: float
+    scores: dict[str, float]
+    decision: Decision
+    crop: np.ndarray | None = None
+
+    @classmethod
+    def of_match(cls, match: Match, crop: np.ndarray | None) -> NewLead:
+        """A lead of a ranked :class:`~findme.search.matcher.Match`."""
+        return cls(match.case_id, match.photo_id, tuple(match.box), match.score, match.scores,
+                   Decision(match.decision), crop)
+
+
+def _save_crop(settings: Settings, crop: np.ndarray) -> str:
+    """Keep a probe face crop: JPEG ``leads/<random>.jpg`` in the data folder; returns its path
+    relative to the data folder."""
+    from PIL import Image
+
+    settings.leads_dir.mkdir(parents=True, exist_ok=True)
+    rel = f"leads/{uuid.uuid4().hex}.jpg"
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG", quality=90)
+    (settings.data_dir / rel).write_bytes(buf.getvalue())
+    return rel
+
+
+def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: int | None,
+                source: str, alert_source: str | None = None, actor: str = "system") -> int:
+    """Make a lead: crop file, then lead row + audit entry + alert outbox rows in one commit.
+
+    ``source`` names where the probe came from in alerts (``photo``, ``cctv Gate 3``...);
+    ``alert_source`` keys the alert cooldown (one camera, one uploader; default ``source``).
+    A crash before the commit leaves no lead and no alert (the stray crop is removed by the
+    start-up reconcile); an error removes the crop at once. Returns the lead id.
+    """
+    crop = _save_crop(settings, new.crop) if new.crop is not None and new.crop.size else None
+    try:
+        with records.session() as s:
+            lead_id = records.add_lead(probe_id, new.case_id, new.photo_id, list(new.face_box),
+                                       new.score, new.scores, Decision(new.decision), crop,
+                                       actor, session=s)
+            fault_point("lead-before-alerts")
+            queue_for_lead(s, settings, lead_id, new.case_id, new.decision, new.score, source,
+                           alert_source)
+            fault_point("lead-before-commit")
+        return lead_id
+    except BaseException:
+        if crop:
+            (settings.data_dir / crop).unlink(missing_ok=True)
+        raise
+
+
+def record_search(records: Records, settings: Settings, image: np.ndarray,
+                  result: SearchResult, source: str, source_ref: str | None = None,
+                  alert_source: str | None = None) -> SearchResult:
+    """Record a photo search as a probe and make a lead of each face whose best match is
+    ``match`` or ``possible`` (faces that match nobody leave nothing). Returns ``result`` with
+    its ``probe_id`` and ``lead_ids``."""
+    probe_id = records.add_probe(source, source_ref, len(result.faces))
+    lead_ids = []
+    for fr in result.faces:
+        best = fr.best
+        if best is None or not Decision(best.decision).makes_lead:
+            continue
+        new = NewLead.of_match(best, crop_face(image, fr.face.box))
+        lead_ids.append(create_lead(records, settings, new, probe_id, source,
+                                    alert_source or f"{source}:{source_ref or ''}"))
+    return replace(result, probe_id=probe_id, lead_ids=lead_ids)
+
+
+def lead_from_match(records: Records, settings: Settings, image: np.ndarray, face: Face,
+                    match: Match, probe_id: int | None, actor: str) -> int:
+    """A person's "Create lead" on a shown match the search did not make a lead of. Returns the
+    lead id (the existing one when this probe face already has a lead for this case)."""
+    if probe_id is not None:
+        with records.session() as s:
+            for lead in s.scalars(select(Lead).where(Lead.case_id == match.case_id,
+                                                     Lead.probe_id == probe_id)):
+                if lead.face_box == list(face.box):
+                    return lead.id
+    return create_lead(records, settings, NewLead.of_match(match, crop_face(image, face.box)),
+                       probe_id, "photo", f"manual:{probe_id}", actor)
+
+
+def recent_lead(records: Records, case_id: int, camera: str, seconds: float) -> int | None:
+    """A lead of ``case_id`` from ``camera`` made in the last ``seconds``, if any."""
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    with records.session() as s:
+        return s.scalar(select(Lead.id).join(Probe, Lead.probe_id == Probe.id).where(
+            Lead.case_id == case_id, Probe.camera == camera, Lead.created_at >= since)
+            .order_by(Lead.id.desc()).limit(1))
+
+
+def lead_from_sighting(records: Records, settings: Settings, sighting: Sighting, camera: str,
+                       source: str = "cctv", source_ref: str | None = None) -> int | None:
+    """Make a lead of a video sighting (its best face crop; the camera keys the alert
+    cooldown). Repeated sightings of one case on one camera within
+    ``FINDME_SIGHTING_COOLDOWN`` seconds make one lead, not many (the repeats are audited).
+    Returns the lead id, or None for a repeat or a sighting that is no lead."""
+    if not Decision(sighting.decision).makes_lead:
+        return None
+    earlier = recent_lead(records, sighting.case_id, camera, settings.sighting_cooldown_seconds)
+    if earlier is not None:
+        records.audit("system", "sighting.repeat", f"lead:{earlier}",
+                      f"case:{sighting.case_id} camera:{camera}")
+        return None
+    ref = f"{source_ref or camera} {sighting.first_s:.1f}-{sighting.last_s:.1f} s"
+    probe = records.add_probe(source, ref[:500], 1, camera)
+    new = NewLead(sighting.case_id, sighting.photo_id, tuple(sighting.box), sighting.score,
+                  sighting.scores, Decision(sighting.decision), sighting.crop)
+    return create_lead(records, settings, new, probe, f"{source} {camera}", f"camera:{camera}")
 
 
 @dataclass(frozen=True)
@@ -144,8 +287,8 @@ def review(records: Records, lead_id: int, reviewer: str, verdict: str, note: st
             raise RecordError("you already reviewed this lead; a second reviewer must decide")
         note = (note or "").strip() or None
         s.add(LeadReview(lead_id=lead_id, reviewer=reviewer, verdict=verdict, note=note, at=now))
-        s.add(AuditEntry(actor=reviewer, action=f"lead.{verdict}", target=f"lead:{lead_id}",
-                         detail=f"case:{lead.case_id}" + (" mark-found" if mark_found else "")))
+        add_audit(s, actor=reviewer, action=f"lead.{verdict}", target=f"lead:{lead_id}",
+                         detail=f"case:{lead.case_id}" + (" mark-found" if mark_found else ""))
         confirmers = {r.reviewer for r in earlier if r.verdict == "confirm"}
         found = False
         if verdict == "reject":
@@ -164,8 +307,8 @@ def review(records: Records, lead_id: int, reviewer: str, verdict: str, note: st
             if case is not None and case.status == "open":
                 case.status = "found"
                 case.updated_at = now
-                s.add(AuditEntry(actor=reviewer, action="case.status",
-                                 target=f"case:{lead.case_id}", detail=f"found (lead {lead_id})"))
+                add_audit(s, actor=reviewer, action="case.status",
+                                 target=f"case:{lead.case_id}", detail=f"found (lead {lead_id})")
                 found = True
         return ReviewOutcome(lead.status, max(0, needed - len(confirmers))
                              if lead.status == "new" else 0, found)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from findme.config import Settings
+from findme.search.decision import Decision
 
 CASE_STATUSES = ("open", "found", "closed")
 GENDERS = ("female", "male", "other", "unknown")
 PHOTO_STATUSES = ("pending", "ready", "rejected")
 LEAD_STATUSES = ("new", "confirmed", "rejected")
-DECISIONS = ("match", "possible", "none")
+DECISIONS = tuple(Decision)
 MIGRATIONS = Path(__file__).parent / "migrations"
+FAULT_ENV = "FINDME_FAULT"  # test hook: simulate a crash at a named point (fault_point)
 
 
 def now() -> dt.datetime:
@@ -259,6 +261,19 @@ class CaseDetails:
             raise RecordError("the last-seen date is before the date of birth")
 
 
+def add_audit(s: Session, actor: str, action: str, target: str | None = None,
+              detail: str | None = None) -> None:
+    """The one way an audit row is written: inside the caller's transaction ``s``, so the entry
+    and what it records commit (or vanish) together. ``detail`` never holds a child's name."""
+    s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail))
+
+
+def fault_point(name: str) -> None:
+    """Test hook: die abruptly (as a power cut would) when ``FINDME_FAULT`` names this point."""
+    if os.environ.get(FAULT_ENV) == name:
+        os._exit(70)
+
+
 def _values(row: Any, cls: type) -> Any:
     return cls(**{f: getattr(row, f) for f in cls.__dataclass_fields__})
 
@@ -350,7 +365,7 @@ class Records:
             case.name = details.name.strip()
             s.add(case)
             s.flush()
-            s.add(AuditEntry(actor=actor, action="case.create", target=f"case:{case.id}"))
+            add_audit(s, actor=actor, action="case.create", target=f"case:{case.id}")
             return case.id
 
     def update_case(self, case_id: int, details: CaseDetails, actor: str = "system") -> None:
@@ -371,8 +386,8 @@ class Records:
                     changed.append(f)
             if changed:
                 case.updated_at = now()
-                s.add(AuditEntry(actor=actor, action="case.edit", target=f"case:{case_id}",
-                                 detail=", ".join(changed)))
+                add_audit(s, actor=actor, action="case.edit", target=f"case:{case_id}",
+                                 detail=", ".join(changed))
 
     def get_case(self, case_id: int) -> CaseRecord:
         """The case, or :class:`RecordError` when there is none with that id."""
@@ -413,8 +428,8 @@ class Records:
             if s.execute(update(Case).where(Case.id == case_id).values(
                     status=status, updated_at=now())).rowcount == 0:
                 raise RecordError(f"no case with id {case_id}")
-            s.add(AuditEntry(actor=actor, action="case.status", target=f"case:{case_id}",
-                             detail=status))
+            add_audit(s, actor=actor, action="case.status", target=f"case:{case_id}",
+                             detail=status)
 
     def delete_case_rows(self, case_id: int, actor: str = "system"
                          ) -> tuple[list[PhotoRecord], list[str]]:
@@ -430,7 +445,7 @@ class Records:
             s.execute(delete(Lead).where(Lead.case_id == case_id))
             s.execute(delete(Photo).where(Photo.case_id == case_id))
             s.execute(delete(Case).where(Case.id == case_id))
-            s.add(AuditEntry(actor=actor, action="case.erase", target=f"case:{case_id}"))
+            add_audit(s, actor=actor, action="case.erase", target=f"case:{case_id}")
             return photos, crops
 
     # ------------------------------------------------------------------ photos
@@ -507,18 +522,21 @@ class Records:
 
     def add_lead(self, probe_id: int | None, case_id: int, photo_id: int | None,
                  face_box: list, fused_score: float, scores: dict, decision: str,
-                 crop_path: str | None = None, actor: str = "system") -> int:
-        """Record a lead (status ``new``); returns its id."""
+                 crop_path: str | None = None, actor: str = "system",
+                 session: Session | None = None) -> int:
+        """Record a lead (status ``new``, audited); returns its id. With ``session`` the row is
+        written in the caller's transaction (see :func:`findme.cases.leads.create_lead`, the one
+        way leads are made)."""
         if decision not in DECISIONS:
             raise RecordError(f"decision must be one of {', '.join(DECISIONS)}")
-        with self.session() as s:
+        with nullcontext(session) if session is not None else self.session() as s:
             lead = Lead(probe_id=probe_id, case_id=case_id, photo_id=photo_id,
                         face_box=face_box, fused_score=fused_score, scores=scores,
                         decision=decision, crop_path=crop_path)
             s.add(lead)
             s.flush()
-            s.add(AuditEntry(actor=actor, action="lead.create", target=f"lead:{lead.id}",
-                             detail=f"case:{case_id} {decision} {fused_score:.3f}"))
+            add_audit(s, actor=actor, action="lead.create", target=f"lead:{lead.id}",
+                             detail=f"case:{case_id} {decision} {fused_score:.3f}")
             return lead.id
 
     def leads(self, case_id: int | None = None, status: str | None = None) -> list[LeadRecord]:
@@ -537,7 +555,7 @@ class Records:
               detail: str | None = None) -> None:
         """Append one audit entry."""
         with self.session() as s:
-            s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail))
+            add_audit(s, actor=actor, action=action, target=target, detail=detail)
 
     def audit_log(self, limit: int = 1000, actor: str | None = None,
                   action: str | None = None, target: str | None = None,

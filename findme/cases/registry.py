@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from findme.cases.records import CaseDetails, RecordError, Records
+from findme.cases.records import CaseDetails, RecordError, Records, fault_point
 from findme.config import Settings
 from findme.faces.align import align
 from findme.faces.detect import Face, detect
@@ -28,14 +27,6 @@ from findme.faces.embed import FaceEmbedding, embed
 from findme.faces.image import ImageError, load_image
 from findme.faces.quality import Quality, assess
 from findme.search.store import VectorStore
-
-FAULT_ENV = "FINDME_FAULT"  # test hook: simulate a crash at a named point
-
-
-def _fault_point(name: str) -> None:
-    """Die abruptly (as a power cut would) when ``FINDME_FAULT`` names this point."""
-    if os.environ.get(FAULT_ENV) == name:
-        os._exit(70)
 
 
 class EnrollmentRejected(ValueError):
@@ -189,11 +180,11 @@ def _store_prepared(case_id: int, prepared: list[_Prepared], records: Records,
         ids.append(records.add_photo(case_id, rel.as_posix(), p.sha256, list(p.item.face.box),
                                      [list(pt) for pt in p.item.face.landmarks],
                                      p.item.quality.as_dict()))
-    _fault_point("after-records")
+    fault_point("after-records")
     for model in settings.models:
         store.add(model, ids, [case_id] * len(ids),
                   np.stack([p.item.vectors[model] for p in prepared]))
-    _fault_point("after-vectors")
+    fault_point("after-vectors")
     records.set_photo_status(ids, "ready")
     return ids
 

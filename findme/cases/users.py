@@ -16,7 +16,7 @@ import bcrypt
 from sqlalchemy import Boolean, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from findme.cases.records import AuditEntry, Base, RecordError, Records
+from findme.cases.records import Base, RecordError, Records, add_audit
 from findme.cases.records import aware as _aware
 from findme.cases.records import now as _now
 
@@ -162,8 +162,8 @@ def add_user(records: Records, username: str, password: str, role: str, actor: s
                     failed_attempts=0)
         s.add(user)
         s.flush()
-        s.add(AuditEntry(actor=actor, action="user.add", target=f"user:{username}",
-                         detail=role))
+        add_audit(s, actor=actor, action="user.add", target=f"user:{username}",
+                         detail=role)
         return _record(user)
 
 
@@ -193,12 +193,12 @@ def authenticate(records: Records, username: str, password: str) -> UserRecord:
         u = s.scalar(select(User).where(User.username == username.strip()))
         if u is None:
             bcrypt.checkpw(password.encode()[:72], _DUMMY_HASH)  # same work as a real check
-            s.add(AuditEntry(actor=username.strip()[:100] or "?", action="signin.fail",
-                             detail="unknown user"))
+            add_audit(s, actor=username.strip()[:100] or "?", action="signin.fail",
+                             detail="unknown user")
             failure = "wrong user name or password"
         elif (locked := _aware(u.locked_until)) and locked > now:
             minutes = max(1, round((locked - now).total_seconds() / 60))
-            s.add(AuditEntry(actor=u.username, action="signin.fail", detail="locked"))
+            add_audit(s, actor=u.username, action="signin.fail", detail="locked")
             failure = f"too many failed attempts: try again in {minutes} minute(s)"
         elif not bcrypt.checkpw(password.encode()[:72], u.password_hash.encode()):
             u.failed_attempts += 1
@@ -210,15 +210,15 @@ def authenticate(records: Records, username: str, password: str) -> UserRecord:
                 detail += ", locked"
                 failure = ("too many failed attempts: the account is locked for "
                            f"{settings.lockout_minutes:g} minutes")
-            s.add(AuditEntry(actor=u.username, action="signin.fail", detail=detail))
+            add_audit(s, actor=u.username, action="signin.fail", detail=detail)
         elif not u.active:
-            s.add(AuditEntry(actor=u.username, action="signin.fail", detail="disabled"))
+            add_audit(s, actor=u.username, action="signin.fail", detail="disabled")
             failure = "this account is disabled; ask an admin"
         else:
             u.failed_attempts = 0
             u.locked_until = None
             u.last_login_at = now
-            s.add(AuditEntry(actor=u.username, action="signin"))
+            add_audit(s, actor=u.username, action="signin")
             user = _record(u)
     if failure:
         raise SignInFailed(failure)
@@ -233,7 +233,7 @@ def _update(records: Records, username: str, actor: str, action: str, detail: st
             raise RecordError(f"no user named {username!r}")
         for k, v in values.items():
             setattr(u, k, v)
-        s.add(AuditEntry(actor=actor, action=action, target=f"user:{username}", detail=detail))
+        add_audit(s, actor=actor, action=action, target=f"user:{username}", detail=detail)
         s.flush()
         return _record(u)
 

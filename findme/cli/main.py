@@ -171,6 +171,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Search photos against every registered child; one result per image."""
+    from findme.cases.leads import record_search
     from findme.faces.image import ImageError, load_image
     from findme.faces.loading import ModelUnavailable
     from findme.search.calibration import CalibrationMissing
@@ -185,9 +186,10 @@ def cmd_search(args: argparse.Namespace) -> int:
                 entry: dict = {"image": path, "error": None, "faces": []}
                 try:
                     image = load_image(path, ws.settings)
-                    found = matcher.search_image(image, args.top,
-                                                 source=None if args.no_leads else "cli",
-                                                 source_ref=Path(path).name)
+                    found = matcher.search_image(image, args.top)
+                    if not args.no_leads:
+                        found = record_search(ws.records, ws.settings, image, found, "cli",
+                                              Path(path).name)
                     entry["faces"] = [{"box": list(fr.face.box),
                                        "quality": fr.quality.as_dict(),
                                        "matches": [m.as_dict() for m in fr.matches]}

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from findme.cli.common import fail as _fail
+from findme.video.frames import VIDEO_SUFFIXES, is_stream
 
 
 def _progress(done: float, duration: float | None, frames: int, speed: float) -> None:
@@ -26,19 +27,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Scan one video file or stream URL for registered children."""
     from findme.config import get_settings
     from findme.search.store import StoreBusy
-    from findme.video import processor as video
     from findme.video import scans
     from findme.workspace import open_workspace
 
     settings = get_settings()
-    if not video.is_stream(args.source) and not Path(args.source).is_file():
+    if not is_stream(args.source) and not Path(args.source).is_file():
         return _fail(f"{args.source}: no such file")
     try:
         ws = open_workspace(settings)
     except StoreBusy as exc:
         return _fail(f"{exc} (is the dashboard running? use its CCTV page)", 1)
     try:
-        camera = args.camera or (Path(args.source).stem if not video.is_stream(args.source)
+        camera = args.camera or (Path(args.source).stem if not is_stream(args.source)
                                  else args.source)
         scan_id, result = scans.run_scan(ws, args.source, camera, args.every, args.location,
                                          args.actor, not args.no_leads,
@@ -70,7 +70,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
     """Scan new video files in a folder as they appear (``--once``: what is there now)."""
     from findme.config import get_settings
     from findme.search.store import StoreBusy
-    from findme.video import processor as video
     from findme.video import scans
     from findme.workspace import open_workspace
 
@@ -85,7 +84,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     try:
         while True:
             for path in sorted(folder.iterdir()):
-                if path.suffix.lower() not in video.VIDEO_SUFFIXES or not path.is_file():
+                if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
                     continue
                 size = path.stat().st_size
                 steady = args.once or sizes.get(path) == size

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from findme.config import Settings
+from findme.search.decision import Decision
 
 DEFAULT_FILE = Path(__file__).parent / "calibration_default.json"
 MATCH_FPIR = 0.001
@@ -54,13 +55,13 @@ class Thresholds:
     match: float
     possible: float
 
-    def decide(self, score: float) -> str:
-        """``match``, ``possible`` or ``none`` for a score."""
+    def decide(self, score: float) -> Decision:
+        """:class:`Decision` ``match``, ``possible`` or ``none`` for a score."""
         if score >= self.match:
-            return "match"
+            return Decision.MATCH
         if score >= self.possible:
-            return "possible"
-        return "none"
+            return Decision.POSSIBLE
+        return Decision.NONE
 
 
 @dataclass(frozen=True)

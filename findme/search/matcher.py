@@ -4,42 +4,24 @@ Per face and model, the store returns the nearest registered faces (k-NN, no fil
 cases are the candidates; every ready photo of a candidate case is then scored exactly for every
 model, the models are fused with the learned calibration (:mod:`findme.search.calibration`), a case
 scores as its best photo, and the fused score is decided ``match`` / ``possible`` / ``none``.
-Only open cases are searched. A probe face whose best match is ``possible`` or better becomes a
-lead; nothing is kept about faces that match nobody.
+Only open cases are searched. The matcher ranks and decides; it writes nothing (leads are made by
+:func:`findme.cases.leads.create_lead`).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from findme.alerts import rules as alerts
 from findme.cases.records import Records
 from findme.config import Settings
 from findme.faces.detect import Face
 from findme.faces.embed import FaceEmbedding, represent
-from findme.faces.image import crop_face
 from findme.faces.quality import Quality
 from findme.search import calibration as calib
+from findme.search.decision import Decision
 from findme.search.store import VectorStore
-
-LEAD_DECISIONS = ("match", "possible")
-
-
-def save_lead_crop(settings: Settings, crop: np.ndarray, stem: str) -> str:
-    """Keep a probe face crop for a lead: JPEG ``leads/<stem>.jpg`` in the data folder;
-    returns its path relative to the data folder."""
-    from PIL import Image
-
-    rel = Path("leads") / f"{stem}.jpg"
-    settings.leads_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(crop)).save(buf, "JPEG", quality=90)
-    (settings.data_dir / rel).write_bytes(buf.getvalue())
-    return rel.as_posix()
 
 
 @dataclass(frozen=True)
@@ -51,7 +33,7 @@ class Match:
     score: float
     scores: dict[str, float]
     photo_id: int
-    decision: str
+    decision: Decision
     box: tuple[int, int, int, int]
 
     def as_dict(self) -> dict:
@@ -139,51 +121,13 @@ class Matcher:
             out.append(matches[:top_k])
         return out
 
-    def search_image(self, image: np.ndarray, top_k: int = 5, source: str | None = None,
-                     source_ref: str | None = None, alert_source: str | None = None
-                     ) -> SearchResult:
-        """Search every face of an RGB image.
+    def search_image(self, image: np.ndarray, top_k: int = 5) -> SearchResult:
+        """Search every face of an RGB image: each face with its quality and ranked matches.
 
-        With ``source`` (``photo``, ``webcam``, ``cctv``, ``cli``...) the search is recorded as a
-        probe, and each face whose best match is ``possible`` or better becomes a lead with a
-        crop of the probe face, and the alert rules run for it (:func:`findme.alerts.on_lead`;
-        ``alert_source`` names the source for the alert cooldown, by default
-        ``source:source_ref``, e.g. one camera). Without ``source`` nothing is written.
+        Writes nothing: recording the search and its leads is
+        :func:`findme.cases.leads.record_search`'s job.
         """
         items = represent(image, self.models, self.settings)
         faces = [FaceResult(it.face, it.quality, m)
                  for it, m in zip(items, self.match_faces(items, top_k), strict=True)]
-        if source is None:
-            return SearchResult(faces)
-        probe_id = self.records.add_probe(source, source_ref, len(faces))
-        lead_ids = []
-        for index, fr in enumerate(faces):
-            best = fr.best
-            if best is None or best.decision not in LEAD_DECISIONS:
-                continue
-            crop = save_lead_crop(self.settings, crop_face(image, fr.face.box),
-                                  f"{probe_id}-{index}")
-            lead_id = self.records.add_lead(
-                probe_id, best.case_id, best.photo_id, list(fr.face.box), best.score,
-                best.scores, best.decision, crop)
-            lead_ids.append(lead_id)
-            alerts.on_lead(self.records, self.settings, lead_id, best.case_id, best.decision,
-                           best.score, source, alert_source or f"{source}:{source_ref or ''}")
-        return SearchResult(faces, probe_id, lead_ids)
-
-    def record_lead(self, image: np.ndarray, face: Face, match: Match,
-                    probe_id: int | None, actor: str, index: int = 0) -> int:
-        """Make a lead by hand from a shown match (a person thinks it is worth a review even
-        though the search did not make one); keeps the probe face crop. Returns the lead id
-        (the existing one when this probe face already has a lead for this case)."""
-        if probe_id is not None:
-            for lead in self.records.leads(case_id=match.case_id):
-                if lead.probe_id == probe_id and lead.face_box == list(face.box):
-                    return lead.id
-        crop = save_lead_crop(self.settings, crop_face(image, face.box),
-                              f"{probe_id or 'manual'}-{index}-{match.case_id}")
-        lead_id = self.records.add_lead(probe_id, match.case_id, match.photo_id, list(face.box),
-                                        match.score, match.scores, match.decision, crop, actor)
-        alerts.on_lead(self.records, self.settings, lead_id, match.case_id, match.decision,
-                       match.score, "photo", f"manual:{probe_id}")
-        return lead_id
+        return SearchResult(faces)

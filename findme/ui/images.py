@@ -8,46 +8,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from findme.config import Settings
-
-#: decision -> (label, colour) used for badges and boxes
-DECISION_STYLE = {
-    "match": ("MATCH", "#c62828"),
-    "possible": ("POSSIBLE", "#ef6c00"),
-    "none": ("NO MATCH", "#546e7a"),
-}
-
-
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    h = hex_colour.lstrip("#")
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+from findme.faces.draw import draw_boxes
+from findme.search.decision import Decision
 
 
 def draw_faces(image: np.ndarray, boxes: Sequence[Sequence[int]],
                decisions: Sequence[str | None] | None = None,
                labels: Sequence[str] | None = None) -> np.ndarray:
     """A copy of ``image`` with each box drawn and numbered 1..n (coloured by decision when
-    given; green for "usable", grey otherwise)."""
-    out = np.ascontiguousarray(image.copy())
-    scale = max(out.shape[:2]) / 800
-    thick = max(2, round(2 * scale))
-    for k, box in enumerate(boxes):
-        x, y, w, h = (int(v) for v in box)
-        decision = decisions[k] if decisions else None
-        colour = _rgb(DECISION_STYLE[decision][1]) if decision in DECISION_STYLE \
-            else (46, 125, 50)
-        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thick)
-        text = labels[k] if labels else str(k + 1)
-        font = 0.6 * max(scale, 0.6)
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
-        ty = max(th + 4, y)
-        cv2.rectangle(out, (x, ty - th - 4), (x + tw + 6, ty), colour, -1)
-        cv2.putText(out, text, (x + 3, ty - 3), cv2.FONT_HERSHEY_SIMPLEX, font,
-                    (255, 255, 255), thick, cv2.LINE_AA)
-    return out
+    given; green otherwise)."""
+    colours = [Decision(d).colour if d else None for d in decisions] if decisions else None
+    return draw_boxes(image, boxes, colours, labels)
 
 
 def stored(settings: Settings, rel: str | None) -> Path | None:
@@ -64,7 +38,6 @@ def stored(settings: Settings, rel: str | None) -> Path | None:
 
 def badge(decision: str, score: float | None = None) -> str:
     """Markdown for a coloured decision badge (Streamlit's ``:color-badge[...]``)."""
-    label = DECISION_STYLE.get(decision, (decision.upper(), ""))[0]
-    colour = {"match": "red", "possible": "orange"}.get(decision, "gray")
-    text = f"{label} {score:.2f}" if score is not None else label
-    return f":{colour}-badge[{text}]"
+    d = Decision(decision)
+    text = f"{d.label} {score:.2f}" if score is not None else d.label
+    return f":{d.badge_colour}-badge[{text}]"

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from findme.cases.records import Case, Lead
 from findme.cases.records import aware as _aware
 from findme.provision import weights
+from findme.search.decision import LEAD_DECISIONS
 from findme.workspace import Workspace
 
 
@@ -69,7 +70,7 @@ def leads_per_day(ws: Workspace, days: int = 30) -> pd.DataFrame:
 def leads_chart(frame: pd.DataFrame):  # -> plotly Figure
     """Stacked bars of leads per day by decision."""
     fig = px.bar(frame, x="day", y="leads", color="decision",
-                 color_discrete_map={"match": "#c62828", "possible": "#ef6c00"},
+                 color_discrete_map={d.value: d.colour for d in LEAD_DECISIONS},
                  title="Leads per day (last 30 days)")
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.15)
     return fig

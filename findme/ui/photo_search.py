@@ -17,7 +17,8 @@ import pandas as pd
 
 from findme.config import Settings
 from findme.faces.image import ImageError, load_image
-from findme.search.matcher import Matcher, SearchResult
+from findme.search.matcher import SearchResult
+from findme.workspace import Workspace
 
 MAX_ZIP_FILES = 500
 MAX_ZIP_TOTAL = 2 * 2**30
@@ -81,7 +82,7 @@ def expand(files: Sequence[Upload], settings: Settings) -> tuple[list[Upload], l
     return out, problems
 
 
-def search_uploads(matcher: Matcher, uploads: Sequence[Upload], actor: str, top_k: int = 5,
+def search_uploads(ws: Workspace, uploads: Sequence[Upload], actor: str, top_k: int = 5,
                    progress: Callable[[int, int, str], None] | None = None
                    ) -> list[PhotoSearch]:
     """Search each upload (recorded as a ``photo`` probe; leads made per the matching rules)."""
@@ -90,12 +91,11 @@ def search_uploads(matcher: Matcher, uploads: Sequence[Upload], actor: str, top_
         if progress:
             progress(k, len(uploads), up.name)
         try:
-            image = load_image(up.data, matcher.settings)
+            image = load_image(up.data, ws.settings)
         except ImageError as exc:
-            out.append(PhotoSearch(up.name, None, None, str(exc).replace("the upload: ", "")))
+            out.append(PhotoSearch(up.name, None, None, exc.detail))
             continue
-        result = matcher.search_image(image, top_k, source="photo",
-                                      source_ref=f"{up.name} (by {actor})")
+        result = ws.search(image, top_k, "photo", f"{up.name} (by {actor})")
         out.append(PhotoSearch(up.name, image, result))
     if progress:
         progress(len(uploads), len(uploads), "done")

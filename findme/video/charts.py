@@ -6,20 +6,20 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-COLOURS = {"match": "#c62828", "possible": "#ef6c00"}
+from findme.search.decision import LEAD_DECISIONS, Decision
 
 
 def timeline(sightings: Sequence[dict], title: str = "Sightings") -> go.Figure:
     """Horizontal bars from first to last second of each sighting, one row per case."""
     fig = go.Figure()
-    for decision, colour in COLOURS.items():
+    for decision in sorted(LEAD_DECISIONS, key=list(Decision).index):
         rows = [s for s in sightings if s["decision"] == decision]
         if not rows:
             continue
         fig.add_bar(y=[f"#{s['case_id']} {s['name']}" for s in rows],
                     x=[max(0.2, s["last_s"] - s["first_s"]) for s in rows],
-                    base=[s["first_s"] for s in rows], orientation="h", name=decision,
-                    marker_color=colour,
+                    base=[s["first_s"] for s in rows], orientation="h", name=decision.value,
+                    marker_color=decision.colour,
                     customdata=[[s["score"], s["frames"]] for s in rows],
                     hovertemplate="%{y}<br>%{base:.1f}-%{x:.1f} s<br>score %{customdata[0]:.2f}"
                                   ", %{customdata[1]} frames<extra></extra>")

@@ -23,8 +23,8 @@ from contextlib import AbstractContextManager
 import numpy as np
 
 from findme.config import ConfigError, Settings
+from findme.faces.draw import draw_boxes
 from findme.search.matcher import Matcher
-from findme.ui.images import draw_faces
 from findme.video.processor import Sighting, TrackView, VideoProcessor
 
 
@@ -103,7 +103,8 @@ class LiveRecognizer:
         if not views:
             return image
         labels = [v.label if v.score is None else f"{v.label} {v.score:.2f}" for v in views]
-        return draw_faces(image, [v.box for v in views], [v.decision for v in views], labels)
+        return draw_boxes(image, [v.box for v in views],
+                          [v.decision.colour if v.decision else None for v in views], labels)
 
     # ------------------------------------------------------------------ worker thread
 

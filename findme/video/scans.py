@@ -20,10 +20,11 @@ from pathlib import Path
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from findme.cases.leads import lead_from_sighting
 from findme.cases.records import Base, Records
 from findme.cases.records import now as _now
 from findme.video import processor as video
-from findme.video import sightings
+from findme.video.frames import VideoError, is_stream
 from findme.workspace import Workspace
 
 STATUSES = ("running", "done", "failed", "stopped", "interrupted")
@@ -175,7 +176,7 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
     try:
         result = video.scan(source, ws.matcher, ws.settings, every_s, on_progress, stop,
                             lock=guard)
-    except video.VideoError as exc:
+    except VideoError as exc:
         _update(ws.records, scan_id, status="failed", error=str(exc), finished_at=_now())
         return None
     except Exception as exc:  # noqa: BLE001 - the job records any failure instead of vanishing
@@ -183,12 +184,12 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
                 finished_at=_now())
         raise
     found = []
-    ref = source if video.is_stream(source) else Path(source).name
+    ref = source if is_stream(source) else Path(source).name
     for s in result.sightings:
         lead = None
         if record_leads:
             with guard:
-                lead = sightings.record(ws.records, ws.settings, s, camera, "cctv", ref)
+                lead = lead_from_sighting(ws.records, ws.settings, s, camera, "cctv", ref)
         row = {k: v for k, v in s.as_dict().items() if k != "name"}  # names stay in cases only
         found.append({**row, "lead_id": lead})
     stopped = stop is not None and stop()

@@ -1,0 +1,120 @@
+"""Reading video: files and streams, sampled every N seconds, defensively.
+
+Unreadable frames are skipped with a warning, and a file that ends early (cut off) is read up to
+the damage with a warning, never a crash. FFmpeg's own log lines are silenced at process start
+(``Settings.apply_environment``); damage is reported in :class:`FrameReport` instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts")
+
+
+class VideoError(ValueError):
+    """The video cannot be opened at all (missing, not a video, unreachable stream)."""
+
+
+@dataclass
+class FrameReport:
+    """What reading a video met: frames decoded, its length, and warnings in plain words."""
+
+    fps: float = 0.0
+    duration_s: float | None = None
+    decoded: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def is_stream(source: str) -> bool:
+    """Whether ``source`` is a network stream URL rather than a file."""
+    return source.lower().startswith(STREAM_PREFIXES)
+
+
+def open_capture(source: str | Path) -> cv2.VideoCapture:
+    """An opened ``cv2.VideoCapture``, or :class:`VideoError` saying why not."""
+    text = str(source)
+    if not is_stream(text):
+        path = Path(text)
+        if not path.is_file():
+            raise VideoError(f"{text}: no such file")
+        if path.stat().st_size == 0:
+            raise VideoError(f"{text}: the file is empty")
+    cap = cv2.VideoCapture(text)
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(f"{text}: cannot be opened as a video: not a video file (mp4, avi, "
+                         "mkv, mov) or damaged, e.g. an MP4 cut off before its index was written"
+                         if not is_stream(text) else f"{text}: the stream cannot be opened")
+    return cap
+
+
+def frames(source: str | Path, every_s: float, report: FrameReport,
+           max_bad: int = 50, stop: Callable[[], bool] | None = None
+           ) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(seconds, RGB frame)`` every ``every_s`` seconds of video.
+
+    Files are timed by frame number / fps; streams by the wall clock. Unreadable frames are
+    skipped with a warning; after ``max_bad`` in a row the video is taken to end there (cut off
+    or damaged), also with a warning in ``report.warnings``.
+    """
+    cap = open_capture(source)
+    stream = is_stream(str(source))
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        if not 1 <= fps <= 240:
+            report.warnings.append(f"the video gives no usable frame rate ({fps:g}); "
+                                   "assuming 25 fps")
+            fps = 25.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        report.fps = fps
+        report.duration_s = count / fps if count > 0 and not stream else None
+        step = max(1, round(fps * every_s))
+        start = time.monotonic()
+        next_t = 0.0
+        index = -1
+        bad_from: float | None = None  # time of the first frame of a run of unreadable ones
+        bad_run = 0
+        while stop is None or not stop():
+            ok = cap.grab()
+            index += 1
+            t = time.monotonic() - start if stream else index / fps
+            if not ok:
+                if stream:
+                    report.warnings.append(f"the stream stopped after {index} frames")
+                    break
+                if count and index >= count - 1:
+                    break  # the normal end
+                if bad_run == 0:
+                    bad_from = t
+                bad_run += 1
+                if bad_run >= max_bad:
+                    if count:
+                        report.warnings.append(
+                            f"the video could not be read past {bad_from:.1f} s (frame "
+                            f"{index - bad_run + 1} of {count}): it may be cut off or damaged; "
+                            "processed up to there")
+                    break
+                continue
+            if bad_run:
+                report.warnings.append(f"unreadable frames from {bad_from:.1f} s to {t:.1f} s "
+                                       "were skipped")
+                bad_run = 0
+            if (stream and t < next_t) or (not stream and index % step):
+                continue
+            next_t = t + every_s
+            ok, frame = cap.retrieve()
+            if not ok or frame is None or frame.ndim != 3 or frame.size == 0:
+                report.warnings.append(f"the frame at {t:.1f} s could not be decoded: skipped")
+                continue
+            report.decoded += 1
+            yield t, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
