@@ -201,7 +201,8 @@ def bench_deepface_find(model: str) -> None:
         for person in sorted(train.iterdir()):
             photos = [PhotoInput(f.name, f.read_bytes(), 0) for f in sorted(person.iterdir())]
             try:
-                enroll_case(CaseDetails(name=person.name), photos, ws.records, ws.store,
+                enroll_case(CaseDetails(name=person.name, consent_recorded=True), photos,
+                            ws.records, ws.store,
                             ws.settings)
             except ValueError:
                 pass

@@ -8,7 +8,13 @@ import datetime as dt
 import streamlit as st
 
 from findme.cases.records import GENDERS, CaseDetails, RecordError
-from findme.cases.registry import EnrollmentRejected, PhotoInput, enroll_case, inspect_photo
+from findme.cases.registry import (
+    EnrollmentRejected,
+    PhotoInput,
+    enroll_case,
+    inspect_photo,
+    require_lawful_basis,
+)
 from findme.ui import images, session
 
 ctx = session.page("Register a case", "cases.edit",
@@ -31,6 +37,8 @@ assigned = right.text_input("Assigned investigator (user name)", key="assigned",
 notes = st.text_area("Description and case notes", key="notes")
 consent = st.checkbox("The guardian's consent to store these photos for the search is recorded",
                       key="consent")
+basis = st.text_input("...or another lawful basis (e.g. a court order or a police request, with "
+                      "its reference)", key="lawful_basis", max_chars=300)
 
 files = st.file_uploader("Photos of the child (JPEG, PNG, WebP, BMP)", accept_multiple_files=True,
                          type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"], key="photos")
@@ -75,11 +83,11 @@ if st.button("Register case", type="primary", key="save"):
                           age_at_disappearance=int(age) if age is not None else None,
                           gender=gender, last_seen_place=place or None, last_seen_date=seen,
                           description=notes or None, guardian_contact=guardian or None,
-                          consent_recorded=consent, assigned_to=assigned.strip() or None)
+                          consent_recorded=consent, assigned_to=assigned.strip() or None,
+                          lawful_basis=basis.strip() or None)
     try:
         details.validate()
-        if not consent:
-            raise RecordError("record the guardian's consent first")
+        require_lawful_basis(details)
         if not files or not usable:
             raise RecordError("add at least one photo with a usable face")
         photos = [PhotoInput(f.name, f.getvalue(), choices.get(f.file_id))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from findme.cases import leads
 from findme.cases.records import CASE_STATUSES, GENDERS, CaseDetails, RecordError
-from findme.cases.registry import PhotoInput, add_photos, delete_case
+from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
 from findme.ui import images, session
 from findme.ui.case_table import cases_frame
 
@@ -45,7 +45,8 @@ d1.markdown(f"**Date of birth:** {case.birth_date or 'unknown'}  \n"
             f"**Gender:** {case.gender or 'unknown'}")
 d2.markdown(f"**Last seen:** {case.last_seen_place or 'unknown'}, "
             f"{case.last_seen_date or 'date unknown'}  \n"
-            f"**Consent recorded:** {'yes' if case.consent_recorded else 'no'}")
+            f"**Consent recorded:** {'yes' if case.consent_recorded else 'no'}"
+            + (f"  \n**Lawful basis:** {case.lawful_basis}" if case.lawful_basis else ""))
 if ctx.can("cases.contact"):
     d2.markdown(f"**Guardian contact:** {case.guardian_contact or 'none recorded'}")
 if case.description:
@@ -104,10 +105,11 @@ if ctx.can("cases.edit"):
         e_notes = st.text_area("Description and notes", case.description or "")
         if st.form_submit_button("Save changes"):
             try:
-                records.update_case(case_id, CaseDetails(
+                update_case(records, case_id, CaseDetails(
                     e_name, e_birth, int(e_age) if e_age is not None else None, e_gender,
                     e_place or None, e_seen, e_notes or None, e_guardian or None,
-                    case.consent_recorded, e_assigned.strip() or None), ctx.user.username)
+                    case.consent_recorded, e_assigned.strip() or None, case.lawful_basis),
+                    ctx.user.username)
                 st.rerun()
             except RecordError as exc:
                 st.error(f"Not saved: {exc}.")

@@ -53,7 +53,7 @@ def test_two_workspaces_share_a_chroma_server(ws_settings: Settings, chroma_serv
     settings = replace(ws_settings, chroma_url=chroma_server)
     with open_workspace(settings) as a, open_workspace(settings) as b:  # no lock with a server
         assert not a.store.embedded
-        result = enroll_case(CaseDetails(name="Server Child"), [
+        result = enroll_case(CaseDetails(name="Server Child", consent_recorded=True), [
             PhotoInput(f"{i}.pgm", (orl / "s21" / f"{i}.pgm").read_bytes()) for i in (1, 2, 3)],
             a.records, a.store, settings)
         probe = load_image(orl / "s21" / "8.pgm", settings)

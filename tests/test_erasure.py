@@ -55,12 +55,13 @@ def test_delete_case_leaves_no_trace(ws_settings: Settings, celeb5: Path) -> Non
     name = "Zuleika Erasure-Probe"
     train = identities(celeb5 / "train")
     with open_workspace(ws_settings) as ws:
-        keep = enroll_case(CaseDetails(name="Kept Child"), [
+        keep = enroll_case(CaseDetails(name="Kept Child", consent_recorded=True), [
             PhotoInput(p.name, p.read_bytes())
             for p in usable_photos(train["elton_john"], ws_settings, 2)], ws.records, ws.store,
             ws_settings)
         erase = enroll_case(CaseDetails(name=name, last_seen_place="Erasure Street 9",
-                                        guardian_contact="erasure-guardian@example.org"), [
+                                        guardian_contact="erasure-guardian@example.org",
+                                        consent_recorded=True), [
             PhotoInput(p.name, p.read_bytes())
             for p in usable_photos(train["madonna"], ws_settings, 3)], ws.records, ws.store,
             ws_settings)

@@ -196,11 +196,11 @@ def test_own_cases_mode(workspace: Workspace, orl: Path) -> None:
     with pytest.raises(ValueError, match="two or more photos"):
         ev.evaluate_own_cases(ws.records, ws.store, ws.settings)
     for person in ("s16", "s17", "s18", "s19"):
-        enroll_case(CaseDetails(name=person), [
+        enroll_case(CaseDetails(name=person, consent_recorded=True), [
             PhotoInput(f"{i}.pgm", (orl / person / f"{i}.pgm").read_bytes()) for i in (1, 2, 3)],
             ws.records, ws.store, ws.settings)
-    enroll_case(CaseDetails(name="single"), [PhotoInput("1.pgm", (orl / "s20" / "1.pgm")
-                                                        .read_bytes())],
+    enroll_case(CaseDetails(name="single", consent_recorded=True),
+                [PhotoInput("1.pgm", (orl / "s20" / "1.pgm").read_bytes())],
                 ws.records, ws.store, ws.settings)
     result = ev.evaluate_own_cases(ws.records, ws.store, ws.settings)
     assert result.counts["probes"] == 12 and result.counts["enrolled_photos"] == 13

@@ -22,7 +22,8 @@ from .conftest import encode, usable_photos
 
 
 def _enroll(ws: Workspace, name: str, photos: list[Path]) -> int:
-    return enroll_case(CaseDetails(name=name), [PhotoInput(p.name, p.read_bytes())
+    return enroll_case(CaseDetails(name=name, consent_recorded=True), [PhotoInput(p.name,
+                                                                                  p.read_bytes())
                                                 for p in photos],
                        ws.records, ws.store, ws.settings).case_id
 
@@ -123,7 +124,7 @@ def test_cli_search_many_images_with_one_bad(ws_settings: Settings, orl: Path,
                                              tmp_path: Path) -> None:
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
     run = [sys.executable, "-m", "findme.cli"]
-    enrolled = subprocess.run(run + ["enroll", "--name", "Cli Child",
+    enrolled = subprocess.run(run + ["enroll", "--consent", "--name", "Cli Child",
                                      *[str(orl / "s15" / f"{i}.pgm") for i in (1, 2, 3)]],
                               env=env, capture_output=True, text=True, timeout=600)
     assert enrolled.returncode == 0, enrolled.stderr

@@ -93,7 +93,8 @@ def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_setting
     settings = replace(ws_settings, database_url=postgres_url)
     with open_workspace(settings) as ws:
         result = enroll_case(rec.CaseDetails(name="Postgres Child", age_at_disappearance=8,
-                                             last_seen_date=dt.date(2026, 9, 1)),
+                                             last_seen_date=dt.date(2026, 9,
+                                                                    1), consent_recorded=True),
                              [PhotoInput(f"{i}.pgm", (orl / "s22" / f"{i}.pgm").read_bytes())
                               for i in (1, 2, 3)], ws.records, ws.store, settings)
         found = ws.search(load_image(orl / "s22" / "9.pgm", settings), source="photo",

@@ -60,7 +60,8 @@ def test_unusable_photos_are_rejected_with_reasons_and_nothing_stored(
               PhotoInput("tiny.png", encode(tiny, "PNG")),
               PhotoInput("blurred.png", encode(blurred, "PNG"))]
     with pytest.raises(EnrollmentRejected) as info:
-        enroll_case(CaseDetails(name="Nobody"), photos, workspace.records, workspace.store,
+        enroll_case(CaseDetails(name="Nobody", consent_recorded=True), photos, workspace.records,
+                    workspace.store,
                     workspace.settings)
     reasons = {o.name: " ".join(o.reasons) for o in info.value.outcomes}
     assert "no face" in reasons["wall.png"]
@@ -73,10 +74,12 @@ def test_unusable_photos_are_rejected_with_reasons_and_nothing_stored(
 
 def test_bad_details_or_no_photos_change_nothing(workspace: Workspace, orl: Path) -> None:
     with pytest.raises(RecordError):
-        enroll_case(CaseDetails(name=""), [_photo(orl / "s1" / "1.pgm")], workspace.records,
+        enroll_case(CaseDetails(name="", consent_recorded=True), [_photo(orl / "s1" / "1.pgm")],
+                    workspace.records,
                     workspace.store, workspace.settings)
     with pytest.raises(RecordError, match="at least one photo"):
-        enroll_case(CaseDetails(name="A"), [], workspace.records, workspace.store,
+        enroll_case(CaseDetails(name="A", consent_recorded=True), [], workspace.records,
+                    workspace.store,
                     workspace.settings)
     _nothing_stored(workspace)
 
@@ -84,7 +87,8 @@ def test_bad_details_or_no_photos_change_nothing(workspace: Workspace, orl: Path
 def test_face_choice_duplicates_and_added_photos(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     group = PhotoInput("group.png", _two_faces(orl), face_index=1)
-    result = enroll_case(CaseDetails(name="Second in group"), [group], ws.records, ws.store,
+    result = enroll_case(CaseDetails(name="Second in group", consent_recorded=True), [group],
+                         ws.records, ws.store,
                          ws.settings)
     (outcome,) = result.photos
     assert outcome.accepted and outcome.face_box is not None
@@ -108,7 +112,8 @@ def _enroll_cli(settings: Settings, name: str, photos: list[Path],
     env.pop("FINDME_FAULT", None)
     if fault:
         env["FINDME_FAULT"] = fault
-    return subprocess.run(FINDME + ["enroll", "--name", name, "--json", *map(str, photos)],
+    return subprocess.run(FINDME + ["enroll", "--consent", "--name", name, "--json",
+                                    *map(str, photos)],
                           env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -138,7 +143,8 @@ def test_crash_between_the_two_writes_is_repaired(ws_settings: Settings, orl: Pa
 
 def test_orphan_vectors_and_files_are_removed(workspace: Workspace, orl: Path) -> None:
     ws = workspace
-    result = enroll_case(CaseDetails(name="Real"), [_photo(orl / "s8" / "1.pgm")], ws.records,
+    result = enroll_case(CaseDetails(name="Real", consent_recorded=True),
+                         [_photo(orl / "s8" / "1.pgm")], ws.records,
                          ws.store, ws.settings)
     vec = np.zeros((1, 128), np.float32)
     vec[0, 0] = 1
@@ -156,7 +162,8 @@ def test_orphan_vectors_and_files_are_removed(workspace: Workspace, orl: Path) -
 
 def test_two_processes_enrolling_at_once_lose_nothing(ws_settings: Settings, orl: Path) -> None:
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir), FINDME_STORE_WAIT="120")
-    procs = [subprocess.Popen(FINDME + ["enroll", "--name", f"Parallel {k}", "--json",
+    procs = [subprocess.Popen(FINDME + ["enroll", "--consent", "--name",
+                                        f"Parallel {k}", "--json",
                                         *[str(orl / f"s{20 + k}" / f"{i}.pgm") for i in (1, 2)]],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k in range(2)]
@@ -183,15 +190,17 @@ def test_busy_store_gives_a_clear_error_and_changes_nothing(ws_settings: Setting
 def test_cli_enroll_cases_delete(ws_settings: Settings, celeb5: Path) -> None:
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
     photos = usable_photos(identities(celeb5 / "train")["mindy_kaling"], ws_settings, 2)
-    proc = subprocess.run(FINDME + ["enroll", "--name", "Mindy", "--age", "9",
-                                    "--last-seen", "Bus stop", *map(str, photos)],
+    proc = subprocess.run(FINDME + ["enroll", "--lawful-basis", "court order 12/2026", "--name",
+                                    "Mindy", "--age", "9", "--last-seen", "Bus stop",
+                                    *map(str, photos)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     case_id = int(proc.stdout.strip())
     cases = json.loads(subprocess.run(FINDME + ["cases", "--json"], env=env, capture_output=True,
                                       text=True, timeout=120).stdout)["cases"]
     assert cases[0]["case_id"] == case_id and cases[0]["photos"] == 2
-    bad = subprocess.run(FINDME + ["enroll", "--name", "X", "--age", "-3", str(photos[0])],
+    bad = subprocess.run(FINDME + ["enroll", "--consent", "--name", "X", "--age",
+                                   "-3", str(photos[0])],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "between 0 and 120" in bad.stderr
     gone = subprocess.run(FINDME + ["delete", str(case_id)], env=env, capture_output=True,
@@ -200,3 +209,25 @@ def test_cli_enroll_cases_delete(ws_settings: Settings, celeb5: Path) -> None:
     again = subprocess.run(FINDME + ["delete", str(case_id)], env=env, capture_output=True,
                            text=True, timeout=300)
     assert again.returncode == 2 and "no case" in again.stderr
+
+
+def test_no_photo_is_stored_without_consent_or_another_lawful_basis(
+        workspace: Workspace, ws_settings: Settings, orl: Path) -> None:
+    """The consent rule lives in the registry: the CLI, the page and any import obey it."""
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
+    workspace.close()  # the CLI opens the embedded store itself
+    proc = subprocess.run(FINDME + ["enroll", "--name", "No Consent", str(orl / "s1" / "1.pgm")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "consent" in proc.stderr and "lawful basis" in proc.stderr
+    blank = subprocess.run(FINDME + ["enroll", "--name", "Blank", "--lawful-basis", "  ",
+                                     str(orl / "s1" / "1.pgm")],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert blank.returncode == 2, blank.stderr
+    with open_workspace(ws_settings) as ws:
+        assert ws.records.counts()["cases"] == 0 and ws.records.photos() == []
+        with pytest.raises(RecordError, match="lawful basis"):
+            enroll_case(CaseDetails(name="No Consent"), [_photo(orl / "s1" / "1.pgm")],
+                        ws.records, ws.store, ws.settings)
+        assert ws.records.counts()["cases"] == 0
+    folder = ws_settings.photos_dir
+    assert not folder.exists() or not any(folder.rglob("*"))  # no photo file written

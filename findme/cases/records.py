@@ -86,6 +86,7 @@ class Case(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     guardian_contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
     consent_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    lawful_basis: Mapped[str | None] = mapped_column(String(300), nullable=True)
     assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
@@ -188,6 +189,7 @@ class CaseRecord:
     consent_recorded: bool
     assigned_to: str | None
     status: str
+    lawful_basis: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -243,6 +245,13 @@ class CaseDetails:
     guardian_contact: str | None = None
     consent_recorded: bool = False
     assigned_to: str | None = None
+    lawful_basis: str | None = None
+
+    @property
+    def has_lawful_basis(self) -> bool:
+        """Whether the guardian's consent, or another lawful basis (a court order, a police
+        request...) stated in the case, is recorded: without it no photo may be stored."""
+        return self.consent_recorded or bool((self.lawful_basis or "").strip())
 
     def validate(self) -> None:
         """Raise :class:`RecordError` with a plain sentence for the first bad field."""
@@ -250,6 +259,8 @@ class CaseDetails:
             raise RecordError("a name is required")
         if len(self.name) > 200:
             raise RecordError("the name is longer than 200 characters")
+        if self.lawful_basis is not None and len(self.lawful_basis) > 300:
+            raise RecordError("the lawful basis is longer than 300 characters")
         if self.age_at_disappearance is not None and not 0 <= self.age_at_disappearance <= 120:
             raise RecordError("age at disappearance must be between 0 and 120")
         today = dt.date.today()

@@ -219,16 +219,37 @@ def _merge(outcomes: list[PhotoOutcome | None], prepared: list[_Prepared],
     return merged
 
 
+NO_LAWFUL_BASIS = ("record the guardian's consent, or state another lawful basis for storing "
+                   "the photos (e.g. a court order or a police request), first")
+
+
+def require_lawful_basis(details: CaseDetails) -> None:
+    """The consent rule, the same for the page, the CLI and any import: a child's photos are
+    stored only with the guardian's consent or another lawful basis recorded in the case
+    (:class:`RecordError` otherwise)."""
+    if not details.has_lawful_basis:
+        raise RecordError(NO_LAWFUL_BASIS)
+
+
+def update_case(records: Records, case_id: int, details: CaseDetails, actor: str) -> None:
+    """Edit a case's details; the consent rule holds for edits too (a case with photos cannot
+    lose its lawful basis)."""
+    require_lawful_basis(details)
+    records.update_case(case_id, details, actor)
+
+
 def enroll_case(details: CaseDetails, photos: list[PhotoInput], records: Records,
                 store: VectorStore, settings: Settings, actor: str = "system") -> EnrollResult:
     """Register a child with one or more photos.
 
+    Without the guardian's consent or another lawful basis (:func:`require_lawful_basis`),
+    or with bad details, :class:`~findme.cases.records.RecordError` is raised before any work.
     Every photo is checked first; if none is usable, :class:`EnrollmentRejected` is raised and
     nothing is stored. Otherwise the case is created and the usable photos stored; the result
-    lists each photo's outcome (rejected ones with their reasons). Bad case details raise
-    :class:`~findme.records.RecordError` before any work.
+    lists each photo's outcome (rejected ones with their reasons).
     """
     details.validate()
+    require_lawful_basis(details)
     if not photos:
         raise RecordError("at least one photo is required")
     prepared, outcomes = _split(photos, settings, set())

@@ -129,16 +129,23 @@ def _date(value: str | None) -> dt.date | None:
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Register a child from one or more photos; prints the case id."""
     from findme.cases.records import CaseDetails, RecordError
-    from findme.cases.registry import EnrollmentRejected, PhotoInput, enroll_case
+    from findme.cases.registry import (
+        EnrollmentRejected,
+        PhotoInput,
+        enroll_case,
+        require_lawful_basis,
+    )
     from findme.search.store import StoreBusy
     from findme.workspace import open_workspace
 
     details = CaseDetails(name=args.name, age_at_disappearance=args.age, gender=args.gender,
                           last_seen_place=args.last_seen, last_seen_date=args.last_seen_date,
                           birth_date=args.birth_date, description=args.description,
-                          guardian_contact=args.guardian, consent_recorded=args.consent)
+                          guardian_contact=args.guardian, consent_recorded=args.consent,
+                          lawful_basis=args.lawful_basis)
     try:
         details.validate()
+        require_lawful_basis(details)
         photos = []
         for path in args.photos:
             try:
@@ -418,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description")
     p.add_argument("--guardian", help="guardian contact")
     p.add_argument("--consent", action="store_true", help="guardian consent is recorded")
+    p.add_argument("--lawful-basis", metavar="TEXT",
+                   help="another lawful basis instead of consent, e.g. 'court order 12/2026'")
     p.add_argument("--face", type=int, help="which face (1 = largest) in photos with several")
     p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
     p.add_argument("--json", action="store_true")
