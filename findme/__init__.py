@@ -1,7 +1,11 @@
 """Find Me AI: face search for missing-children cases.
 
-The package is a set of stages (see ``../shared/DESIGN.md``): ``pipeline`` turns images into
-faces and embeddings, ``weights`` provisions the real model files, ``config`` holds settings.
+Folders follow the data flow (``../shared/DESIGN.md``): ``faces`` (load, detect, assess, align,
+embed; one class per model) -> ``search`` (vector store, calibration, the matcher that ranks and
+decides, writing nothing) -> ``cases`` (records, registry with the consent rule, the one
+``create_lead``, users) -> ``alerts`` (rules, outbox, channels). ``video`` tracks faces in
+footage and the webcam; ``provision`` makes the real weights; ``evaluation`` measures;
+``ui`` and ``cli`` only call these. ``config`` holds settings, ``workspace`` opens a data folder.
 """
 
 try:  # pragma: no branch

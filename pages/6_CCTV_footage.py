@@ -4,9 +4,6 @@ UI only: scanning is ``findme.video.scans`` / ``findme.video.processor``; the ti
 ``findme.video.charts``.
 """
 
-import uuid
-from pathlib import Path
-
 import streamlit as st
 
 from findme.cases import leads
@@ -14,7 +11,6 @@ from findme.cases.records import RecordError
 from findme.ui import images, session
 from findme.video import charts as video_charts
 from findme.video import scans
-from findme.video.frames import is_stream
 
 ctx = session.page("CCTV footage", "search",
                    "Upload recordings (mp4, avi, mkv, mov) or give a stream URL. Scans run in the "
@@ -41,31 +37,14 @@ if ctx.demo and st.button("Scan the demo clip (12 s, one demo case walks through
                 "Demo station", ctx.user.username, session.state.lock)
     st.success("Demo scan started.")
 if go:
-    if not camera.strip():
-        st.error("Give the camera a name: sightings and the alert cooldown are per camera.")
-    elif not files and not url.strip():
-        st.error("Add a video file or a stream URL.")
-    elif url.strip() and not is_stream(url.strip()):
-        st.error("The stream URL must start with rtsp://, http://, https://, rtmp:// or udp://.")
+    try:
+        started = scans.start_uploads(ctx.ws, [(f.name, f.getvalue()) for f in files or []], url,
+                                      camera, float(every), location.strip() or None,
+                                      ctx.user.username, session.state.lock)
+    except ValueError as exc:
+        st.error(f"Not started: {exc}.")
     else:
-        uploads = ctx.settings.data_dir / "uploads"
-        uploads.mkdir(parents=True, exist_ok=True)
-        sources = []
-        for f in files or []:
-            safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(f.name).name)
-            path = uploads / f"{uuid.uuid4().hex}-{safe[-80:]}"
-            path.write_bytes(f.getvalue())
-            sources.append(str(path))
-        if url.strip():
-            sources.append(url.strip())
-        for src in sources:
-            cleanup = None
-            if not is_stream(src):
-                def cleanup(p=src):  # the uploaded copy is removed once scanned
-                    Path(p).unlink(missing_ok=True)
-            scans.start(ctx.ws, src, camera.strip(), float(every), location.strip() or None,
-                        ctx.user.username, session.state.lock, cleanup)
-        st.success(f"{len(sources)} scan(s) started.")
+        st.success(f"{len(started)} scan(s) started.")
 
 
 @st.fragment(run_every=1.0)
@@ -76,9 +55,7 @@ def jobs() -> None:
         st.caption("No scans yet.")
         return
     for job in items:
-        name = job.source.rsplit("/", 1)[-1].split("-", 1)[-1] if not is_stream(
-            job.source) else job.source
-        head = f"**#{job.id} {job.camera}** · {name} · {job.status}"
+        head = f"**#{job.id} {job.camera}** · {scans.source_name(job.source)} · {job.status}"
         speed = f" · {job.speed:.1f}x real time" if job.speed else ""
         text = f"{job.done_s:.0f} s of video, {job.frames} frames{speed}"
         st.markdown(head)

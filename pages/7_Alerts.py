@@ -12,6 +12,7 @@ import streamlit as st
 from findme.alerts import charts as alert_charts
 from findme.alerts import outbox
 from findme.alerts import rules as alerts
+from findme.alerts import store as alert_store
 from findme.ui import session
 
 ctx = session.page("Alerts", "alerts.view",
@@ -39,23 +40,23 @@ for col, (channel, (on, why)) in zip(cols, status.items(), strict=True):
                 col.warning(f"Test {channel} alert not delivered yet: it is retried "
                             "automatically (see its attempts below).")
 
-mine = alerts.unread(records, ctx.user.username)
+mine = alert_store.unread(records, ctx.user.username)
 st.subheader(f"Notifications ({len(mine)} unread)")
 if mine:
     for a in mine[:10]:
         st.markdown(f"- **{a.subject}** · {a.body} · {a.created_at:%Y-%m-%d %H:%M} UTC")
     if st.button("Mark all read", key="mark_read"):
-        alerts.mark_read(records, ctx.user.username, [a.id for a in mine])
+        alert_store.mark_read(records, ctx.user.username, [a.id for a in mine])
         st.rerun()
 
 st.subheader("History")
 f1, f2, f3, f4 = st.columns(4)
 case = f1.number_input("Case number", min_value=0, value=None, step=1, key="f_case")
-channels = f2.multiselect("Channel", alerts.CHANNELS, key="f_channel")
-statuses = f3.multiselect("Status", alerts.STATUSES, key="f_status")
+channels = f2.multiselect("Channel", alert_store.CHANNELS, key="f_channel")
+statuses = f3.multiselect("Status", alert_store.STATUSES, key="f_status")
 days = f4.number_input("Last days", 1, 3650, 30, key="f_days")
 since = dt.datetime.now(dt.UTC) - dt.timedelta(days=int(days))
-items = [a for a in alerts.list_alerts(records, case_id=int(case) if case else None,
+items = [a for a in alert_store.list_alerts(records, case_id=int(case) if case else None,
                                        since=since)
          if (not channels or a.channel in channels) and (not statuses or a.status in statuses)]
 if not items:
@@ -65,16 +66,17 @@ frame = alert_charts.per_day(items)
 c1, c2 = st.columns(2)
 c1.plotly_chart(alert_charts.by_channel(frame), key="by_channel")
 c2.plotly_chart(alert_charts.by_status(frame), key="by_status")
-rows = pd.DataFrame(alerts.as_rows(items))
+rows = pd.DataFrame(alert_store.as_rows(items))
 if not ctx.can("cases.contact"):
-    rows["recipient"] = rows["recipient"].map(lambda r: r if r == alerts.EVERYONE else "(hidden)")
+    rows["recipient"] = rows["recipient"].map(
+        lambda r: r if r == alert_store.EVERYONE else "(hidden)")
 st.dataframe(rows, hide_index=True, width="stretch", key="history")
 st.download_button("Export (CSV)", rows.to_csv(index=False), "alerts.csv", "text/csv",
                    key="alerts_csv")
 
 pick = st.selectbox("Delivery attempts of alert", [a.id for a in items], key="pick")
 chosen = next(a for a in items if a.id == pick)
-tries = alerts.attempts(records, [pick])
+tries = alert_store.attempts(records, [pick])
 if tries:
     st.dataframe(pd.DataFrame([t.__dict__ for t in tries]), hide_index=True, width="stretch",
                  key="attempts")
@@ -82,7 +84,7 @@ else:
     st.caption("No delivery attempt yet (dashboard notifications need none).")
 retryable = chosen.status in ("failed", "pending") and chosen.channel != "dashboard"
 if ctx.can("alerts.manage") and retryable and st.button(f"Retry alert {pick} now", key="retry"):
-    alerts.retry(records, pick, ctx.user.username)
+    alert_store.retry(records, pick, ctx.user.username)
     report = outbox.run_once(records, ctx.settings, only=[pick])
     st.success("Delivered." if report.sent else "Still failing: it stays in the outbox and "
                "is retried automatically.")

@@ -94,11 +94,9 @@ if result is not None:
     if ctx.can("thresholds.apply") and dataset != "Our own cases":
         with st.expander("Apply thresholds to the live configuration (admin)"):
             current = calibration.load(ctx.settings)
-            scorers = [s for s in result.advice if s == "fused" or s in current.model_thresholds]
+            scorers = evaluation.applicable_scorers(result, current)
             scorer = st.selectbox("Scorer", scorers, key="apply_scorer")
-            key = calibration.fusion_key(ctx.settings.models) if scorer == "fused" else scorer
-            now = current.fusions[key].thresholds if scorer == "fused" and \
-                key in current.fusions else current.model_thresholds.get(scorer)
+            key, now = calibration.thresholds_of(current, scorer, ctx.settings.models)
             options = result.advice.get(scorer, {})
             target = st.selectbox("Target false-alert rate (sets the match threshold)",
                                   list(options), key="apply_target",

@@ -15,6 +15,7 @@ import pytest
 
 from findme.alerts import channels, outbox
 from findme.alerts import rules as alerts
+from findme.alerts import store as alert_store
 from findme.cases import users
 from findme.cases.records import CaseDetails
 from findme.cases.registry import PhotoInput, enroll_case
@@ -73,7 +74,7 @@ def _drain(ws: Workspace, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         outbox.run_once(ws.records, ws.settings)
-        if not alerts.list_alerts(ws.records, status="pending"):
+        if not alert_store.list_alerts(ws.records, status="pending"):
             return
         time.sleep(0.05)
     raise AssertionError("alerts still pending")
@@ -85,7 +86,7 @@ def test_a_match_sends_one_email_one_sms_one_signed_webhook(ws: Workspace, celeb
     result = ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     (lead_id,) = result.lead_ids
     assert result.faces[0].best.decision == "match"
-    queued = alerts.list_alerts(ws.records)
+    queued = alert_store.list_alerts(ws.records)
     assert sorted(a.channel for a in queued) == ["dashboard", "email", "sms", "webhook"]
     assert all(a.status == "pending" for a in queued if a.channel != "dashboard")
     report = outbox.run_once(ws.records, ws.settings)
@@ -120,7 +121,7 @@ def test_a_match_sends_one_email_one_sms_one_signed_webhook(ws: Workspace, celeb
     assert body["decision"] == "match" and body["url"] == link
     assert hook.headers["idempotency-key"] == body["idempotency_key"]
     assert "Ben" not in hook.body.decode()
-    sent = alerts.list_alerts(ws.records, status="sent")
+    sent = alert_store.list_alerts(ws.records, status="sent")
     assert len(sent) == 4 and all(a.provider_id for a in sent if a.channel in ("email", "sms"))
 
 
@@ -149,16 +150,16 @@ def test_providers_down_then_back_everything_arrives_once(ws: Workspace, celeb5:
     ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     first = outbox.run_once(ws.records, ws.settings)
     assert len(first.retrying) == 3 and not first.sent
-    pending = {a.channel: a for a in alerts.list_alerts(ws.records, status="pending")}
+    pending = {a.channel: a for a in alert_store.list_alerts(ws.records, status="pending")}
     assert set(pending) == {"email", "sms", "webhook"}
     _drain(ws)
     for kind in ("sendgrid", "twilio", "webhook"):
         assert len(fakes[kind].delivered) == 1, kind
-    by_channel = {a.channel: a for a in alerts.list_alerts(ws.records)}
+    by_channel = {a.channel: a for a in alert_store.list_alerts(ws.records)}
     for channel, fails in (("email", 2), ("sms", 2), ("webhook", 3)):
         a = by_channel[channel]
         assert a.status == "sent" and a.attempts == fails + 1
-        tries = alerts.attempts(ws.records, [a.id])
+        tries = alert_store.attempts(ws.records, [a.id])
         assert [t.ok for t in tries] == [False] * fails + [True]
         assert tries[0].http_status == (None if channel == "sms" else 500)
         gaps = [(b.at - a_.at).total_seconds() for a_, b in zip(tries, tries[1:], strict=False)]
@@ -180,14 +181,15 @@ def test_permanent_errors_fail_and_can_be_retried(ws: Workspace, celeb5: Path, f
     for _ in range(2):
         outbox.run_once(ws.records, settings)
         time.sleep(0.3)
-    (hook,) = alerts.list_alerts(ws.records, channel="webhook")
+    (hook,) = alert_store.list_alerts(ws.records, channel="webhook")
     assert hook.status == "failed" and hook.attempts == 2  # ...until the attempts run out
     assert ws.records.audit_log(action="alert.failed")
     fakes["webhook"] = FakeProvider("webhook")
     with pytest.raises(ValueError, match="not failed"):
-        alerts.retry(ws.records, alerts.list_alerts(ws.records, channel="email")[0].id, "boss")
-    alerts.retry(ws.records, hook.id, "boss")
-    assert alerts.list_alerts(ws.records, channel="webhook")[0].status == "pending"
+        email = alert_store.list_alerts(ws.records, channel="email")[0]
+        alert_store.retry(ws.records, email.id, "boss")
+    alert_store.retry(ws.records, hook.id, "boss")
+    assert alert_store.list_alerts(ws.records, channel="webhook")[0].status == "pending"
 
 
 def _worker(env: dict[str, str], fault: str | None) -> subprocess.CompletedProcess[str]:
@@ -207,14 +209,14 @@ def test_a_killed_worker_resumes_and_delivers_everything(ws: Workspace, celeb5: 
     ws.search(_probe(ws, celeb5), source="photo", source_ref="tip.jpg")
     died = _worker(env, f"after-send:{crash_on}")
     assert died.returncode == 70  # killed after the provider answered, before the record
-    stuck = alerts.list_alerts(ws.records, status="sending")
+    stuck = alert_store.list_alerts(ws.records, status="sending")
     assert [a.channel for a in stuck] == [crash_on]
     time.sleep(0.6)  # the dead worker's lease runs out
     again = _worker(env, None)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["in_doubt"] == [stuck[0].id]
-    assert {a.status for a in alerts.list_alerts(ws.records)} == {"sent"}
-    tries = alerts.attempts(ws.records, [stuck[0].id])
+    assert {a.status for a in alert_store.list_alerts(ws.records)} == {"sent"}
+    tries = alert_store.attempts(ws.records, [stuck[0].id])
     if crash_on == "webhook":  # the receiver honours the idempotency key: delivered once
         assert fakes["webhook"].duplicates == 1 and len(fakes["webhook"].delivered) == 1
         assert "drops a repeat" in tries[0].note
@@ -239,12 +241,12 @@ def test_cooldown_one_alert_for_ten_frames_on_one_camera(ws: Workspace, celeb5: 
         leads += ws.search(frame, source="cctv", source_ref=f"gate3.mp4@{k}s",
                                          alert_source="camera:Gate 3").lead_ids
     assert len(leads) == 10  # every frame's lead is kept for review...
-    queued = alerts.list_alerts(ws.records)
+    queued = alert_store.list_alerts(ws.records)
     assert sorted(a.channel for a in queued) == ["dashboard", "email", "sms", "webhook"]
     assert len(ws.records.audit_log(action="alert.cooldown")) == 9  # ...but alerts once
     ws.search(frame, source="cctv", source_ref="hall.mp4@1s",
                             alert_source="camera:Hall")
-    assert len(alerts.list_alerts(ws.records, channel="dashboard")) == 2  # another camera
+    assert len(alert_store.list_alerts(ws.records, channel="dashboard")) == 2  # another camera
 
 
 def test_channels_without_credentials_are_off(ws_settings: Settings, celeb5: Path) -> None:
@@ -254,11 +256,11 @@ def test_channels_without_credentials_are_off(ws_settings: Settings, celeb5: Pat
     with open_workspace(ws_settings) as w:
         _enroll(w, celeb5)
         w.search(_probe(w, celeb5), source="photo", source_ref="tip.jpg")
-        assert [a.channel for a in alerts.list_alerts(w.records)] == ["dashboard"]
-        (note,) = alerts.unread(w.records, "rita")
+        assert [a.channel for a in alert_store.list_alerts(w.records)] == ["dashboard"]
+        (note,) = alert_store.unread(w.records, "rita")
         assert note.subject.startswith("MATCH: case #")
-        alerts.mark_read(w.records, "rita", [note.id])
-        assert alerts.unread(w.records, "rita") == [] and alerts.unread(w.records, "sam")
+        alert_store.mark_read(w.records, "rita", [note.id])
+        assert alert_store.unread(w.records, "rita") == [] and alert_store.unread(w.records, "sam")
         with pytest.raises(ValueError, match="off"):
             alerts.queue_test(w.records, ws_settings, "email", "boss")
 
@@ -271,10 +273,10 @@ def test_possible_alerts_only_when_asked(ws: Workspace) -> None:
     case_id = ws.records.create_case(CaseDetails("A"))
     new = NewLead(case_id, None, (0, 0, 1, 1), 0.6, {}, Decision.POSSIBLE)
     create_lead(ws.records, ws.settings, new, None, "photo")
-    assert alerts.list_alerts(ws.records) == []
+    assert alert_store.list_alerts(ws.records) == []
     eager = replace(ws.settings, alert_possible=True)
     lead = create_lead(ws.records, eager, new, None, "photo", "another source")
-    assert {a.lead_id for a in alerts.list_alerts(ws.records)} == {lead}
+    assert {a.lead_id for a in alert_store.list_alerts(ws.records)} == {lead}
 
 
 def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb5: Path,
@@ -304,7 +306,7 @@ def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb
     at.button(key="retry").click()
     at.run()
     assert any("Delivered" in s.value for s in at.success)
-    assert alerts.list_alerts(w.records, channel="email")[0].status == "sent"
+    assert alert_store.list_alerts(w.records, channel="email")[0].status == "sent"
 
     before = len(fakes["webhook"].requests)
     at.button(key="test_webhook").click()

@@ -13,37 +13,38 @@ import numpy as np
 import pytest
 
 from findme.config import Settings, get_settings
+from findme.evaluation import metrics
 from findme.evaluation import protocol as ev
 from findme.workspace import Workspace
 
 
 def test_roc_auc_eer_tar_hand_values() -> None:
     genuine, impostor = np.array([0.9, 0.8, 0.4]), np.array([0.5, 0.3, 0.2, 0.1])
-    far, tar, t = ev.roc_curve(genuine, impostor)
+    far, tar, t = metrics.roc_curve(genuine, impostor)
     # threshold 0.8: 2/3 genuine accepted, no impostor; 0.5: 2/3 and 1/4; 0.4: 3/3 and 1/4
     assert (far[t == 0.8][0], tar[t == 0.8][0]) == (0.0, pytest.approx(2 / 3))
     assert (far[t == 0.4][0], tar[t == 0.4][0]) == (0.25, 1.0)
     # AUC = P(g > i): 0.9, 0.8 beat all 4; 0.4 beats 3 of 4 -> 11/12
-    assert ev.auc(far, tar) == pytest.approx(11 / 12)
-    assert ev.tar_at_far(far, tar, 0.0) == pytest.approx(2 / 3)
-    assert ev.tar_at_far(far, tar, 0.25) == 1.0
-    assert ev.eer(*ev.roc_curve(np.array([1.0]), np.array([0.0]))[:2]) == 0.0
+    assert metrics.auc(far, tar) == pytest.approx(11 / 12)
+    assert metrics.tar_at_far(far, tar, 0.0) == pytest.approx(2 / 3)
+    assert metrics.tar_at_far(far, tar, 0.25) == 1.0
+    assert metrics.eer(*metrics.roc_curve(np.array([1.0]), np.array([0.0]))[:2]) == 0.0
     # fully overlapping scores: EER 0.5
-    far2, tar2, _ = ev.roc_curve(np.array([0.5, 0.5]), np.array([0.5, 0.5]))
-    assert ev.eer(far2, tar2) == pytest.approx(0.5)
+    far2, tar2, _ = metrics.roc_curve(np.array([0.5, 0.5]), np.array([0.5, 0.5]))
+    assert metrics.eer(far2, tar2) == pytest.approx(0.5)
 
 
 def test_cmc_det_confusion_hand_values() -> None:
-    assert ev.cmc(np.array([1, 2, 0, 1]), 3).tolist() == [0.5, 0.75, 0.75]
+    assert metrics.cmc(np.array([1, 2, 0, 1]), 3).tolist() == [0.5, 0.75, 0.75]
     correct = np.array([True, True, False])
     top = np.array([0.9, 0.6, 0.7])
     strangers = np.array([0.8, 0.2])
-    c = ev.confusion(correct, top, strangers, 0.65)
+    c = metrics.confusion(correct, top, strangers, 0.65)
     # alerts: probe0 (correct) TP, probe2 wrong FP, stranger0 FP; probe1 below -> FN; stranger1 TN
     assert (c["tp"], c["fp"], c["fn"], c["tn"]) == (1, 2, 2, 1)
     assert c["precision"] == pytest.approx(1 / 3) and c["recall"] == pytest.approx(1 / 3)
     assert c["accuracy"] == pytest.approx(2 / 6)
-    fpir, fnir, t = ev.det_curve(correct, top, strangers)
+    fpir, fnir, t = metrics.det_curve(correct, top, strangers)
     k = list(t).index(0.7)
     assert fpir[k] == 0.5 and fnir[k] == pytest.approx(2 / 3)
 
@@ -64,7 +65,7 @@ def test_person_scores_and_metrics_on_crafted_sets() -> None:
 
 def test_bootstrap_interval_brackets_the_mean() -> None:
     values = np.r_[np.ones(80), np.zeros(20)]
-    lo, hi = ev.bootstrap_ci(values, lambda v: float(v.mean()))
+    lo, hi = metrics.bootstrap_ci(values, lambda v: float(v.mean()))
     assert lo < 0.8 < hi and hi - lo < 0.2
 
 

@@ -98,7 +98,7 @@ def test_a_crash_while_making_a_lead_leaves_no_lead_without_its_alerts(
         ws_settings: Settings, fault: str) -> None:
     """Lead row, audit entry and outbox rows commit together: killed in between, none stays;
     the crop written first is removed by the start-up reconcile."""
-    from findme.alerts.rules import list_alerts
+    from findme.alerts.store import list_alerts
     from findme.workspace import open_workspace
 
     r = open_records(ws_settings)

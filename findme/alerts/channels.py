@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from findme.alerts.rules import AlertRecord
+from findme.alerts.store import AlertRecord
 from findme.config import Settings
 
 RESPONSE_CHARS = 500

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from findme.alerts.rules import AlertRecord
+from findme.alerts.store import AlertRecord
 
 STATUS_COLOURS = {"sent": "#2e7d32", "pending": "#f9a825", "sending": "#1565c0",
                   "failed": "#c62828"}

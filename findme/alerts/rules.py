@@ -1,4 +1,4 @@
-"""Alert rules and the outbox: who hears about a lead, on which channel, with what words.
+"""Alert rules: who hears about a lead, on which channel (the words: :mod:`.messages`).
 
 When a lead is made, :func:`queue_for_lead` applies the rules and writes one outbox row per
 channel and recipient, in the lead's own transaction, *before anything is sent* (the outbox
@@ -17,136 +17,26 @@ worker, :mod:`findme.alerts.outbox`, sends them):
   e-mail to an account carries the name (every role may see case names); e-mail to an address
   with no account carries what SMS carries. No alert ever carries a photo or a guardian contact.
 """
-
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    func,
-    select,
-    update,
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from findme.alerts.messages import (
+    Event,
+    render_dashboard,
+    render_email,
+    render_sms,
+    render_webhook,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
-
-from findme.cases.records import Base, Case, Records, add_audit
-from findme.cases.records import aware as _aware
-from findme.cases.records import now as _now
+from findme.alerts.store import CHANNELS, EVERYONE, Alert, add
+from findme.cases.records import Records, add_audit
+from findme.cases.tables import Case
+from findme.cases.tables import now as _now
 from findme.config import Settings
-
-CHANNELS = ("dashboard", "email", "sms", "webhook")
-STATUSES = ("pending", "sending", "sent", "failed")
-EVERYONE = "reviewers"
-
-
-
-
-class Alert(Base):
-    """One message to one recipient on one channel (the outbox row)."""
-
-    __tablename__ = "alerts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(100), unique=True)
-    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"),
-                                                nullable=True, index=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
-                                                nullable=True, index=True)
-    source_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    recipient: Mapped[str] = mapped_column(String(300))
-    subject: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    body: Mapped[str] = mapped_column(Text)
-    decision: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
-                                                                nullable=True, index=True)
-    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
-                                                              nullable=True)
-    provider_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now,
-                                                    index=True)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class AlertAttempt(Base):
-    """One delivery attempt of an alert: what the provider answered, or the error."""
-
-    __tablename__ = "alert_attempts"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"),
-                                          index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    ok: Mapped[bool] = mapped_column(Boolean)
-    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    response: Mapped[str | None] = mapped_column(Text, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    note: Mapped[str | None] = mapped_column(String(300), nullable=True)
-
-
-class AlertRead(Base):
-    """A dashboard notification a user has read."""
-
-    __tablename__ = "alert_reads"
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"),
-                                          primary_key=True)
-    username: Mapped[str] = mapped_column(String(100), primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    """An alert as read from the database."""
-
-    id: int
-    key: str
-    lead_id: int | None
-    case_id: int | None
-    source_key: str | None
-    channel: str
-    recipient: str
-    subject: str | None
-    body: str
-    decision: str | None
-    status: str
-    attempts: int
-    next_attempt_at: dt.datetime | None
-    provider_id: str | None
-    last_error: str | None
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class AttemptRecord:
-    """A delivery attempt as read from the database."""
-
-    alert_id: int
-    at: dt.datetime
-    ok: bool
-    http_status: int | None
-    response: str | None
-    error: str | None
-    note: str | None
-
-
-def to_record(a: Alert) -> AlertRecord:
-    values = {f: getattr(a, f) for f in AlertRecord.__dataclass_fields__}
-    for f in ("next_attempt_at", "created_at", "sent_at"):
-        values[f] = _aware(values[f])
-    return AlertRecord(**values)
-
 
 # ----------------------------------------------------------------------------- channels
 
@@ -170,72 +60,10 @@ def channel_status(settings: Settings) -> dict[str, tuple[bool, str]]:
     }
 
 
-# ----------------------------------------------------------------------------- content
-
-
-@dataclass(frozen=True)
-class Event:
-    """What an alert is about (a lead, or a test)."""
-
-    lead_id: int | None
-    case_id: int | None
-    case_name: str | None
-    decision: str
-    score: float
-    source: str
-    at: dt.datetime
-    test: bool = False
-
-
-def lead_link(settings: Settings, lead_id: int | None) -> str:
-    """The dashboard address of a lead (the review page)."""
-    base = f"{settings.public_url}/Review_leads"
-    return f"{base}?lead={lead_id}" if lead_id else base
-
-
-def render_sms(e: Event, settings: Settings) -> str:
-    """SMS text: no name, no photo; case number, decision and a link."""
-    if e.test:
-        return "Find Me AI test alert: SMS delivery works."
-    return (f"Find Me AI: {e.decision.upper()} for case #{e.case_id} ({e.source}). "
-            f"Review: {lead_link(settings, e.lead_id)}")
-
-
-def render_email(e: Event, settings: Settings, with_name: bool) -> tuple[str, str]:
-    """(subject, plain-text body) of an e-mail; the child's name only ``with_name``."""
-    if e.test:
-        return "Find Me AI test alert", "This is a test: e-mail delivery works.\n"
-    who = f"case #{e.case_id}" + (f" ({e.case_name})" if with_name and e.case_name else "")
-    subject = f"Find Me AI: {e.decision.upper()} for {who}"
-    body = (f"A search found a face that may show {who}.\n\n"
-            f"Decision: {e.decision} (score {e.score:.2f}; a score is not a verdict)\n"
-            f"Source: {e.source}\nWhen: {e.at:%Y-%m-%d %H:%M} UTC\n\n"
-            f"Review the lead: {lead_link(settings, e.lead_id)}\n\n"
-            "A person must review this lead before anyone acts on it.\n")
-    return subject, body
-
-
-def render_webhook(e: Event, settings: Settings, key: str) -> str:
-    """JSON payload of a webhook (no name, no photo)."""
-    return json.dumps({"event": "test" if e.test else "lead", "idempotency_key": key,
-                       "lead_id": e.lead_id, "case_id": e.case_id, "decision": e.decision,
-                       "score": round(e.score, 4), "source": e.source,
-                       "at": e.at.isoformat(timespec="seconds"),
-                       "url": lead_link(settings, e.lead_id)}, sort_keys=True)
-
-
-def render_dashboard(e: Event) -> tuple[str, str]:
-    """(title, text) of a dashboard notification (seen only by signed-in reviewers)."""
-    if e.test:
-        return "Test alert", "Dashboard notifications work."
-    return (f"{e.decision.upper()}: case #{e.case_id} {e.case_name or ''}".strip(),
-            f"score {e.score:.2f} from {e.source}")
-
-
 # ----------------------------------------------------------------------------- rules
 
 
-def _recipients(s: Session, settings: Settings, case_id: int | None
+def _recipients(s: Session | None, settings: Settings, case_id: int | None
                 ) -> tuple[list[tuple[str, bool]], list[str]]:
     """([(email, may see the child's name)], [phone]) for a case: the global lists (addresses
     with no account: no name) plus the assigned investigator's account (its role decides)."""
@@ -243,7 +71,7 @@ def _recipients(s: Session, settings: Settings, case_id: int | None
 
     emails = [(a, False) for a in settings.alert_emails]
     phones = list(settings.alert_phones)
-    if case_id is not None:
+    if case_id is not None and s is not None:
         assigned = s.scalar(select(Case.assigned_to).where(Case.id == case_id))
         user = s.scalar(select(User).where(User.username == assigned,
                                            User.active.is_(True))) if assigned else None
@@ -255,7 +83,7 @@ def _recipients(s: Session, settings: Settings, case_id: int | None
     return emails, phones
 
 
-def _rows(e: Event, s: Session, settings: Settings, source_key: str | None,
+def _rows(e: Event, s: Session | None, settings: Settings, source_key: str | None,
           channels: tuple[str, ...]) -> list[Alert]:
     status = channel_status(settings)
     emails, phones = _recipients(s, settings, e.case_id)
@@ -321,89 +149,7 @@ def queue_test(records: Records, settings: Settings, channel: str, actor: str) -
     if not on:
         raise ValueError(f"the {channel} channel is {why}")
     event = Event(None, None, None, "test", 0.0, "test", _now(), test=True)
-    with records.session() as s:
-        rows = _rows(event, s, settings, "test", (channel,))
-        if not rows:
-            raise ValueError(f"the {channel} channel has no recipient configured")
-        s.add_all(rows)
-        s.flush()
-        add_audit(s, actor=actor, action="alert.test", detail=channel)
-        return [r.id for r in rows]
-
-
-# ----------------------------------------------------------------------------- reading
-
-
-def list_alerts(records: Records, case_id: int | None = None, channel: str | None = None,
-                status: str | None = None, since: dt.datetime | None = None,
-                until: dt.datetime | None = None, limit: int = 2000) -> list[AlertRecord]:
-    """Alerts newest first, filtered."""
-    with records.session() as s:
-        q = select(Alert).order_by(Alert.id.desc()).limit(limit)
-        if case_id is not None:
-            q = q.where(Alert.case_id == case_id)
-        if channel:
-            q = q.where(Alert.channel == channel)
-        if status:
-            q = q.where(Alert.status == status)
-        if since:
-            q = q.where(Alert.created_at >= since)
-        if until:
-            q = q.where(Alert.created_at < until)
-        return [to_record(a) for a in s.scalars(q)]
-
-
-def attempts(records: Records, alert_ids: list[int]) -> list[AttemptRecord]:
-    """Delivery attempts of the given alerts, oldest first."""
-    if not alert_ids:
-        return []
-    with records.session() as s:
-        return [AttemptRecord(a.alert_id, _aware(a.at), a.ok, a.http_status, a.response,
-                              a.error, a.note)
-                for a in s.scalars(select(AlertAttempt).where(
-                    AlertAttempt.alert_id.in_(alert_ids)).order_by(AlertAttempt.id))]
-
-
-def sent_since(records: Records, since: dt.datetime) -> int:
-    """How many alerts were delivered since ``since`` (dashboard notifications included)."""
-    with records.session() as s:
-        return s.scalar(select(func.count()).select_from(Alert).where(
-            Alert.status == "sent", Alert.sent_at >= since)) or 0
-
-
-def retry(records: Records, alert_id: int, actor: str) -> None:
-    """Send a failed (or waiting) alert again now (audited)."""
-    with records.session() as s:
-        done = s.execute(update(Alert).where(Alert.id == alert_id, Alert.status.in_(
-            ("failed", "pending"))).values(status="pending", next_attempt_at=_now(),
-                                           claimed_until=None)).rowcount
-        if not done:
-            raise ValueError(f"alert {alert_id} is not failed or waiting")
-        add_audit(s, actor=actor, action="alert.retry", target=f"alert:{alert_id}")
-
-
-def unread(records: Records, username: str, limit: int = 50) -> list[AlertRecord]:
-    """Dashboard notifications ``username`` has not read, newest first."""
-    with records.session() as s:
-        read = select(AlertRead.alert_id).where(AlertRead.username == username)
-        q = select(Alert).where(Alert.channel == "dashboard", Alert.id.not_in(read)) \
-            .order_by(Alert.id.desc()).limit(limit)
-        return [to_record(a) for a in s.scalars(q)]
-
-
-def mark_read(records: Records, username: str, alert_ids: list[int]) -> None:
-    """Mark dashboard notifications read for ``username``."""
-    with records.session() as s:
-        have = set(s.scalars(select(AlertRead.alert_id).where(
-            AlertRead.username == username, AlertRead.alert_id.in_(alert_ids))))
-        s.add_all(AlertRead(alert_id=i, username=username) for i in alert_ids if i not in have)
-
-
-def as_rows(items: list[AlertRecord]) -> list[dict[str, Any]]:
-    """Table rows for the Alerts page and ``findme alerts list``."""
-    return [{"id": a.id, "created": a.created_at, "channel": a.channel,
-             "recipient": a.recipient, "case_id": a.case_id, "lead_id": a.lead_id,
-             "decision": a.decision, "status": a.status, "attempts": a.attempts,
-             "next_attempt": a.next_attempt_at if a.status == "pending" else None,
-             "sent": a.sent_at, "provider_id": a.provider_id, "last_error": a.last_error}
-            for a in items]
+    rows = _rows(event, None, settings, "test", (channel,))
+    if not rows:
+        raise ValueError(f"the {channel} channel has no recipient configured")
+    return add(records, rows, actor, "alert.test", channel)

@@ -21,22 +21,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from findme.alerts.rules import queue_for_lead
-from findme.cases.records import (
-    Case,
-    Lead,
-    LeadRecord,
-    LeadReview,
-    Photo,
-    Probe,
-    RecordError,
-    Records,
-    _values,
-    add_audit,
-    fault_point,
-)
+from findme.cases.records import RecordError, Records, _values, add_audit, fault_point
+from findme.cases.tables import Case, Lead, LeadRecord, LeadReview, Photo, Probe, aware
 from findme.config import Settings
 from findme.faces.detect import Face
 from findme.faces.image import crop_face
@@ -238,6 +227,37 @@ def _views(records: Records, leads: list[Lead]) -> list[LeadView]:
                                 probe.created_at if probe else None,
                                 tuple(reviews[lead.id])))
         return out
+
+
+def per_case(records: Records, status: str | None = None) -> dict[int, int]:
+    """``{case id: number of leads}`` (of one status when given)."""
+    with records.session() as s:
+        q = select(Lead.case_id, func.count()).group_by(Lead.case_id)
+        if status is not None:
+            q = q.where(Lead.status == status)
+        return dict(s.execute(q).all())
+
+
+def count(records: Records, status: str | None = None, decision: str | None = None,
+          since: dt.datetime | None = None) -> int:
+    """How many leads, filtered by status, decision and creation time."""
+    with records.session() as s:
+        q = select(func.count()).select_from(Lead)
+        if status is not None:
+            q = q.where(Lead.status == status)
+        if decision is not None:
+            q = q.where(Lead.decision == decision)
+        if since is not None:
+            q = q.where(Lead.created_at >= since)
+        return s.scalar(q) or 0
+
+
+def made_since(records: Records, since: dt.datetime) -> list[tuple[dt.datetime, str]]:
+    """``(created at, decision)`` of every lead made since ``since`` (aware UTC times)."""
+    with records.session() as s:
+        rows = s.execute(select(Lead.created_at, Lead.decision).where(
+            Lead.created_at >= since)).all()
+    return [(aware(t), d) for t, d in rows]
 
 
 def queue(records: Records, status: str | None = "new", case_id: int | None = None,

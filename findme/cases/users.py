@@ -16,9 +16,10 @@ import bcrypt
 from sqlalchemy import Boolean, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from findme.cases.records import Base, RecordError, Records, add_audit
-from findme.cases.records import aware as _aware
-from findme.cases.records import now as _now
+from findme.cases.records import RecordError, Records, add_audit
+from findme.cases.tables import Base
+from findme.cases.tables import aware as _aware
+from findme.cases.tables import now as _now
 
 ROLES = ("admin", "investigator", "reviewer", "viewer")
 

@@ -18,6 +18,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """Run the outbox worker, list alerts, or queue a test alert."""
     from findme.alerts import outbox
     from findme.alerts import rules as alerts
+    from findme.alerts import store as alert_store
     from findme.cases.records import open_records
     from findme.config import get_settings
 
@@ -25,10 +26,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     records = open_records(settings)
     try:
         if args.action == "list":
-            items = alerts.list_alerts(records, case_id=args.case, channel=args.channel,
+            items = alert_store.list_alerts(records, case_id=args.case, channel=args.channel,
                                        status=args.status)
-            tries = alerts.attempts(records, [a.id for a in items])
-            rows = alerts.as_rows(items)
+            tries = alert_store.attempts(records, [a.id for a in items])
+            rows = alert_store.as_rows(items)
             for row in rows:
                 row["attempt_log"] = [{"at": t.at.isoformat(), "ok": t.ok,
                                        "http_status": t.http_status, "error": t.error,

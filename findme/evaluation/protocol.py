@@ -24,13 +24,12 @@ import cv2
 import numpy as np
 
 from findme.config import Settings
+from findme.evaluation import metrics
 from findme.faces.detect import Face
 from findme.faces.embed import embed_largest_faces
 from findme.search import calibration as calib
 
 FARS = (0.01, 0.001)
-CMC_RANKS = 10
-BOOTSTRAP = 200
 CONDITIONS = ("original", "small_24px", "small_48px", "blur", "jpeg_q20", "low_light",
               "grayscale", "rotate_20deg")
 Progress = Callable[[str, int, int], None]
@@ -145,97 +144,6 @@ def embed_photos(items: Sequence[tuple[Path, str]], models: Sequence[str], setti
     return Embedded([label for _, label in items], vecs, has)
 
 
-# ----------------------------------------------------------------------------- metrics
-
-
-def roc_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
-    """``(far, tar, thresholds)`` for every distinct score, thresholds descending (score >= t
-    accepts). Starts at (0, 0) and ends at (1, 1)."""
-    g = np.sort(np.asarray(genuine, np.float64))
-    i = np.sort(np.asarray(impostor, np.float64))
-    t = np.unique(np.concatenate([g, i]))[::-1]
-    tar = 1.0 - np.searchsorted(g, t, side="left") / max(len(g), 1)
-    far = 1.0 - np.searchsorted(i, t, side="left") / max(len(i), 1)
-    return (np.r_[0.0, far, 1.0], np.r_[0.0, tar, 1.0], np.r_[np.inf, t, -np.inf])
-
-
-def auc(far: np.ndarray, tar: np.ndarray) -> float:
-    """Area under a ROC curve by the trapezoid rule."""
-    return float(np.trapezoid(tar, far))
-
-
-def eer(far: np.ndarray, tar: np.ndarray) -> float:
-    """Equal error rate: where false accepts equal false rejects (interpolated)."""
-    frr = 1.0 - tar
-    diff = far - frr
-    k = int(np.nonzero(diff >= 0)[0][0])
-    if k == 0 or diff[k] == 0:
-        return float(far[k])
-    a, b = diff[k - 1], diff[k]
-    w = a / (a - b)
-    return float(far[k - 1] + w * (far[k] - far[k - 1]))
-
-
-def tar_at_far(far: np.ndarray, tar: np.ndarray, target: float) -> float:
-    """Best true-accept rate with a false-accept rate at most ``target``."""
-    ok = far <= target
-    return float(tar[ok].max()) if ok.any() else 0.0
-
-
-def cmc(ranks: np.ndarray, max_rank: int = CMC_RANKS) -> np.ndarray:
-    """Cumulative match characteristic: share of probes whose mate is within rank r (1-based;
-    rank 0 means never found), for r = 1..max_rank."""
-    ranks = np.asarray(ranks)
-    return np.array([float(((ranks >= 1) & (ranks <= r)).mean()) for r in range(1, max_rank + 1)])
-
-
-def det_curve(mated_top_correct: np.ndarray, mated_scores: np.ndarray,
-              nonmated_top: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Open-set ``(fpir, fnir, thresholds)``.
-
-    FNIR(t): share of mated probes whose own person is not the top answer with score >= t.
-    FPIR(t): share of never-enrolled probes whose top score >= t.
-    """
-    t = np.unique(np.concatenate([mated_scores, nonmated_top]))[::-1]
-    hit = mated_top_correct.astype(bool)
-    fnir = np.array([1.0 - float((hit & (mated_scores >= x)).mean()) for x in t])
-    fpir = np.array([float((nonmated_top >= x).mean()) for x in t])
-    return fpir, fnir, t
-
-
-def confusion(mated_top_correct: np.ndarray, mated_top: np.ndarray, nonmated_top: np.ndarray,
-              threshold: float) -> dict[str, float]:
-    """Counts and rates when a search alerts if its top score >= threshold.
-
-    TP: a registered person's probe whose top answer is that person, alerted. FP: an alert on a
-    stranger, or on the wrong person. FN: a registered person's probe not correctly alerted.
-    TN: a stranger not alerted.
-    """
-    alert_m = mated_top >= threshold
-    tp = int((alert_m & mated_top_correct).sum())
-    fp = int((alert_m & ~mated_top_correct).sum() + (nonmated_top >= threshold).sum())
-    fn = int(len(mated_top) - tp)
-    tn = int((nonmated_top < threshold).sum())
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    total = tp + fp + fn + tn
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": precision, "recall": recall,
-            "f1": f1, "accuracy": (tp + tn) / total if total else 0.0, "threshold": threshold}
-
-
-def bootstrap_ci(values: np.ndarray, stat: Callable[[np.ndarray], float],
-                 reps: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of ``stat`` over resampled rows of ``values``."""
-    values = np.asarray(values)
-    if len(values) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    stats = [stat(values[rng.integers(0, len(values), len(values))]) for _ in range(reps)]
-    return (float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5)))
-
-
 # ----------------------------------------------------------------------------- scoring
 
 
@@ -280,7 +188,7 @@ def metrics_from_scores(mated: Scores, mated_labels: Sequence[str], nonmated: Sc
             others[k, own[k]] = -np.inf
     impostor_all = others[valid][np.isfinite(others[valid])]
     g_valid = genuine[np.isfinite(genuine)]
-    far, tar, _ = roc_curve(g_valid, impostor_all)
+    far, tar, _ = metrics.roc_curve(g_valid, impostor_all)
     order = np.argsort(-m, axis=1)
     ranks = np.array([int(np.nonzero(order[k] == own[k])[0][0]) + 1
                       if own[k] >= 0 and valid[k] else 0 for k in range(n)])
@@ -289,13 +197,13 @@ def metrics_from_scores(mated: Scores, mated_labels: Sequence[str], nonmated: Sc
     loo_top = others[valid].max(axis=1) if others.shape[1] > 1 else np.zeros(0)
     strangers = np.concatenate([nonmated.matrix.max(axis=1) if nonmated.matrix.size else
                                 np.zeros(0), loo_top])
-    fpir, fnir, det_t = det_curve(top_correct, top, strangers)
-    curve_cmc = cmc(ranks)
+    fpir, fnir, det_t = metrics.det_curve(top_correct, top, strangers)
+    curve_cmc = metrics.cmc(ranks)
     out = {
-        "auc": auc(far, tar), "eer": eer(far, tar),
-        "tar_at_far": {str(f): tar_at_far(far, tar, f) for f in FARS},
+        "auc": metrics.auc(far, tar), "eer": metrics.eer(far, tar),
+        "tar_at_far": {str(f): metrics.tar_at_far(far, tar, f) for f in FARS},
         "rank1": float(curve_cmc[0]), "rank5": float(curve_cmc[min(4, len(curve_cmc) - 1)]),
-        "rank1_ci": bootstrap_ci(ranks, lambda r: float((r == 1).mean())),
+        "rank1_ci": metrics.bootstrap_ci(ranks, lambda r: float((r == 1).mean())),
         "n_genuine": int(len(g_valid)), "n_impostor": int(len(impostor_all)),
         "n_mated": n, "n_nonmated": int(len(strangers)),
         "curves": {"roc": {"far": far.tolist(), "tar": tar.tolist()},
@@ -305,11 +213,11 @@ def metrics_from_scores(mated: Scores, mated_labels: Sequence[str], nonmated: Sc
                    "genuine": g_valid.tolist(), "impostor": _sample(impostor_all)},
     }
     for name, t in thresholds.items():
-        c = confusion(top_correct, top, strangers, t)
+        c = metrics.confusion(top_correct, top, strangers, t)
         pairs = np.concatenate([np.c_[top_correct, top >= t], np.c_[np.zeros(len(strangers)),
                                                                     strangers >= t]])
-        c["precision_ci"] = bootstrap_ci(pairs, _precision)
-        c["recall_ci"] = bootstrap_ci(np.c_[top_correct, top >= t], _recall)
+        c["precision_ci"] = metrics.bootstrap_ci(pairs, _precision)
+        c["recall_ci"] = metrics.bootstrap_ci(np.c_[top_correct, top >= t], _recall)
         c["fpir"] = float((strangers >= t).mean()) if len(strangers) else 0.0
         c["fnir"] = 1.0 - c["recall"]
         out[name] = c
@@ -337,7 +245,7 @@ def _sample(values: np.ndarray, limit: int = 20000) -> list[float]:
 def _pr_curve(top_correct: np.ndarray, top: np.ndarray, strangers: np.ndarray) -> dict:
     ts = np.unique(np.concatenate([top[np.isfinite(top)], strangers]))[::-1][::max(
         1, len(top) // 200)]
-    pr = [confusion(top_correct, top, strangers, t) for t in ts]
+    pr = [metrics.confusion(top_correct, top, strangers, t) for t in ts]
     return {"precision": [p["precision"] for p in pr], "recall": [p["recall"] for p in pr],
             "threshold": ts.tolist()}
 
@@ -453,6 +361,12 @@ def advise(results: dict[str, dict], targets: Sequence[float]) -> dict[str, dict
             out[name][str(target)] = {"threshold": float(ts[k]), "fpir": float(fpir[k]),
                                       "recall": float(1 - fnir[k])}
     return out
+
+
+def applicable_scorers(result: Evaluation, calibration: calib.Calibration) -> list[str]:
+    """Scorers of an evaluation whose thresholds may be applied to the live configuration:
+    the fusion, and each model the calibration already knows."""
+    return [s for s in result.advice if s == "fused" or s in calibration.model_thresholds]
 
 
 def evaluate_own_cases(records: object, store: object, settings: Settings,

@@ -142,6 +142,16 @@ def load(settings: Settings) -> Calibration:
     return Calibration.from_json(json.loads(path.read_text()))
 
 
+def thresholds_of(calibration: Calibration, scorer: str, models: Sequence[str]
+                  ) -> tuple[str, Thresholds | None]:
+    """``(key, thresholds in force)`` of a scorer: ``fused`` (the fusion of ``models``) or one
+    model id; None when the calibration has none for it."""
+    if scorer == "fused":
+        key = fusion_key(models)
+        return key, calibration.fusions[key].thresholds if key in calibration.fusions else None
+    return scorer, calibration.model_thresholds.get(scorer)
+
+
 def save(calibration: Calibration, path: Path) -> None:
     """Write a calibration atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,8 @@ role that may see them). Nothing here draws widgets.
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import func, select
 
-from findme.cases.records import Lead, Photo
+from findme.cases import leads as lead_repo
 from findme.workspace import Workspace
 
 
@@ -19,12 +18,9 @@ def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
     statuses; columns id, name, status, age, gender, last seen place/date, photos, leads, open
     leads, assigned to, registered (and guardian contact when allowed)."""
     cases = ws.records.list_cases()
-    with ws.records.session() as s:
-        photos = dict(s.execute(select(Photo.case_id, func.count()).where(
-            Photo.status == "ready").group_by(Photo.case_id)).all())
-        leads = dict(s.execute(select(Lead.case_id, func.count()).group_by(Lead.case_id)).all())
-        waiting = dict(s.execute(select(Lead.case_id, func.count()).where(
-            Lead.status == "new").group_by(Lead.case_id)).all())
+    photos = ws.records.ready_photos_per_case()
+    leads = lead_repo.per_case(ws.records)
+    waiting = lead_repo.per_case(ws.records, "new")
     needle = text.strip().lower()
     rows = []
     for c in cases:

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 import plotly.express as px
-from sqlalchemy import func, select
 
-from findme.cases.records import Case, Lead
-from findme.cases.records import aware as _aware
+from findme.alerts import store as alert_store
+from findme.cases import leads
 from findme.provision import weights
-from findme.search.decision import LEAD_DECISIONS
+from findme.search.decision import LEAD_DECISIONS, Decision
 from findme.workspace import Workspace
 
 
@@ -37,17 +36,10 @@ class Overview:
 def overview(ws: Workspace) -> Overview:
     """Counts for the overview page."""
     week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
-    with ws.records.session() as s:
-        by_status = dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
-        waiting = s.scalar(select(func.count()).select_from(Lead).where(Lead.status == "new"))
-        matches = s.scalar(select(func.count()).select_from(Lead).where(
-            Lead.decision == "match", Lead.created_at >= week_ago))
-    try:
-        from findme.alerts import rules as alerts
-
-        sent = alerts.sent_since(ws.records, week_ago)
-    except ImportError:
-        sent = 0
+    by_status = ws.records.cases_by_status()
+    waiting = leads.count(ws.records, status="new")
+    matches = leads.count(ws.records, decision="match", since=week_ago)
+    sent = alert_store.sent_since(ws.records, week_ago)
     faces = {m: len(ws.store.ids(m)) for m in ws.settings.models}
     return Overview(by_status.get("open", 0), by_status.get("found", 0), waiting or 0,
                     matches or 0, sent, weights.defaults_ok(weights.check(ws.settings)), faces)
@@ -56,14 +48,12 @@ def overview(ws: Workspace) -> Overview:
 def leads_per_day(ws: Workspace, days: int = 30) -> pd.DataFrame:
     """Leads created per day and decision over the last ``days`` days (zero rows included)."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    with ws.records.session() as s:
-        rows = s.execute(select(Lead.created_at, Lead.decision).where(
-            Lead.created_at >= since)).all()
-    frame = pd.DataFrame([(_aware(t).date(), d) for t, d in rows], columns=["day", "decision"])
+    rows = leads.made_since(ws.records, since)
+    frame = pd.DataFrame([(t.date(), d) for t, d in rows], columns=["day", "decision"])
     all_days = pd.date_range(since.date(), dt.date.today()).date
     counts = frame.groupby(["day", "decision"]).size() if len(frame) else pd.Series(dtype=int)
     out = [{"day": d, "decision": dec, "leads": int(counts.get((d, dec), 0))}
-           for d in all_days for dec in ("match", "possible")]
+           for d in all_days for dec in (Decision.MATCH.value, Decision.POSSIBLE.value)]
     return pd.DataFrame(out)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from findme import demo
-from findme.alerts import rules as alerts
+from findme.alerts import store as alert_store
 from findme.cases import users
 from findme.cases.records import RecordError
 from findme.config import Settings, get_settings
@@ -168,7 +168,7 @@ def page(title: str, permission: str | None = None, caption: str | None = None) 
         st.stop()
     ws = demo_workspace() if is_demo else live()
     if user.can("alerts.view"):
-        unread = len(alerts.unread(ws.records, user.username))
+        unread = len(alert_store.unread(ws.records, user.username))
         if unread:
             st.sidebar.info(f"{unread} new alert(s): see **Alerts**",
                             icon=":material/notifications:")

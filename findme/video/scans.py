@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,10 @@ from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, select, upd
 from sqlalchemy.orm import Mapped, mapped_column
 
 from findme.cases.leads import lead_from_sighting
-from findme.cases.records import Base, Records
-from findme.cases.records import now as _now
+from findme.cases.records import Records
+from findme.cases.tables import Base
+from findme.cases.tables import now as _now
+from findme.config import Settings
 from findme.video import processor as video
 from findme.video.frames import VideoError, is_stream
 from findme.workspace import Workspace
@@ -248,3 +251,50 @@ def stop_job(scan_id: int) -> bool:
         return False
     job[1].set()
     return True
+
+
+# ----------------------------------------------------------------------------- uploads
+
+
+def save_upload(settings: Settings, name: str, data: bytes) -> Path:
+    """Keep an uploaded video for its scan: ``uploads/<random>-<safe name>`` in the data folder
+    (the name reduced to letters, digits and ``._-``, at most 80 characters)."""
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
+    path = folder / f"{uuid.uuid4().hex}-{safe[-80:]}"
+    path.write_bytes(data)
+    return path
+
+
+def source_name(source: str) -> str:
+    """What a person recognises a scan's source by: the stream URL, or the uploaded file's
+    original name (without the random prefix :func:`save_upload` gave it)."""
+    return source if is_stream(source) else source.rsplit("/", 1)[-1].split("-", 1)[-1]
+
+
+def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, camera: str,
+                  every_s: float, location: str | None, actor: str,
+                  lock: AbstractContextManager) -> list[int]:
+    """Start one background scan per uploaded file ``(name, bytes)`` and for ``url`` when given.
+
+    Raises ValueError with a sentence (and starts nothing) when the camera has no name, there is
+    nothing to scan or the URL is not a stream. Uploaded copies are removed once scanned.
+    """
+    camera, url = camera.strip(), url.strip()
+    if not camera:
+        raise ValueError("give the camera a name: sightings and the alert cooldown are per "
+                         "camera")
+    if not files and not url:
+        raise ValueError("add a video file or a stream URL")
+    if url and not is_stream(url):
+        raise ValueError("the stream URL must start with rtsp://, http://, https://, rtmp:// or "
+                         "udp://")
+    ids = []
+    for name, data in files:
+        path = save_upload(ws.settings, name, data)
+        ids.append(start(ws, str(path), camera, every_s, location, actor, lock,
+                         lambda p=path: p.unlink(missing_ok=True)))
+    if url:
+        ids.append(start(ws, url, camera, every_s, location, actor, lock))
+    return ids

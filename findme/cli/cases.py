@@ -1,0 +1,193 @@
+"""``findme enroll``, ``search``, ``cases``, ``delete``: the registry from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from findme.cli.common import fail as _fail
+from findme.config import get_settings
+
+
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """Register a child from one or more photos; prints the case id."""
+    from findme.cases.records import CaseDetails, RecordError
+    from findme.cases.registry import (
+        EnrollmentRejected,
+        PhotoInput,
+        enroll_case,
+        require_lawful_basis,
+    )
+    from findme.search.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    details = CaseDetails(name=args.name, age_at_disappearance=args.age, gender=args.gender,
+                          last_seen_place=args.last_seen, last_seen_date=args.last_seen_date,
+                          birth_date=args.birth_date, description=args.description,
+                          guardian_contact=args.guardian, consent_recorded=args.consent,
+                          lawful_basis=args.lawful_basis)
+    try:
+        details.validate()
+        require_lawful_basis(details)
+        photos = []
+        for path in args.photos:
+            try:
+                photos.append(PhotoInput(Path(path).name, Path(path).read_bytes(),
+                                         args.face - 1 if args.face else None))
+            except OSError as exc:
+                return _fail(f"{path}: cannot read the file ({exc.strerror or exc})")
+        with open_workspace(get_settings()) as ws:
+            result = enroll_case(details, photos, ws.records, ws.store, ws.settings,
+                                 actor=args.actor)
+    except EnrollmentRejected as exc:
+        if args.json:
+            print(json.dumps({"case_id": None, "photos": [
+                {"photo": o.name, "accepted": False, "reasons": list(o.reasons)}
+                for o in exc.outcomes]}))
+        return _fail(str(exc), 1)
+    except (RecordError, StoreBusy) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps({"case_id": result.case_id, "photos": [
+            {"photo": o.name, "accepted": o.accepted, "photo_id": o.photo_id,
+             "reasons": list(o.reasons)} for o in result.photos]}))
+    else:
+        print(result.case_id)
+        for o in result.photos:
+            if not o.accepted:
+                print(f"rejected {o.name}: {'; '.join(o.reasons)}", file=sys.stderr)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search photos against every registered child; one result per image."""
+    from findme.cases.leads import record_search
+    from findme.faces.image import ImageError, load_image
+    from findme.faces.loading import ModelUnavailable
+    from findme.search.calibration import CalibrationMissing
+    from findme.search.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    results = []
+    try:
+        with open_workspace(get_settings()) as ws:
+            matcher = ws.matcher
+            for path in args.images:
+                entry: dict = {"image": path, "error": None, "faces": []}
+                try:
+                    image = load_image(path, ws.settings)
+                    found = matcher.search_image(image, args.top)
+                    if not args.no_leads:
+                        found = record_search(ws.records, ws.settings, image, found, "cli",
+                                              Path(path).name)
+                    entry["faces"] = [{"box": list(fr.face.box),
+                                       "quality": fr.quality.as_dict(),
+                                       "matches": [m.as_dict() for m in fr.matches]}
+                                      for fr in found.faces]
+                    entry["leads"] = found.lead_ids
+                except ImageError as exc:
+                    entry["error"] = str(exc)
+                results.append(entry)
+    except (StoreBusy, CalibrationMissing, ModelUnavailable) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print(json.dumps({"results": results}))
+    else:
+        for entry in results:
+            if entry["error"]:
+                print(f"{entry['image']}: {entry['error']}")
+                continue
+            print(f"{entry['image']}: {len(entry['faces'])} face(s)")
+            for i, face in enumerate(entry["faces"], 1):
+                best = face["matches"][:1]
+                text = (f"{best[0]['name']} (case {best[0]['case_id']}) {best[0]['decision']} "
+                        f"{best[0]['score']:.3f}") if best else "nobody registered"
+                print(f"  face {i} {face['box']}: {text}")
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    """List registered cases."""
+    from findme.cases.records import open_records
+
+    records = open_records(get_settings())
+    rows = []
+    for c in records.list_cases(args.status):
+        photos = records.photos(c.id)
+        rows.append({"case_id": c.id, "name": c.name, "status": c.status,
+                     "age": c.age_at_disappearance, "gender": c.gender,
+                     "last_seen_place": c.last_seen_place,
+                     "photos": sum(p.status == "ready" for p in photos),
+                     "created_at": c.created_at.isoformat()})
+    if args.json:
+        print(json.dumps({"cases": rows}))
+    else:
+        for r in rows:
+            print(f"{r['case_id']:6d}  {r['status']:6s}  {r['photos']} photo(s)  {r['name']}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Erase a case: records, photos, crops and vectors."""
+    from findme.cases.records import RecordError
+    from findme.cases.registry import delete_case
+    from findme.search.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    try:
+        with open_workspace(get_settings()) as ws:
+            delete_case(args.case_id, ws.records, ws.store, ws.settings, actor=args.actor)
+    except (RecordError, StoreBusy) as exc:
+        return _fail(str(exc))
+    print(f"case {args.case_id} erased")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this group's sub-commands to the ``findme`` parser."""
+    p = sub.add_parser("enroll", help="register a missing child from photos")
+    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("--name", required=True)
+    p.add_argument("--age", type=int, help="age at disappearance (years)")
+    p.add_argument("--gender")
+    p.add_argument("--last-seen", help="place last seen")
+    p.add_argument("--last-seen-date", type=_date, help="YYYY-MM-DD")
+    p.add_argument("--birth-date", type=_date, help="YYYY-MM-DD")
+    p.add_argument("--description")
+    p.add_argument("--guardian", help="guardian contact")
+    p.add_argument("--consent", action="store_true", help="guardian consent is recorded")
+    p.add_argument("--lawful-basis", metavar="TEXT",
+                   help="another lawful basis instead of consent, e.g. 'court order 12/2026'")
+    p.add_argument("--face", type=int, help="which face (1 = largest) in photos with several")
+    p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("search", help="search photos against every registered child")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top", type=int, default=5, help="matches per face (default 5)")
+    p.add_argument("--no-leads", action="store_true", help="do not record probes or leads")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("cases", help="list registered cases")
+    p.add_argument("--status", choices=["open", "found", "closed"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cases)
+
+    p = sub.add_parser("delete", help="erase a case and everything stored about it")
+    p.add_argument("case_id", type=int)
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(func=cmd_delete)

@@ -1,0 +1,167 @@
+"""``findme calibrate``, ``evaluate``, ``thresholds``: how well recognition works, and where
+its decision thresholds sit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from findme.cli.common import fail as _fail
+from findme.config import get_settings
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Learn fusion weights and thresholds from labeled photo folders."""
+    from tqdm import tqdm
+
+    from findme.search import calibration
+
+    settings = get_settings()
+    models = args.models.split(",") if args.models else list(settings.models)
+    fusions = [f.split(",") for f in args.fusion] if args.fusion else [models]
+    bar = tqdm(desc="embedding", unit="photo", file=sys.stderr, disable=args.json)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result, counts = calibration.calibrate_folders([Path(d) for d in args.datasets], models,
+                                                       fusions, settings=settings,
+                                                       progress=progress)
+    except FileNotFoundError as exc:
+        return _fail(str(exc))
+    finally:
+        bar.close()
+    out = Path(args.output) if args.output else settings.calibration_path
+    calibration.save(result, out)
+    data = result.to_json()
+    data.update(counts)
+    data["written"] = str(out)
+    print(json.dumps(data, indent=None if args.json else 1))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Run the evaluation protocol; prints metrics per model and fused."""
+    from tqdm import tqdm
+
+    from findme.evaluation import protocol as evaluation
+    from findme.faces.models import MODELS
+    from findme.search.calibration import CalibrationMissing
+
+    settings = get_settings()
+    models = args.models.split(",") if args.models else list(settings.models)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        return _fail(f"unknown model {unknown[0]!r}")
+    conditions = (["original", *[c for c in evaluation.CONDITIONS if c != "original"]]
+                  if args.conditions == "all" else ["original", *[
+                      c for c in (args.conditions or "").split(",") if c and c != "original"]])
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.json:
+            return
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, unit="photo", file=sys.stderr)
+        bars[stage].update(done - bars[stage].n)
+
+    try:
+        if args.own_cases:
+            from findme.workspace import open_workspace
+
+            with open_workspace(get_settings()) as ws:
+                result = evaluation.evaluate_own_cases(ws.records, ws.store, ws.settings)
+        else:
+            if not args.dataset:
+                return _fail("give a DATASET_DIR or --own-cases")
+            for c in conditions:
+                if c not in evaluation.CONDITIONS:
+                    return _fail(f"unknown condition {c!r}; choose from "
+                                 f"{', '.join(evaluation.CONDITIONS)}")
+            result = evaluation.evaluate(Path(args.dataset), models, args.enroll,
+                                         Path(args.distractors) if args.distractors else None,
+                                         conditions, settings=settings, progress=progress)
+    except (FileNotFoundError, ValueError, CalibrationMissing) as exc:
+        return _fail(str(exc))
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.report:
+        from findme.evaluation.charts import report_html
+
+        Path(args.report).write_text(report_html(result))
+    out = {"dataset": result.dataset, "protocol": result.protocol, "models": result.models,
+           "counts": result.counts, **result.summary(), "advice": result.advice}
+    if result.conditions:
+        out["conditions"] = {c: {s: {k: r[k] for k in ("rank1", "recall", "fpir")}
+                                 for s, r in res.items()} for c, res in result.conditions.items()}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        from findme.evaluation.charts import summary_table
+
+        print(f"{result.dataset}: {result.protocol}; {result.counts}")
+        print(summary_table(result).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        if args.report:
+            print(f"report: {args.report}")
+    return 0
+
+
+def cmd_thresholds(args: argparse.Namespace) -> int:
+    """Show the live thresholds, or set them (written to the deployment file, audited)."""
+    from findme.cases.records import open_records
+    from findme.search import calibration
+
+    settings = get_settings()
+    if args.match is None and args.possible is None:
+        current = calibration.load(settings)
+        print(json.dumps(current.to_json(), indent=None if args.json else 1))
+        return 0
+    if args.match is None or args.possible is None:
+        return _fail("give both --match and --possible")
+    try:
+        updated = calibration.apply_thresholds(settings, args.scorer, args.match, args.possible,
+                                               args.actor, open_records(settings))
+    except (ValueError, calibration.CalibrationMissing) as exc:
+        return _fail(str(exc))
+    print(json.dumps({"written": str(settings.calibration_path), "scorer": args.scorer,
+                      "source": updated.source}))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this group's sub-commands to the ``findme`` parser."""
+    p = sub.add_parser("calibrate", help="learn fusion and thresholds from labeled photos")
+    p.add_argument("datasets", nargs="+", metavar="DATASET_DIR",
+                   help="folders with one sub-folder of photos per person")
+    p.add_argument("--models", help="comma-separated model ids (default: configured models)")
+    p.add_argument("--fusion", action="append",
+                   help="a comma-separated model set to fuse (repeatable; default: --models)")
+    p.add_argument("--output", help="file to write (default: $FINDME_DATA_DIR/calibration.json)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("evaluate", help="precision, recall, ROC, CMC, DET on labeled photos")
+    p.add_argument("dataset", nargs="?", metavar="DATASET_DIR",
+                   help="one folder per person (or train/ and val/ folders of people)")
+    p.add_argument("--distractors", help="folder of never-enrolled people")
+    p.add_argument("--enroll", type=int, default=3, help="photos enrolled per person (default 3)")
+    p.add_argument("--models", help="comma-separated model ids (default: configured models)")
+    p.add_argument("--conditions", help="robustness slices: 'all' or a comma-separated list")
+    p.add_argument("--own-cases", action="store_true",
+                   help="leave-one-photo-out over the registered cases instead of a dataset")
+    p.add_argument("--report", help="write a self-contained HTML report here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("thresholds", help="show or set the decision thresholds (audited)")
+    p.add_argument("--scorer", default="fused", help="'fused' or a model id (default fused)")
+    p.add_argument("--match", type=float)
+    p.add_argument("--possible", type=float)
+    p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_thresholds)
