@@ -21,64 +21,74 @@ ctx = session.page("Register a case", "cases.edit",
                    "Enter what is known about the child and add one or more clear photos. "
                    "The case is saved only with at least one usable photo.")
 
-left, right = st.columns(2)
-name = left.text_input("Child's name *", key="name", max_chars=200)
-birth = left.date_input("Date of birth", value=None, min_value=dt.date(1900, 1, 1),
-                        max_value=dt.date.today(), key="birth")
-age = left.number_input("Age at disappearance", min_value=0, max_value=120, value=None,
-                        step=1, key="age")
-gender = left.selectbox("Gender", GENDERS, index=None, key="gender")
-place = right.text_input("Last seen (place)", key="place", max_chars=300)
-seen = right.date_input("Last seen (date)", value=None, min_value=dt.date(1900, 1, 1),
-                        max_value=dt.date.today(), key="seen")
-guardian = right.text_input("Guardian contact (phone / e-mail)", key="guardian", max_chars=300)
-assigned = right.text_input("Assigned investigator (user name)", key="assigned",
-                            value=ctx.user.username, max_chars=100)
-notes = st.text_area("Description and case notes", key="notes")
-consent = st.checkbox("The guardian's consent to store these photos for the search is recorded",
-                      key="consent")
-basis = st.text_input("...or another lawful basis (e.g. a court order or a police request, with "
-                      "its reference)", key="lawful_basis", max_chars=300)
+# Photos first (each checked on upload), then the details in a form: typing a name or ticking
+# consent does not rerun the page, so a rerun never races an upload in progress.
+st.subheader("1. Photos of the child")
+photos_area = st.container()
+with st.form("case_details", enter_to_submit=False):
+    st.subheader("2. What is known")
+    left, right = st.columns(2)
+    name = left.text_input("Child's name *", key="name", max_chars=200)
+    birth = left.date_input("Date of birth", value=None, min_value=dt.date(1900, 1, 1),
+                            max_value=dt.date.today(), key="birth")
+    age = left.number_input("Age at disappearance", min_value=0, max_value=120, value=None,
+                            step=1, key="age")
+    gender = left.selectbox("Gender", GENDERS, index=None, key="gender")
+    place = right.text_input("Last seen (place)", key="place", max_chars=300)
+    seen = right.date_input("Last seen (date)", value=None, min_value=dt.date(1900, 1, 1),
+                            max_value=dt.date.today(), key="seen")
+    guardian = right.text_input("Guardian contact (phone / e-mail)", key="guardian",
+                                max_chars=300)
+    assigned = right.text_input("Assigned investigator (user name)", key="assigned",
+                                value=ctx.user.username, max_chars=100)
+    notes = st.text_area("Description and case notes", key="notes")
+    consent = st.checkbox("The guardian's consent to store these photos for the search is "
+                          "recorded", key="consent")
+    basis = st.text_input("...or another lawful basis (e.g. a court order or a police request, "
+                          "with its reference)", key="lawful_basis", max_chars=300)
+    submitted = st.form_submit_button("Register case", type="primary", key="save")
 
-files = st.file_uploader("Photos of the child (JPEG, PNG, WebP, BMP)", accept_multiple_files=True,
-                         type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"], key="photos")
-choices: dict[str, int | None] = {}
-usable = 0
-if files:
-    st.subheader("Photo check")
-    cols = st.columns(min(len(files), 3))
-    checked = st.session_state.setdefault("photo_checks", {})  # detect once per upload
-    for gone in set(checked) - {f.file_id for f in files}:
-        del checked[gone]
-    for k, f in enumerate(files):
-        if f.file_id not in checked:
-            checked[f.file_id] = inspect_photo(f.name, f.getvalue(), ctx.settings)
-        preview = checked[f.file_id]
-        with cols[k % len(cols)]:
-            if preview.image is None:
-                st.error(f"**{f.name}**: {preview.error}. It will not be saved.")
-                continue
-            boxes = [face.box for face in preview.faces]
-            st.image(images.draw_faces(preview.image, boxes), caption=f.name, width="stretch")
-            if preview.error:
-                st.error(f"{preview.error}: this photo cannot be used.")
-                continue
-            for i, q in enumerate(preview.qualities, 1):
-                verdict = "usable" if q.usable else "not usable: " + "; ".join(q.reasons)
-                (st.success if q.usable else st.warning)(
-                    f"Face {i}: {verdict} ({q.face_px}px, sharpness {q.sharpness:.0f})")
-            good = preview.usable_faces
-            if len(preview.faces) > 1 and good:
-                pick = st.selectbox("Which face shows the child?",
-                                    ["none"] + [f"face {i + 1}" for i in good],
-                                    key=f"face_{k}_{f.name}")
-                choices[f.file_id] = None if pick == "none" else int(pick.split()[1]) - 1
-                usable += pick != "none"
-            elif len(preview.faces) == 1 and good:
-                choices[f.file_id] = 0
-                usable += 1
+with photos_area:
+    files = st.file_uploader("Photos of the child (JPEG, PNG, WebP, BMP)",
+                             accept_multiple_files=True,
+                             type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"], key="photos")
+    choices: dict[str, int | None] = {}
+    usable = 0
+    if files:
+        st.subheader("Photo check")
+        cols = st.columns(min(len(files), 3))
+        checked = st.session_state.setdefault("photo_checks", {})  # detect once per upload
+        for gone in set(checked) - {f.file_id for f in files}:
+            del checked[gone]
+        for k, f in enumerate(files):
+            if f.file_id not in checked:
+                checked[f.file_id] = inspect_photo(f.name, f.getvalue(), ctx.settings)
+            preview = checked[f.file_id]
+            with cols[k % len(cols)]:
+                if preview.image is None:
+                    st.error(f"**{f.name}**: {preview.error}. It will not be saved.")
+                    continue
+                boxes = [face.box for face in preview.faces]
+                st.image(images.draw_faces(preview.image, boxes), caption=f.name, width="stretch")
+                if preview.error:
+                    st.error(f"{preview.error}: this photo cannot be used.")
+                    continue
+                for i, q in enumerate(preview.qualities, 1):
+                    verdict = "usable" if q.usable else "not usable: " + "; ".join(q.reasons)
+                    (st.success if q.usable else st.warning)(
+                        f"Face {i}: {verdict} ({q.face_px}px, sharpness {q.sharpness:.0f})")
+                good = preview.usable_faces
+                if len(preview.faces) > 1 and good:
+                    pick = st.selectbox("Which face shows the child?",
+                                        ["none"] + [f"face {i + 1}" for i in good],
+                                        key=f"face_{k}_{f.name}")
+                    choices[f.file_id] = None if pick == "none" else int(pick.split()[1]) - 1
+                    usable += pick != "none"
+                elif len(preview.faces) == 1 and good:
+                    choices[f.file_id] = 0
+                    usable += 1
 
-if st.button("Register case", type="primary", key="save"):
+if submitted:
     details = CaseDetails(name=name, birth_date=birth,
                           age_at_disappearance=int(age) if age is not None else None,
                           gender=gender, last_seen_place=place or None, last_seen_date=seen,

@@ -18,16 +18,20 @@ ctx = session.page("Search photos", "search",
                    "against every open case. A match is a lead for a person to review, never a "
                    "verdict.")
 
-files = st.file_uploader("Photos or ZIP files", accept_multiple_files=True,
-                         type=["jpg", "jpeg", "png", "webp", "bmp", "pgm", "zip"], key="probe")
-sample = None
-if ctx.demo:
-    options = demo.samples(get_settings())
-    sample = st.selectbox("...or try a sample photo", [None, *options], key="sample",
-                          format_func=lambda k: "choose a sample" if k is None else k)
-top_k = st.slider("Matches shown per face", 1, 10, 3, key="top_k")
+# One form: Search cannot be pressed while a photo is still uploading (Streamlit holds a form's
+# submit until its uploads are done), so a quick click never searches without the photo.
+with st.form("search_form", enter_to_submit=False):
+    files = st.file_uploader("Photos or ZIP files", accept_multiple_files=True,
+                             type=["jpg", "jpeg", "png", "webp", "bmp", "pgm", "zip"], key="probe")
+    sample = None
+    if ctx.demo:
+        options = demo.samples(get_settings())
+        sample = st.selectbox("...or try a sample photo", [None, *options], key="sample",
+                              format_func=lambda k: "choose a sample" if k is None else k)
+    top_k = st.slider("Matches shown per face", 1, 10, 3, key="top_k")
+    go = st.form_submit_button("Search", type="primary", key="search")
 
-if st.button("Search", type="primary", key="search"):
+if go:
     uploads = [Upload(f.name, f.getvalue()) for f in files or []]
     if sample:
         uploads.append(Upload(sample, options[sample].read_bytes()))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from findme.config import Settings
 from tests.pages_helpers import make_user, open_page
 
 
+@pytest.mark.heavy
 def test_overview_shows_model_status(app_data: Settings) -> None:
     make_user(app_data, "vic", "viewer")
     at = open_page("overview", "vic")

@@ -60,17 +60,28 @@ def test_register_search_confirm_in_chromium(ws_settings: Settings, celeb5: Path
         def go(label: str) -> None:
             page.locator('[data-testid="stSidebar"]').get_by_role("link", name=label).click()
             page.wait_for_load_state("networkidle")
+            expect(page.get_by_role("heading", name=label)).to_be_visible()
+
+        def upload(uploader_label: str, files: list[str]) -> None:
+            """Into the uploader a person sees under that label (never a leftover of the page
+            before: Streamlit swaps pages in place)."""
+            box = page.locator('[data-testid="stFileUploader"]').filter(has_text=uploader_label)
+            box.locator('input[type="file"]').set_input_files(files)
+            for f in files:
+                expect(box.get_by_role("button", name=f"Remove {Path(f).name}")).to_be_visible()
 
         sign_in("anna")
         page.screenshot(path=str(shots / "1-signed-in.png"), full_page=True)
 
         go("Register a case")
+        # as a person does it: the photos, until both verdicts show; then the details form
+        # (typing and ticking in the form do not rerun the page, so nothing races the upload)
+        upload("Photos of the child", [str(train[1]), str(train[2])])
+        expect(page.get_by_text("Face 1: usable")).to_have_count(2)
         page.get_by_label("Child's name *").fill("Jerry Browser")
         page.get_by_label("Last seen (place)").fill("Central station")
         page.get_by_text("The guardian's consent").click()
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-            [str(train[1]), str(train[2])])
-        expect(page.get_by_text("Face 1: usable")).to_have_count(2)
+        expect(page.get_by_text("Face 1: usable")).to_have_count(2)  # still there
         page.screenshot(path=str(shots / "2-photos-checked.png"), full_page=True)
         page.get_by_role("button", name="Register case").click()
         try:
@@ -80,8 +91,7 @@ def test_register_search_confirm_in_chromium(ws_settings: Settings, celeb5: Path
         page.screenshot(path=str(shots / "3-registered.png"), full_page=True)
 
         go("Search photos")
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-            str(probe))
+        upload("Photos or ZIP files", [str(probe)])  # the form holds Search until it is in
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.get_by_text("Jerry Browser").first).to_be_visible()
         badge = page.get_by_text("MATCH").or_(page.get_by_text("POSSIBLE")).first

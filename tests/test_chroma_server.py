@@ -48,6 +48,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
     proc.wait(timeout=30)
 
 
+@pytest.mark.heavy
 def test_two_workspaces_share_a_chroma_server(ws_settings: Settings, chroma_server: str,
                                               orl: Path) -> None:
     settings = replace(ws_settings, chroma_url=chroma_server)

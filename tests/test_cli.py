@@ -38,6 +38,7 @@ def test_models_json(settings: Settings) -> None:
     assert set(models["arcface"]) >= {"id", "dim", "available", "source"}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("model,dim", [("facenet", 128), ("arcface-mbf", 192)])
 def test_embed_json(settings: Settings, face_photo: Path, model: str, dim: int) -> None:
     proc = _run(["embed", str(face_photo), "--model", model, "--json"], settings)
@@ -88,6 +89,7 @@ def test_bad_input_one_line_nonzero_nothing_written(settings: Settings, tmp_path
     assert _snapshot(settings.data_dir) == before
 
 
+@pytest.mark.heavy
 def test_users_add_list_and_sign_in(ws_settings: Settings) -> None:
     from findme.cases import users
     from findme.cases.records import open_records

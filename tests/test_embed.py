@@ -29,6 +29,7 @@ def chips(face_photo: Path) -> dict[str, np.ndarray]:
     return {m: align(image, face, m) for m in ALL_PROVISIONED}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("model", ALL_PROVISIONED)
 def test_unit_vectors_of_the_right_size(chips: dict[str, np.ndarray], model: str) -> None:
     vec = embed([chips[model]], model, get_settings())
@@ -36,6 +37,7 @@ def test_unit_vectors_of_the_right_size(chips: dict[str, np.ndarray], model: str
     assert abs(float(np.linalg.norm(vec[0])) - 1.0) < 1e-5
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("model", ALL_PROVISIONED)
 def test_batches_agree_with_single_faces(orl: Path, model: str) -> None:
     crops = []
@@ -130,6 +132,7 @@ def test_orl_identification(orl: Path, settings: Settings) -> None:
         assert r1 >= 0.98
 
 
+@pytest.mark.heavy
 def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) -> None:
     """OpenVINO (default, and forced float32) gives the TensorFlow graph's vectors."""
     photos = [orl / f"s{k}" / "1.pgm" for k in range(1, 7)]
@@ -155,6 +158,7 @@ def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) 
     assert sims[~np.eye(len(crops), dtype=bool)].max() < 0.9
 
 
+@pytest.mark.heavy
 def test_openvino_reports_nothing_to_anyone(tmp_path: Path) -> None:
     """OpenVINO's usage telemetry (Google Analytics, sent from a forked process) stays off."""
     import subprocess

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from findme.cases.records import CaseDetails
 from findme.cases.registry import PhotoInput, delete_case, enroll_case
@@ -51,6 +52,7 @@ def find_text(root: Path, text: str) -> list[str]:
     return [str(p) for p in _files(root) if any(n in p.read_bytes() for n in needles)]
 
 
+@pytest.mark.heavy
 def test_delete_case_leaves_no_trace(ws_settings: Settings, celeb5: Path) -> None:
     name = "Zuleika Erasure-Probe"
     train = identities(celeb5 / "train")

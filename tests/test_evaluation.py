@@ -109,6 +109,7 @@ def test_real_data_results(orl: Path, celeb5: Path, settings: Settings) -> None:
                 assert fused["auc"] >= r["auc"] - 0.002, f"fusion hurts vs {name}"
 
 
+@pytest.mark.heavy
 def test_cli_json_report_and_bad_input(settings: Settings, orl: Path, tmp_path: Path) -> None:
     small = tmp_path / "small"
     for person in ("s1", "s2", "s3", "s4"):
@@ -132,6 +133,7 @@ def test_cli_json_report_and_bad_input(settings: Settings, orl: Path, tmp_path: 
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
 
+@pytest.mark.heavy
 def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
                                                tmp_path: Path) -> None:
     from tests.pages_helpers import make_user, open_page
@@ -154,6 +156,7 @@ def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
     assert at.get("download_button")
 
 
+@pytest.mark.heavy
 def test_html_report_shows_charts_in_headless_chromium(settings: Settings, celeb5: Path,
                                                        tmp_path: Path) -> None:
     """`findme evaluate` on the 5-celebrity set with both default models writes a report that
@@ -189,6 +192,7 @@ def test_html_report_shows_charts_in_headless_chromium(settings: Settings, celeb
     assert shot.stat().st_size > 20_000
 
 
+@pytest.mark.heavy
 def test_own_cases_mode(workspace: Workspace, orl: Path) -> None:
     from findme.cases.records import CaseDetails
     from findme.cases.registry import PhotoInput, enroll_case

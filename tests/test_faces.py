@@ -134,6 +134,7 @@ def test_rolled_face_reports_roll(face_photo: Path) -> None:
     assert 18 < abs(q1.roll_deg - q0.roll_deg) < 42
 
 
+@pytest.mark.heavy
 def test_quality_on_all_public_photos_mostly_usable(celeb5: Path, orl: Path) -> None:
     photos = sorted(p for p in celeb5.rglob("*") if p.is_file())
     photos += sorted(orl.glob("s*/1.pgm"))

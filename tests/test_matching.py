@@ -77,6 +77,7 @@ def test_orl_closed_and_open_set(workspace: Workspace, orl: Path) -> None:
     assert stranger_decisions["match"] == 0
 
 
+@pytest.mark.heavy
 def test_leads_only_for_likely_matches(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Lead Child", [orl / "s11" / f"{i}.pgm" for i in (1, 2, 3)])
@@ -96,6 +97,7 @@ def test_leads_only_for_likely_matches(workspace: Workspace, orl: Path) -> None:
     assert ws.records.counts()["probes"] == 2
 
 
+@pytest.mark.heavy
 def test_match_values_are_complete(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Complete", [orl / "s13" / f"{i}.pgm" for i in (1, 2)])
@@ -112,6 +114,7 @@ def test_match_values_are_complete(workspace: Workspace, orl: Path) -> None:
     assert ws.records.counts()["probes"] == 0  # no source: nothing recorded
 
 
+@pytest.mark.heavy
 def test_found_cases_are_not_searched(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     case_id = _enroll(ws, "Found Already", [orl / "s14" / "1.pgm"])
@@ -120,6 +123,7 @@ def test_found_cases_are_not_searched(workspace: Workspace, orl: Path) -> None:
     assert faces[0].matches == []
 
 
+@pytest.mark.heavy
 def test_cli_search_many_images_with_one_bad(ws_settings: Settings, orl: Path,
                                              tmp_path: Path) -> None:
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))

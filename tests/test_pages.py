@@ -40,11 +40,12 @@ def _upload(path: Path) -> tuple[str, bytes, str]:
 
 
 def _register(at, name: str, photos: list[Path], consent: bool = True):
+    """As a person does it: photos first (each is checked), then the details form."""
+    at.file_uploader(key="photos").set_value([_upload(p) for p in photos])
+    at.run()
     at.text_input(key="name").input(name)
     if consent:
         at.checkbox(key="consent").check()
-    at.file_uploader(key="photos").set_value([_upload(p) for p in photos])
-    at.run()
     at.button(key="save").click()
     at.run()
     assert not at.exception, at.exception
@@ -133,8 +134,7 @@ def test_register_search_review_with_real_photos(app_data: Settings, celeb5: Pat
     at = open_page("search", "inv")
     probe = identities(celeb5 / "val")["ben_afflek"][0]
     at.file_uploader(key="probe").set_value([_upload(probe)])
-    at.run()
-    at.button(key="search").click()
+    at.button(key="search").click()  # one form: the photo goes with the Search press
     at.run()
     ranked = [m.value for m in at.markdown if m.value.startswith(("1. ", "2. "))]
     assert ranked[0].startswith(f"1. **#{case.id} Ben Test**"), ranked
@@ -160,14 +160,14 @@ def _truncated_jpeg(path: Path) -> bytes:
 def test_bad_uploads_show_an_error_and_store_nothing(app_data: Settings, face_photo: Path) -> None:
     make_user(app_data, "inv", "investigator")
     at = open_page("register", "inv")
-    at.text_input(key="name").input("Nobody")
-    at.checkbox(key="consent").check()
     at.file_uploader(key="photos").set_value([
         ("notes.jpg", b"this is not an image", "image/jpeg"),
         ("cut.jpg", _truncated_jpeg(face_photo), "image/jpeg")])
     at.run()
     errors = " ".join(e.value for e in at.error)
     assert "notes.jpg" in errors and "cut.jpg" in errors
+    at.text_input(key="name").input("Nobody")
+    at.checkbox(key="consent").check()
     at.button(key="save").click()
     at.run()
     assert any("Not saved" in e.value for e in at.error)
@@ -178,7 +178,6 @@ def test_bad_uploads_show_an_error_and_store_nothing(app_data: Settings, face_ph
 
     at = open_page("search", "inv")
     at.file_uploader(key="probe").set_value([("x.png", b"\x89PNG\r\n\x1a\n broken", "image/png")])
-    at.run()
     at.button(key="search").click()
     at.run()
     assert any("x.png" in e.value for e in at.error)
@@ -188,9 +187,9 @@ def test_bad_uploads_show_an_error_and_store_nothing(app_data: Settings, face_ph
 def test_form_values_are_checked(app_data: Settings, face_photo: Path) -> None:
     make_user(app_data, "inv", "investigator")
     at = open_page("register", "inv")
-    at.checkbox(key="consent").check()
     at.file_uploader(key="photos").set_value([_upload(face_photo)])
     at.run()
+    at.checkbox(key="consent").check()
     at.button(key="save").click()  # no name
     at.run()
     assert any("a name is required" in e.value for e in at.error)

@@ -87,6 +87,7 @@ def test_old_schema_upgrades_on_postgres(postgres_url: str, ws_settings: Setting
     assert records.audit_log()[0]["action"] == "case.status"
 
 
+@pytest.mark.heavy
 def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_settings: Settings,
                                                    orl: Path) -> None:
     _fresh(postgres_url)

@@ -78,6 +78,7 @@ def test_foreign_keys_enforced(ws_settings: Settings) -> None:
         records.add_photo(42, "p.jpg", "x", [0, 0, 1, 1], [], {})
 
 
+@pytest.mark.heavy
 def test_concurrent_first_start_migrates_once(ws_settings: Settings) -> None:
     """Several processes opening a brand-new database at once: all succeed, one schema."""
     import subprocess

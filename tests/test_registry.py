@@ -84,6 +84,7 @@ def test_bad_details_or_no_photos_change_nothing(workspace: Workspace, orl: Path
     _nothing_stored(workspace)
 
 
+@pytest.mark.heavy
 def test_face_choice_duplicates_and_added_photos(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     group = PhotoInput("group.png", _two_faces(orl), face_index=1)
@@ -117,6 +118,7 @@ def _enroll_cli(settings: Settings, name: str, photos: list[Path],
                           env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("fault", ["after-records", "after-vectors"])
 def test_crash_between_the_two_writes_is_repaired(ws_settings: Settings, orl: Path,
                                                   fault: str) -> None:
@@ -141,6 +143,7 @@ def test_crash_between_the_two_writes_is_repaired(ws_settings: Settings, orl: Pa
         assert best is not None and best.name == "Crash Test" and best.decision != "none"
 
 
+@pytest.mark.heavy
 def test_orphan_vectors_and_files_are_removed(workspace: Workspace, orl: Path) -> None:
     ws = workspace
     result = enroll_case(CaseDetails(name="Real", consent_recorded=True),
@@ -160,6 +163,7 @@ def test_orphan_vectors_and_files_are_removed(workspace: Workspace, orl: Path) -
     assert not reconcile(ws.records, ws.store, ws.settings).changed
 
 
+@pytest.mark.heavy
 def test_two_processes_enrolling_at_once_lose_nothing(ws_settings: Settings, orl: Path) -> None:
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir), FINDME_STORE_WAIT="120")
     procs = [subprocess.Popen(FINDME + ["enroll", "--consent", "--name",
@@ -178,6 +182,7 @@ def test_two_processes_enrolling_at_once_lose_nothing(ws_settings: Settings, orl
             assert ws.store.count(m) == 4
 
 
+@pytest.mark.heavy
 def test_busy_store_gives_a_clear_error_and_changes_nothing(ws_settings: Settings,
                                                             orl: Path) -> None:
     with open_workspace(replace(ws_settings)) as ws:
@@ -187,6 +192,7 @@ def test_busy_store_gives_a_clear_error_and_changes_nothing(ws_settings: Setting
         assert ws.records.counts()["cases"] == 0
 
 
+@pytest.mark.heavy
 def test_cli_enroll_cases_delete(ws_settings: Settings, celeb5: Path) -> None:
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
     photos = usable_photos(identities(celeb5 / "train")["mindy_kaling"], ws_settings, 2)

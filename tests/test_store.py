@@ -45,6 +45,7 @@ def test_add_query_vectors_delete(ws_settings: Settings) -> None:
         assert store.query("arcface-mbf", v[:1, :64], 3) == [[]]
 
 
+@pytest.mark.heavy
 def test_second_process_gets_a_clear_busy_error(ws_settings: Settings) -> None:
     code = ("from dataclasses import replace; from findme.config import get_settings;"
             "from findme.search.store import open_store, StoreBusy; import pathlib, sys\n"

@@ -48,6 +48,7 @@ def test_first_run_form_cannot_make_a_second_account(records) -> None:
         users.add_user(records, "mallory", PW, "admin", first_run=True)
 
 
+@pytest.mark.heavy
 def test_lock_out_after_repeated_failures_then_expiry(records) -> None:
     users.add_user(records, "ana", PW, "reviewer")
     for _ in range(2):
@@ -63,6 +64,7 @@ def test_lock_out_after_repeated_failures_then_expiry(records) -> None:
     assert "attempt 1" in fails and "attempt 3, locked" in fails and "locked" in fails
 
 
+@pytest.mark.heavy
 def test_unknown_user_and_disabled_account(records) -> None:
     users.add_user(records, "boss", PW, "admin")
     users.add_user(records, "ana", PW, "reviewer")

