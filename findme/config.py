@@ -125,6 +125,7 @@ class Settings:
     models: tuple[str, ...] = DEFAULT_MODELS
     detector: str = "centerface"
     inference: str = "auto"
+    flip: bool = True
     max_pixels: int = 40_000_000
     max_file_bytes: int = 50 * 2**20
     min_face_px: int = 32
@@ -247,6 +248,7 @@ class Settings:
             models=models,
             detector=_env_str("FINDME_DETECTOR", "centerface"),
             inference=_env_choice("FINDME_INFERENCE", "auto", INFERENCE_CHOICES),
+            flip=_env_bool("FINDME_FLIP", True),
             max_pixels=_env_int("FINDME_MAX_PIXELS", 40_000_000, minimum=1),
             max_file_bytes=_env_int("FINDME_MAX_FILE_BYTES", 50 * 2**20, minimum=1),
             min_face_px=_env_int("FINDME_MIN_FACE_PX", 32, minimum=1),

@@ -84,7 +84,8 @@ for s_i, s in enumerate(found):
                 c3.caption("A lead was created for review.")
             elif c3.button("Create lead", key=key):
                 lead_id = leads.lead_from_match(ctx.ws.records, ctx.settings, s.image, fr.face,
-                                                m, s.result.probe_id, ctx.user.username)
+                                                m, s.result.probe_id, ctx.user.username,
+                                                fr.quality)
                 c3.success(f"Lead {lead_id} created for review.")
 
 if found:

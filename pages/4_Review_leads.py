@@ -34,20 +34,24 @@ if not items:
     st.success("Nothing waiting here." if show == "new" else f"No {show} leads.")
     st.stop()
 
+groups = leads.grouped(items)  # one row per searched photo / video track, not per face
 st.dataframe(pd.DataFrame([{
-    "lead": v.lead.id, "case": f"#{v.lead.case_id} {v.case_name}", "score": round(
-        v.lead.fused_score, 3), "decision": v.lead.decision, "source": v.source,
-    "from": v.source_ref, "when": v.searched_at or v.lead.created_at,
-    "confirmations": v.confirmations} for v in items]), hide_index=True, width="stretch",
-    key="queue")
+    "probe": g.probe_id, "leads": len(g.views),
+    "best": f"#{g.best.lead.case_id} {g.best.case_name}",
+    "score": round(g.best.lead.fused_score, 3), "decision": g.best.lead.decision,
+    "margin": None if g.best.lead.margin is None else round(g.best.lead.margin, 3),
+    "source": g.best.source, "from": g.best.source_ref,
+    "when": g.best.searched_at or g.best.lead.created_at,
+    "confirmations": g.best.confirmations} for g in groups]), hide_index=True,
+    width="stretch", key="queue")
 
-ids = [v.lead.id for v in items]
+ids = [v.lead.id for g in groups for v in g.views]
 by_id = {v.lead.id: v for v in items}
 lead_id = st.selectbox("Lead", ids, key="lead_pick",
                        index=ids.index(linked.lead.id) if linked and linked.lead.id in ids else 0,
                        format_func=lambda i: (
-    f"lead {i}: #{by_id[i].lead.case_id} {by_id[i].case_name} "
-    f"({by_id[i].lead.decision} {by_id[i].lead.fused_score:.2f})"))
+    f"probe {by_id[i].lead.probe_id or '-'} · lead {i}: #{by_id[i].lead.case_id} "
+    f"{by_id[i].case_name} ({by_id[i].lead.decision} {by_id[i].lead.fused_score:.2f})"))
 view = by_id[lead_id]
 lead = view.lead
 session.audit_once(ctx, "lead.view", f"lead:{lead_id}", f"case:{lead.case_id}")
@@ -64,6 +68,7 @@ if reg:
 c3.markdown(f"### #{lead.case_id} {view.case_name}\n"
             f"{images.badge(lead.decision, lead.fused_score)} (case status: {view.case_status})"
             "  \n" + " · ".join(f"{m}: {v:.3f}" for m, v in (lead.scores or {}).items()) +
+            f"  \n**Why:** {leads.why(lead)}" +
             f"  \n**Source:** {view.source or 'unknown'} · {view.source_ref or ''}  \n"
             f"**When:** {(view.searched_at or lead.created_at):%Y-%m-%d %H:%M} UTC")
 for r in view.reviews:

@@ -37,6 +37,8 @@ models = st.multiselect("Models", available, default=[m for m in settings.models
 col1, col2 = st.columns(2)
 enroll = col1.number_input("Photos enrolled per person", 1, 20, 3, key="enroll")
 distractors = col2.text_input("Never-enrolled people (optional folder)", key="distractors")
+sizes = st.multiselect("Gallery sizes to project to (needs never-enrolled people and two or more "
+                       "models)", [100, 1000, 10000, 100000], key="sizes")
 conditions = st.multiselect("Robustness slices (probes degraded on purpose)",
                             [c for c in evaluation.CONDITIONS if c != "original"], key="conds")
 
@@ -60,7 +62,8 @@ if st.button("Run evaluation", type="primary", key="run"):
                 result = evaluation.evaluate(
                     Path(folder), models, int(enroll),
                     Path(distractors) if distractors else None,
-                    ["original", *conditions], settings=settings, progress=progress)
+                    ["original", *conditions], settings=settings, progress=progress,
+                    gallery_sizes=sizes)
             st.session_state["evaluation"] = result
             bar.progress(1.0, text="done")
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -76,6 +79,12 @@ if result is not None:
     left, right = st.columns(2)
     for k, (name, fig) in enumerate(figures.items()):
         (left if k % 2 == 0 else right).plotly_chart(fig, width="stretch", key=name)
+    if result.by_size:
+        st.subheader("By gallery size")
+        st.caption("Strangers (never-registered people) reaching each decision, and genuine "
+                   "probes found, as the gallery grows with synthetic people: what your own size "
+                   "means. Promised: at most 10% at possible, 0.1% at match.")
+        st.dataframe(eval_charts.gallery_size_table(result), hide_index=True)
     if result.conditions:
         st.subheader("Robustness slices")
         st.dataframe(eval_charts.conditions_table(result), hide_index=True)

@@ -48,7 +48,9 @@ def test_celeb5_every_val_photo_finds_its_case(workspace: Workspace, celeb5: Pat
             total += 1
     print(f"\n5-celebrity: rank-1 {hits}/{total}, true-case decisions {decisions}")
     assert hits == total
-    assert decisions["none"] == 0
+    # open-set thresholds (a stranger reaches possible in at most 1 of 10 searches): at least
+    # 23 of the 25 genuine photos reach possible and 20 match (the promise of issue 13)
+    assert decisions["none"] <= 2 and decisions["match"] >= 20
 
 
 @pytest.mark.heavy

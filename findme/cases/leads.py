@@ -29,6 +29,7 @@ from findme.cases.tables import Case, Lead, LeadRecord, LeadReview, Photo, Probe
 from findme.config import Settings
 from findme.faces.detect import Face
 from findme.faces.image import crop_face
+from findme.faces.quality import Quality
 from findme.search.decision import Decision
 
 if TYPE_CHECKING:
@@ -53,12 +54,17 @@ class NewLead:
     scores: dict[str, float]
     decision: Decision
     crop: np.ndarray | None = None
+    margin: float | None = None
+    stranger_rate: float | None = None
+    quality: dict | None = None
 
     @classmethod
-    def of_match(cls, match: Match, crop: np.ndarray | None) -> NewLead:
-        """A lead of a ranked :class:`~findme.search.matcher.Match`."""
+    def of_match(cls, match: Match, crop: np.ndarray | None,
+                 quality: dict | None = None) -> NewLead:
+        """A lead of a ranked :class:`~findme.search.matcher.Match` (with what a reviewer
+        needs: margin to the next case, stranger chance, the probe face's quality)."""
         return cls(match.case_id, match.photo_id, tuple(match.box), match.score, match.scores,
-                   Decision(match.decision), crop)
+                   Decision(match.decision), crop, match.margin, match.stranger_rate, quality)
 
 
 def _save_crop(settings: Settings, crop: np.ndarray) -> str:
@@ -88,7 +94,8 @@ def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: in
         with records.session() as s:
             lead_id = records.add_lead(probe_id, new.case_id, new.photo_id, list(new.face_box),
                                        new.score, new.scores, Decision(new.decision), crop,
-                                       actor, session=s)
+                                       actor, session=s, margin=new.margin,
+                                       stranger_rate=new.stranger_rate, quality=new.quality)
             fault_point("lead-before-alerts")
             queue_for_lead(s, settings, lead_id, new.case_id, new.decision, new.score, source,
                            alert_source)
@@ -112,14 +119,15 @@ def record_search(records: Records, settings: Settings, image: np.ndarray,
         best = fr.best
         if best is None or not Decision(best.decision).makes_lead:
             continue
-        new = NewLead.of_match(best, crop_face(image, fr.face.box))
+        new = NewLead.of_match(best, crop_face(image, fr.face.box), fr.quality.as_dict())
         lead_ids.append(create_lead(records, settings, new, probe_id, source,
                                     alert_source or f"{source}:{source_ref or ''}"))
     return replace(result, probe_id=probe_id, lead_ids=lead_ids)
 
 
 def lead_from_match(records: Records, settings: Settings, image: np.ndarray, face: Face,
-                    match: Match, probe_id: int | None, actor: str) -> int:
+                    match: Match, probe_id: int | None, actor: str,
+                    quality: Quality | None = None) -> int:
     """A person's "Create lead" on a shown match the search did not make a lead of. Returns the
     lead id (the existing one when this probe face already has a lead for this case)."""
     if probe_id is not None:
@@ -128,8 +136,9 @@ def lead_from_match(records: Records, settings: Settings, image: np.ndarray, fac
                                                      Lead.probe_id == probe_id)):
                 if lead.face_box == list(face.box):
                     return lead.id
-    return create_lead(records, settings, NewLead.of_match(match, crop_face(image, face.box)),
-                       probe_id, "photo", f"manual:{probe_id}", actor)
+    new = NewLead.of_match(match, crop_face(image, face.box),
+                           quality.as_dict() if quality is not None else None)
+    return create_lead(records, settings, new, probe_id, "photo", f"manual:{probe_id}", actor)
 
 
 def recent_lead(records: Records, case_id: int, camera: str, seconds: float) -> int | None:
@@ -157,7 +166,8 @@ def lead_from_sighting(records: Records, settings: Settings, sighting: Sighting,
     ref = f"{source_ref or camera} {sighting.first_s:.1f}-{sighting.last_s:.1f} s"
     probe = records.add_probe(source, ref[:500], 1, camera)
     new = NewLead(sighting.case_id, sighting.photo_id, tuple(sighting.box), sighting.score,
-                  sighting.scores, Decision(sighting.decision), sighting.crop)
+                  sighting.scores, Decision(sighting.decision), sighting.crop, sighting.margin,
+                  sighting.stranger_rate, sighting.quality)
     return create_lead(records, settings, new, probe, f"{source} {camera}", f"camera:{camera}")
 
 
@@ -258,6 +268,52 @@ def made_since(records: Records, since: dt.datetime) -> list[tuple[dt.datetime, 
         rows = s.execute(select(Lead.created_at, Lead.decision).where(
             Lead.created_at >= since)).all()
     return [(aware(t), d) for t, d in rows]
+
+
+@dataclass(frozen=True)
+class LeadGroup:
+    """The leads of one probe (one photo, one video track): a crowd photo is one group, not a
+    row per face. ``views`` keep the queue's order (best score first)."""
+
+    probe_id: int | None
+    views: tuple[LeadView, ...]
+
+    @property
+    def best(self) -> LeadView:
+        """The group's first (highest-scoring) lead."""
+        return self.views[0]
+
+
+def why(lead: LeadRecord) -> str:
+    """What a reviewer should weigh beside the score, in words: the margin to the next case,
+    how often a person in no case would score as high, and the probe face's quality."""
+    parts = []
+    if lead.margin is None:
+        parts.append("no other case came close")
+    else:
+        parts.append(f"{lead.margin:.2f} above the next case"
+                     + (" (close: compare both)" if lead.margin < 0.05 else ""))
+    if lead.stranger_rate is not None:
+        rate = lead.stranger_rate
+        parts.append("a person in no case scores this high in "
+                     + (f"about 1 of {round(1 / rate):,} searches" if rate > 0 else
+                        "practically no search"))
+    q = lead.quality or {}
+    if q:
+        parts.append(f"searched face {q.get('face_px', '?')} px, sharpness "
+                     f"{q.get('sharpness', 0):.0f}"
+                     + (f" ({'; '.join(q['reasons'])})" if q.get("reasons") else ""))
+    return "; ".join(parts)
+
+
+def grouped(views: list[LeadView]) -> list[LeadGroup]:
+    """Leads grouped by probe, groups in the order of their best lead (a lead without a probe
+    is a group of its own)."""
+    groups: dict[object, list[LeadView]] = {}
+    for v in views:
+        key = v.lead.probe_id if v.lead.probe_id is not None else ("lead", v.lead.id)
+        groups.setdefault(key, []).append(v)
+    return [LeadGroup(vs[0].lead.probe_id, tuple(vs)) for vs in groups.values()]
 
 
 def queue(records: Records, status: str | None = "new", case_id: int | None = None,

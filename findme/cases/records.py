@@ -362,7 +362,8 @@ class Records:
     def add_lead(self, probe_id: int | None, case_id: int, photo_id: int | None,
                  face_box: list, fused_score: float, scores: dict, decision: str,
                  crop_path: str | None = None, actor: str = "system",
-                 session: Session | None = None) -> int:
+                 session: Session | None = None, margin: float | None = None,
+                 stranger_rate: float | None = None, quality: dict | None = None) -> int:
         """Record a lead (status ``new``, audited); returns its id. With ``session`` the row is
         written in the caller's transaction (see :func:`findme.cases.leads.create_lead`, the one
         way leads are made)."""
@@ -371,7 +372,8 @@ class Records:
         with nullcontext(session) if session is not None else self.session() as s:
             lead = Lead(probe_id=probe_id, case_id=case_id, photo_id=photo_id,
                         face_box=face_box, fused_score=fused_score, scores=scores,
-                        decision=decision, crop_path=crop_path)
+                        decision=decision, crop_path=crop_path, margin=margin,
+                        stranger_rate=stranger_rate, quality=quality)
             s.add(lead)
             s.flush()
             add_audit(s, actor=actor, action="lead.create", target=f"lead:{lead.id}",

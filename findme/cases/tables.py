@@ -101,6 +101,9 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(10), default="new", index=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     crop_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    margin: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stranger_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True)
@@ -190,3 +193,6 @@ class LeadRecord:
     created_at: dt.datetime
     reviewed_at: dt.datetime | None
     reviewed_by: str | None
+    margin: float | None = None
+    stranger_rate: float | None = None
+    quality: dict | None = None

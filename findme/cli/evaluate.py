@@ -28,9 +28,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        result, counts = calibration.calibrate_folders([Path(d) for d in args.datasets], models,
-                                                       fusions, settings=settings,
-                                                       progress=progress)
+        result, counts = calibration.calibrate_folders(
+            [Path(d) for d in args.datasets], models, fusions, settings=settings,
+            strangers=[Path(s) for s in args.strangers or []], progress=progress)
     except FileNotFoundError as exc:
         return _fail(str(exc))
     finally:
@@ -82,9 +82,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 if c not in evaluation.CONDITIONS:
                     return _fail(f"unknown condition {c!r}; choose from "
                                  f"{', '.join(evaluation.CONDITIONS)}")
+            try:
+                sizes = [int(s) for s in (args.gallery_size or "").split(",") if s.strip()]
+            except ValueError:
+                return _fail("--gallery-size takes whole numbers, e.g. 100,1000,10000")
+            if any(s < 1 or s > 1_000_000 for s in sizes):
+                return _fail("--gallery-size values must be between 1 and 1,000,000")
             result = evaluation.evaluate(Path(args.dataset), models, args.enroll,
                                          Path(args.distractors) if args.distractors else None,
-                                         conditions, settings=settings, progress=progress)
+                                         conditions, settings=settings, progress=progress,
+                                         gallery_sizes=sizes,
+                                         synthetic_from=Path(args.synthetic_from)
+                                         if args.synthetic_from else None)
     except (FileNotFoundError, ValueError, CalibrationMissing) as exc:
         return _fail(str(exc))
     finally:
@@ -96,6 +105,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         Path(args.report).write_text(report_html(result))
     out = {"dataset": result.dataset, "protocol": result.protocol, "models": result.models,
            "counts": result.counts, **result.summary(), "advice": result.advice}
+    if result.by_size:
+        out["by_gallery_size"] = result.by_size
     if result.conditions:
         out["conditions"] = {c: {s: {k: r[k] for k in ("rank1", "recall", "fpir")}
                                  for s, r in res.items()} for c, res in result.conditions.items()}
@@ -106,6 +117,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         print(f"{result.dataset}: {result.protocol}; {result.counts}")
         print(summary_table(result).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        for row in result.by_size:
+            print(f"gallery {row['size']:>7,} faces: strangers reaching possible "
+                  f"{row['fpir_possible']:.1%}, match {row['fpir_match']:.2%}; genuine at "
+                  f"possible {row['recall_possible']:.1%}, match {row['recall_match']:.1%}")
         if args.report:
             print(f"report: {args.report}")
     return 0
@@ -138,6 +153,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="learn fusion and thresholds from labeled photos")
     p.add_argument("datasets", nargs="+", metavar="DATASET_DIR",
                    help="folders with one sub-folder of photos per person")
+    p.add_argument("--strangers", action="append", metavar="DIR",
+                   help="a folder of never-registered people, one photo each (repeatable; "
+                        "learns gallery-size-aware thresholds)")
     p.add_argument("--models", help="comma-separated model ids (default: configured models)")
     p.add_argument("--fusion", action="append",
                    help="a comma-separated model set to fuse (repeatable; default: --models)")
@@ -154,6 +172,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conditions", help="robustness slices: 'all' or a comma-separated list")
     p.add_argument("--own-cases", action="store_true",
                    help="leave-one-photo-out over the registered cases instead of a dataset")
+    p.add_argument("--gallery-size", metavar="N,N,...",
+                   help="also report FPIR and recall at match/possible as the gallery grows to "
+                        "these sizes (synthetic filler; needs --distractors)")
+    p.add_argument("--synthetic-from", metavar="DIR",
+                   help="other never-registered people (one photo each) the synthetic filler "
+                        "learns from (default: half of --distractors)")
     p.add_argument("--report", help="write a self-contained HTML report here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

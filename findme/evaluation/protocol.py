@@ -264,6 +264,7 @@ class Evaluation:
     results: dict[str, dict]
     conditions: dict[str, dict[str, dict]] = field(default_factory=dict)
     advice: dict[str, dict] = field(default_factory=dict)
+    by_size: list[dict] = field(default_factory=list)
 
     def summary(self) -> dict:
         """The headline numbers per scorer (what ``findme evaluate --json`` prints)."""
@@ -297,10 +298,15 @@ def _scorers(emb_g: Embedded, emb_p: Embedded, models: Sequence[str],
 def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3,
              distractors: Path | None = None, conditions: Sequence[str] = ("original",), *,
              settings: Settings, calibration: calib.Calibration | None = None,
-             progress: Progress | None = None) -> Evaluation:
+             progress: Progress | None = None, gallery_sizes: Sequence[int] = (),
+             synthetic_from: Path | None = None) -> Evaluation:
     """Run the protocol on a dataset folder; see the module docstring.
 
     ``conditions`` beyond ``original`` re-embed the probes degraded (robustness slices).
+    ``gallery_sizes`` (with ``distractors``, for a fused model set) adds FPIR and genuine
+    recall at ``match`` / ``possible`` as the gallery grows to each size with synthetic people
+    (:mod:`findme.evaluation.gallery_size`), learned from ``synthetic_from`` (a folder of other
+    never-registered people, one photo each) or else from half of the distractors.
     ``progress(stage, done, total)`` is called as photos are embedded.
     """
     models = list(models or settings.models)
@@ -318,16 +324,20 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
                   if m in calibration.model_thresholds}
     per_condition: dict[str, dict[str, dict]] = {}
     counts = {}
+    probes_original: Embedded | None = None
     emb_d = embed_photos(split.distractors, models, settings,
                          progress=tick("never-enrolled photos", len(split.distractors)))
     for condition in conditions:
         emb_p = embed_photos(split.probes, models, settings, condition,
                              progress=tick(f"probes ({condition})", len(split.probes)))
+        if condition == "original":
+            probes_original = emb_p
         mated = _scorers(emb_g, emb_p, models, fusion)
         strangers = _scorers(emb_g, emb_d, models, fusion)
         results = {}
         for name, photo_scores in mated.items():
-            t = fusion.thresholds if name == "fused" else thresholds.get(name)
+            t = fusion.thresholds_for(len(split.gallery)) if name == "fused" and fusion \
+                else thresholds.get(name)
             th = {"match": t.match, "possible": t.possible} if t else {}
             results[name] = metrics_from_scores(
                 person_scores(photo_scores, glabels), [lbl for _, lbl in split.probes],
@@ -340,9 +350,56 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
     protocol = ("train enrolled, val probed" if (Path(dataset) / "train").is_dir()
                 else f"first {enroll} photos per person enrolled, the rest probed")
     base = per_condition.get("original") or next(iter(per_condition.values()))
+    by_size = []
+    if gallery_sizes:
+        if fusion is None or not split.distractors or probes_original is None:
+            raise ValueError("results by gallery size need several models (a fusion), the "
+                             "'original' condition and never-registered photos (distractors)")
+        emb_s = None
+        if synthetic_from is not None:
+            from findme.evaluation.datasets import strangers as stranger_photos
+
+            teach = [(p, "synthetic-source") for p in stranger_photos(Path(synthetic_from))]
+            emb_s = embed_photos(teach, models, settings,
+                                 progress=tick("people the synthetic ones learn from",
+                                               len(teach)))
+        by_size = _by_size(fusion, emb_g, glabels, probes_original,
+                           [lbl for _, lbl in split.probes], emb_d, gallery_sizes, emb_s)
     return Evaluation(Path(dataset).name, protocol, models, counts, base,
                       {c: r for c, r in per_condition.items() if c != "original"},
-                      advise(base, targets=(0.01, 0.05, 0.10)))
+                      advise(base, targets=(0.01, 0.05, 0.10)), by_size)
+
+
+def _by_size(fusion: calib.Fusion, emb_g: Embedded, glabels: Sequence[str], emb_p: Embedded,
+             plabels: Sequence[str], emb_d: Embedded, sizes: Sequence[int],
+             emb_s: Embedded | None = None) -> list[dict]:
+    """:func:`~findme.evaluation.gallery_size.by_gallery_size` on embedded photos (photos
+    without a face left out). The never-registered photos are split in two: one half teaches
+    the synthetic people, the other half searches as strangers (a synthetic filler learned from
+    the strangers themselves would copy them and overstate how alike people look)."""
+    from findme.evaluation.gallery_size import by_gallery_size
+
+    def rows(e: Embedded) -> dict[str, np.ndarray]:
+        return {m: e.vectors[m][e.has_face] for m in fusion.models}
+
+    unknown = rows(emb_d)
+    n = len(next(iter(unknown.values())))
+    if emb_s is not None:
+        teach, search = rows(emb_s), unknown
+        if len(next(iter(teach.values()))) < 100 or n < 20:
+            raise ValueError("results by gallery size need at least 100 people to learn "
+                             "synthetic ones from and 20 never-registered probes")
+    else:
+        if n < 100:
+            raise ValueError("results by gallery size need at least 100 never-registered "
+                             "photos (half teach the synthetic people, half search as "
+                             "strangers)")
+        teach = {m: v[0::2] for m, v in unknown.items()}
+        search = {m: v[1::2] for m, v in unknown.items()}
+    out = by_gallery_size(fusion, rows(emb_g), np.asarray(glabels)[emb_g.has_face],
+                          rows(emb_p), np.asarray(plabels)[emb_p.has_face], search, sizes,
+                          synthetic_from=teach)
+    return [r.as_dict() for r in out]
 
 
 def advise(results: dict[str, dict], targets: Sequence[float]) -> dict[str, dict]:

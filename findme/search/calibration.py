@@ -37,9 +37,9 @@ import numpy as np
 
 from findme.config import Settings
 from findme.search.decision import Decision
+from findme.search.open_set import MATCH_FPIR, POSSIBLE_FPIR, StrangerTail, fit_tail
 
 DEFAULT_FILE = Path(__file__).parent / "calibration_default.json"
-MATCH_FPIR = 0.001
 POSSIBLE_FAR = 0.01
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"}
 
@@ -66,12 +66,35 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Fusion:
-    """Logistic fusion of several models' cosines: ``sigmoid(bias + sum(w_m * cos_m))``."""
+    """Logistic fusion of several models' cosines: ``sigmoid(bias + sum(w_m * cos_m))``.
+
+    ``thresholds`` are fixed ones (set by hand, or fitted on the calibration photos). With a
+    ``tail`` (learned from never-registered people) the decisions follow the gallery size
+    instead: :meth:`thresholds_for` keeps ``match`` at 1 in 1,000 and ``possible`` at 1 in 10
+    searches of a stranger (:mod:`findme.search.open_set`).
+    """
 
     models: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
     thresholds: Thresholds
+    tail: StrangerTail | None = None
+
+    def thresholds_for(self, n_faces: int) -> Thresholds:
+        """The thresholds (fused-score space) for a gallery of ``n_faces`` registered faces:
+        open-set ones when the fusion has a stranger tail, else the fixed ones."""
+        if self.tail is None:
+            return self.thresholds
+        return Thresholds(match=_sigmoid(self.tail.threshold(n_faces, MATCH_FPIR)),
+                          possible=_sigmoid(self.tail.threshold(n_faces, POSSIBLE_FPIR)))
+
+    def stranger_rate(self, score: float, n_faces: int) -> float | None:
+        """How often a person in no case would reach ``score`` searching ``n_faces`` faces
+        (None without a stranger tail)."""
+        if self.tail is None:
+            return None
+        s = min(max(score, 1e-15), 1 - 1e-15)
+        return self.tail.fpir(math.log(s / (1 - s)), n_faces)
 
     def score(self, cosines: dict[str, float]) -> float:
         """Fused score in [0, 1] from ``{model: cosine}`` (every model of the fusion needed)."""
@@ -114,7 +137,8 @@ class Calibration:
                            for m, t in self.model_thresholds.items()},
                 "fusions": {k: {"models": list(f.models), "weights": list(f.weights),
                                 "bias": f.bias, "match": f.thresholds.match,
-                                "possible": f.thresholds.possible}
+                                "possible": f.thresholds.possible,
+                                **({"tail": f.tail.to_json()} if f.tail else {})}
                             for k, f in self.fusions.items()}}
 
     @classmethod
@@ -124,11 +148,16 @@ class Calibration:
             model_thresholds={m: Thresholds(v["match"], v["possible"])
                               for m, v in data["models"].items()},
             fusions={k: Fusion(tuple(v["models"]), tuple(v["weights"]), v["bias"],
-                               Thresholds(v["match"], v["possible"]))
+                               Thresholds(v["match"], v["possible"]),
+                               StrangerTail.from_json(v["tail"]) if v.get("tail") else None)
                      for k, v in data["fusions"].items()},
             source=data.get("source", ""), made=data.get("made", ""),
             rates=data.get("rates", {"match_fpir": MATCH_FPIR, "possible_far": POSSIBLE_FAR}),
             recall=data.get("recall", {}))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
 
 def fusion_key(models: Sequence[str]) -> str:
@@ -239,14 +268,26 @@ def _thresholds(scores: np.ndarray, labels: Sequence[str]) -> tuple[Thresholds, 
     return t, recall
 
 
+def stranger_logits(fusion: Fusion, strangers: dict[str, np.ndarray]) -> np.ndarray:
+    """The fused logit of every pair of never-registered photos (one person per photo)."""
+    i, j = np.triu_indices(len(next(iter(strangers.values()))), 1)
+    cos = np.stack([np.einsum("nd,nd->n", strangers[m][i], strangers[m][j])
+                    for m in fusion.models], axis=1)
+    return fusion.bias + cos @ np.asarray(fusion.weights)
+
+
 def calibrate_vectors(vectors: dict[str, np.ndarray], labels: Sequence[str],
-                      source: str, fusion_sets: Sequence[Sequence[str]]) -> Calibration:
-    """Fit fusions on all labeled pairs and open-set thresholds (see the module docstring).
+                      source: str, fusion_sets: Sequence[Sequence[str]],
+                      strangers: dict[str, np.ndarray] | None = None) -> Calibration:
+    """Fit fusions on all labeled pairs and thresholds (see the module docstring).
 
     ``vectors`` maps model id to an ``(n, dim)`` array of unit vectors, rows aligned with
     ``labels``. ``fusion_sets`` lists the model combinations to fit (each single model is always
-    fitted too). The calibration records the genuine recall at each threshold (share of photos
-    whose best score against their own person's other photos reaches it).
+    fitted too). With ``strangers`` (unit vectors of never-registered people, one photo each,
+    at least 50) every fusion also learns its stranger tail, so its decisions follow the
+    gallery size (:mod:`findme.search.open_set`). The calibration records the genuine recall at
+    each fixed threshold (share of photos whose best score against their own person's other
+    photos reaches it).
     """
     i, j, same = pairs_of(labels)
     full = {m: v @ v.T for m, v in vectors.items()}
@@ -263,7 +304,8 @@ def calibrate_vectors(vectors: dict[str, np.ndarray], labels: Sequence[str],
         n = len(labels)
         fused = fusion.scores(np.stack([full[m].ravel() for m in models], axis=1)).reshape(n, n)
         thresholds, recall["fused:" + key] = _thresholds(fused, labels)
-        fusions[key] = Fusion(models, fusion.weights, b, thresholds)
+        tail = fit_tail(stranger_logits(fusion, strangers)) if strangers else None
+        fusions[key] = Fusion(models, fusion.weights, b, thresholds, tail)
     return Calibration(model_thresholds, fusions, source,
                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), recall=recall)
 
@@ -289,27 +331,42 @@ def labeled_photos(roots: Sequence[Path]) -> list[tuple[Path, str]]:
 
 def calibrate_folders(roots: Sequence[Path], models: Sequence[str],
                       fusion_sets: Sequence[Sequence[str]] | None = None, *,
-                      settings: Settings,
+                      settings: Settings, strangers: Sequence[Path] = (),
                       progress: Callable[[int, int], None] | None = None
                       ) -> tuple[Calibration, dict[str, int]]:
     """Embed the largest face of every labeled photo and fit a calibration for ``models``
     (each alone, and fused as ``fusion_sets``, by default all of ``models`` together).
 
+    ``strangers`` are folders of never-registered people, one photo per person (flat, like
+    ``eval/strangers``): with them the fusions learn open-set, gallery-size-aware thresholds.
     Photos without a detectable face are skipped and counted. Returns the calibration and
-    counts (``photos``, ``no_face``, ``people``).
+    counts (``photos``, ``no_face``, ``people``, ``strangers``).
     """
+    from findme.evaluation.datasets import strangers as stranger_photos
     from findme.faces.embed import embed_largest_faces
 
     items = labeled_photos(roots)
+    extra = [p for folder in strangers for p in stranger_photos(Path(folder))]
+    if strangers and len(extra) < 50:
+        raise FileNotFoundError("the never-registered folders hold fewer than 50 photos: "
+                                "the stranger tail needs more")
+    paths = [p for p, _ in items] + extra
     vectors, has_face = embed_largest_faces(
-        [p for p, _ in items], models, settings,
-        progress=(lambda done: progress(done, len(items))) if progress else None)
-    labels = [label for (_, label), ok in zip(items, has_face, strict=True) if ok]
-    arrays = {m: v[has_face] for m, v in vectors.items()}
+        paths, models, settings,
+        progress=(lambda done: progress(done, len(paths))) if progress else None)
+    n = len(items)
+    labels = [label for (_, label), ok in zip(items, has_face[:n], strict=True) if ok]
+    arrays = {m: v[:n][has_face[:n]] for m, v in vectors.items()}
+    unknown = {m: v[n:][has_face[n:]] for m, v in vectors.items()} if extra else None
     no_face = int((~has_face).sum())
     source = ", ".join(Path(r).name for r in roots) + f" ({len(labels)} photos)"
-    calibration = calibrate_vectors(arrays, labels, source, fusion_sets or [tuple(models)])
-    return calibration, {"photos": len(items), "no_face": no_face, "people": len(set(labels))}
+    if extra:
+        source += " + never-registered " + ", ".join(Path(s).name for s in strangers) + \
+            f" ({int(has_face[n:].sum())} photos)"
+    calibration = calibrate_vectors(arrays, labels, source, fusion_sets or [tuple(models)],
+                                    unknown)
+    return calibration, {"photos": len(items), "no_face": no_face, "people": len(set(labels)),
+                         "strangers": int(has_face[n:].sum())}
 
 
 def apply_thresholds(settings: Settings, scorer: str, match: float, possible: float,

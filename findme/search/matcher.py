@@ -10,7 +10,7 @@ Only open cases are searched. The matcher ranks and decides; it writes nothing (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,12 +35,19 @@ class Match:
     photo_id: int
     decision: Decision
     box: tuple[int, int, int, int]
+    margin: float | None = None
+    stranger_rate: float | None = None
 
     def as_dict(self) -> dict:
-        """JSON-friendly form."""
+        """JSON-friendly form. ``margin``: how far the score is above the next case's (None
+        when no other case came close); ``stranger_rate``: how often a person in no case would
+        score this high against this gallery (None without an open-set calibration)."""
         return {"case_id": self.case_id, "name": self.name, "score": round(self.score, 4),
                 "decision": self.decision, "photo_id": self.photo_id,
-                "scores": {m: round(s, 4) for m, s in self.scores.items()}}
+                "scores": {m: round(s, 4) for m, s in self.scores.items()},
+                "margin": None if self.margin is None else round(self.margin, 4),
+                "stranger_rate": None if self.stranger_rate is None
+                else float(f"{self.stranger_rate:.3g}")}
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class Matcher:
         usable = [p for p in photos if all(p.id in stored[m] for m in self.models)]
         if not usable:
             return [[] for _ in items]
+        n_faces = self.gallery_faces()
+        thresholds = self.fusion.thresholds_for(n_faces)
         matrices = {m: np.stack([stored[m][p.id] for p in usable]) for m in self.models}
         case_of = np.array([p.case_id for p in usable])
         out = []
@@ -115,11 +124,18 @@ class Matcher:
                 score = float(fused[best])
                 per_model = {m: float(cos[rows, i].max()) for i, m in enumerate(self.models)}
                 matches.append(Match(case_id, names[case_id], score, per_model,
-                                     usable[best].id, self.fusion.thresholds.decide(score),
-                                     it.face.box))
+                                     usable[best].id, thresholds.decide(score), it.face.box,
+                                     stranger_rate=self.fusion.stranger_rate(score, n_faces)))
             matches.sort(key=lambda m: -m.score)
-            out.append(matches[:top_k])
+            out.append([replace(m, margin=m.score - matches[k + 1].score
+                                if k + 1 < len(matches) else None)
+                        for k, m in enumerate(matches[:top_k])])
         return out
+
+    def gallery_faces(self) -> int:
+        """How many faces are registered (each is a chance for a stranger to look alike; the
+        open-set thresholds follow it)."""
+        return max(1, self.store.count(self.models[0]))
 
     def search_image(self, image: np.ndarray, top_k: int = 5) -> SearchResult:
         """Search every face of an RGB image: each face with its quality and ranked matches.

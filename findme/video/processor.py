@@ -51,6 +51,9 @@ class Sighting:
     scores: dict[str, float]
     box: tuple[int, int, int, int]
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+    margin: float | None = None
+    stranger_rate: float | None = None
+    quality: dict | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict:
         """JSON-friendly form (no crop)."""
@@ -79,6 +82,7 @@ class _Recognition:
     last_embed_s: float = -1e9
     best: Match | None = None
     best_crop: np.ndarray | None = None
+    best_quality: Quality | None = None
 
 
 def _face_value(q: Quality) -> float:
@@ -152,6 +156,7 @@ class VideoProcessor:
             if best is not None and (rec.best is None or best.score > rec.best.score):
                 rec.best = best
                 rec.best_crop = crop_face(image, face.box, 0.3)
+                rec.best_quality = q
 
     def _view(self, tr: Track) -> TrackView:
         rec = self.known.get(tr.id) or _Recognition()
@@ -165,7 +170,9 @@ class VideoProcessor:
         b = rec.best
         assert b is not None
         return Sighting(b.case_id, b.name, b.score, b.decision, tr.first_s, tr.last_s,
-                        tr.frames, b.photo_id, b.scores, b.box, rec.best_crop)
+                        tr.frames, b.photo_id, b.scores, b.box, rec.best_crop, b.margin,
+                        b.stranger_rate,
+                        rec.best_quality.as_dict() if rec.best_quality else None)
 
     def _close(self, t: float | None) -> None:
         for tr in self.tracker.end(t):
