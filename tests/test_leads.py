@@ -117,3 +117,24 @@ def test_a_crash_while_making_a_lead_leaves_no_lead_without_its_alerts(
     (lead,) = r.leads()
     assert lead.id == int(made.stdout) and (ws_settings.data_dir / lead.crop_path).is_file()
     assert [a.lead_id for a in list_alerts(r) if a.channel == "dashboard"] == [lead.id]
+
+
+def test_the_queue_groups_leads_of_one_probe_and_says_why(ws_settings: Settings) -> None:
+    """A crowd photo is one row with its leads; each lead says its margin, stranger chance and
+    the searched face's quality."""
+    r = _records(ws_settings)
+    a, b = r.create_case(CaseDetails("A")), r.create_case(CaseDetails("B"))
+    crowd = r.add_probe("photo", "crowd.jpg", 3)
+    for case, score in ((a, 0.97), (b, 0.91)):
+        r.add_lead(crowd, case, None, [0, 0, 9, 9], score, {}, "match", margin=0.02,
+                   stranger_rate=0.0004, quality={"face_px": 80, "sharpness": 120.0,
+                                                  "reasons": []})
+    alone = _lead(r, a, 0.95)
+    groups = leads.grouped(leads.queue(r))
+    assert [len(g.views) for g in groups] == [2, 1]
+    assert groups[0].probe_id == crowd and groups[0].best.lead.fused_score == 0.97
+    assert groups[1].best.lead.id == alone
+    why = leads.why(groups[0].best.lead)
+    assert "0.02 above the next case" in why and "compare both" in why
+    assert "1 of 2,500 searches" in why and "80 px" in why
+    assert "no other case came close" in leads.why(groups[1].best.lead)

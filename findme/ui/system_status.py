@@ -41,13 +41,19 @@ def status_rows(ws: Workspace) -> list[dict[str, object]]:
 
 
 def threshold_rows(ws: Workspace) -> list[dict[str, object]]:
-    """Thresholds in force per model and fusion, with the calibration's source."""
+    """Thresholds in force per model and fusion, with the calibration's source. A fusion with
+    a stranger tail shows its thresholds for the faces registered now (they follow the
+    gallery's size); others are fixed."""
     cal = calibration.load(ws.settings)
+    faces = max(1, ws.store.count(ws.settings.models[0]))
     rows: list[dict[str, object]] = [
-        {"scorer": m, "match": t.match, "possible": t.possible, "source": cal.source}
-        for m, t in cal.model_thresholds.items()]
-    rows += [{"scorer": k, "match": f.thresholds.match, "possible": f.thresholds.possible,
-              "source": cal.source} for k, f in cal.fusions.items()]
+        {"scorer": m, "match": t.match, "possible": t.possible, "rule": "fixed",
+         "source": cal.source} for m, t in cal.model_thresholds.items()]
+    for k, f in cal.fusions.items():
+        t = f.thresholds_for(faces)
+        rows.append({"scorer": k, "match": t.match, "possible": t.possible,
+                     "rule": f"open-set, for {faces:,} registered faces" if f.tail else "fixed",
+                     "source": cal.source})
     return rows
 
 
