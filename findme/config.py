@@ -110,6 +110,19 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP networks (``10.0.0.0/8,192.168.1.0/24``), each checked."""
+    import ipaddress
+
+    out = []
+    for part in _env_list(name, ()):
+        try:
+            out.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {part!r} is not an IP network ({exc})") from exc
+    return tuple(out)
+
+
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = _raw(name)
     if raw is None or raw.strip() == "":
@@ -174,6 +187,7 @@ class Settings:
     sighting_cooldown_seconds: float = 600.0
     video_every_seconds: float = 0.2
     ice_servers: str = ""
+    camera_networks: tuple[str, ...] = ()
 
     @property
     def weights_dir(self) -> Path:
@@ -293,16 +307,19 @@ class Settings:
             sighting_cooldown_seconds=_env_float("FINDME_SIGHTING_COOLDOWN", 600.0),
             video_every_seconds=_env_float("FINDME_VIDEO_EVERY", 0.2),
             ice_servers=_env_str("FINDME_ICE_SERVERS"),
+            camera_networks=_env_networks("FINDME_CAMERA_NETWORKS"),
         )
 
     def apply_environment(self) -> None:
         """Once, at process start (:func:`get_settings` does it): point DeepFace and TensorFlow
         at this data folder and quieten FFmpeg's own log lines (damaged video is reported as
-        warnings instead). Nothing else writes ``os.environ`` after start."""
+        warnings instead), and make every file the process writes private to its user (umask
+        077). Nothing else writes ``os.environ`` after start."""
         os.environ["DEEPFACE_HOME"] = str(self.deepface_home)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        os.umask(0o077)  # photos, crops, vectors and records: readable by this user only
 
 
 @lru_cache(maxsize=1)

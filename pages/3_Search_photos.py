@@ -11,6 +11,7 @@ from findme.cases import leads
 from findme.config import get_settings
 from findme.faces.image import crop_face
 from findme.ui import images, session
+from findme.ui.export import safe_csv
 from findme.ui.photo_search import Upload, expand, results_table, search_uploads
 
 ctx = session.page("Search photos", "search",
@@ -89,5 +90,5 @@ for s_i, s in enumerate(found):
                 c3.success(f"Lead {lead_id} created for review.")
 
 if found:
-    st.download_button("Export results (CSV)", results_table(found).to_csv(index=False),
+    st.download_button("Export results (CSV)", safe_csv(results_table(found)),
                        "search-results.csv", "text/csv", key="export")

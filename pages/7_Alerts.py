@@ -14,6 +14,7 @@ from findme.alerts import outbox
 from findme.alerts import rules as alerts
 from findme.alerts import store as alert_store
 from findme.ui import session
+from findme.ui.export import safe_csv
 
 ctx = session.page("Alerts", "alerts.view",
                    "Every alert is written here before it is sent; failed sends are retried "
@@ -71,7 +72,7 @@ if not ctx.can("cases.contact"):
     rows["recipient"] = rows["recipient"].map(
         lambda r: r if r == alert_store.EVERYONE else "(hidden)")
 st.dataframe(rows, hide_index=True, width="stretch", key="history")
-st.download_button("Export (CSV)", rows.to_csv(index=False), "alerts.csv", "text/csv",
+st.download_button("Export (CSV)", safe_csv(rows), "alerts.csv", "text/csv",
                    key="alerts_csv")
 
 pick = st.selectbox("Delivery attempts of alert", [a.id for a in items], key="pick")

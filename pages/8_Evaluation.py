@@ -15,6 +15,7 @@ from findme.evaluation import protocol as evaluation
 from findme.provision import weights
 from findme.search import calibration
 from findme.ui import session
+from findme.ui.export import safe_csv
 
 ctx = session.page("Evaluation", "evaluation.run",
                    "Precision, recall and error curves on labeled photos, per model and fused. "
@@ -95,7 +96,7 @@ if result is not None:
                                for s, rows in result.advice.items() for t, v in rows.items()]),
                  hide_index=True)
     c1, c2 = st.columns(2)
-    c1.download_button("Download metrics (CSV)", summary.to_csv(index=False),
+    c1.download_button("Download metrics (CSV)", safe_csv(summary),
                        file_name="evaluation.csv", mime="text/csv", key="csv")
     c2.download_button("Download report (HTML)", eval_charts.report_html(result),
                        file_name="evaluation.html", mime="text/html", key="html")

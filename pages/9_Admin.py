@@ -11,6 +11,7 @@ import streamlit as st
 from findme.cases import users
 from findme.cases.records import RecordError
 from findme.ui import session, system_status
+from findme.ui.export import safe_csv
 
 ctx = session.page("Admin", "users.manage")
 accounts = session.live().records  # accounts always live in the real database
@@ -85,7 +86,7 @@ with tab_audit:
                                                 target_f.strip() or None, since),
                        columns=["id", "at", "actor", "action", "target", "detail"])
     st.dataframe(log, hide_index=True, width="stretch", key="audit")
-    st.download_button("Export the audit log (CSV)", log.to_csv(index=False), "audit-log.csv",
+    st.download_button("Export the audit log (CSV)", safe_csv(log), "audit-log.csv",
                        "text/csv", key="audit_csv")
 
 with tab_status:

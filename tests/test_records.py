@@ -99,3 +99,17 @@ def test_concurrent_first_start_migrates_once(ws_settings: Settings) -> None:
     records = rec.open_records(ws_settings)
     assert records.counts()["cases"] == 4
     assert rec.schema_revision(records.engine) == HEAD
+
+
+def test_the_data_folder_and_database_are_private(ws_settings: Settings) -> None:
+    """0755 / 0644 would let every local user read children's records and password hashes."""
+    import os
+    import stat
+
+    os.chmod(ws_settings.data_dir, 0o755)  # as an older version left it
+    records = rec.open_records(ws_settings)
+    records.create_case(rec.CaseDetails(name="Private"))
+    records = rec.open_records(ws_settings)  # a restart tightens what exists
+    assert stat.S_IMODE(ws_settings.data_dir.stat().st_mode) == 0o700
+    for f in ws_settings.data_dir.glob("findme.db*"):
+        assert stat.S_IMODE(f.stat().st_mode) & 0o077 == 0, f

@@ -237,3 +237,17 @@ def test_no_photo_is_stored_without_consent_or_another_lawful_basis(
         assert ws.records.counts()["cases"] == 0
     folder = ws_settings.photos_dir
     assert not folder.exists() or not any(folder.rglob("*"))  # no photo file written
+
+
+def test_enroll_refuses_devices_and_oversized_files_without_reading_them(
+        ws_settings: Settings, tmp_path: Path) -> None:
+    """``findme enroll /dev/zero`` used to read until memory ran out; now: one line, exit 2."""
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir),
+               FINDME_MAX_FILE_BYTES=str(2**20))
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\0" * (2 * 2**20))
+    for path, why in (("/dev/zero", "not a regular file"), (str(big), "over the 1 MB limit")):
+        proc = subprocess.run(FINDME + ["enroll", "--consent", "--name", "X", path], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and why in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr

