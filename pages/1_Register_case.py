@@ -16,6 +16,7 @@ from findme.cases.registry import (
     require_lawful_basis,
 )
 from findme.ui import images, session
+from findme.ui.text import safe
 
 ctx = session.page("Register a case", "cases.edit",
                    "Enter what is known about the child and add one or more clear photos. "
@@ -66,12 +67,12 @@ with photos_area:
             preview = checked[f.file_id]
             with cols[k % len(cols)]:
                 if preview.image is None:
-                    st.error(f"**{f.name}**: {preview.error}. It will not be saved.")
+                    st.error(f"**{safe(f.name)}**: {safe(preview.error)}. It will not be saved.")
                     continue
                 boxes = [face.box for face in preview.faces]
                 st.image(images.draw_faces(preview.image, boxes), caption=f.name, width="stretch")
                 if preview.error:
-                    st.error(f"{preview.error}: this photo cannot be used.")
+                    st.error(f"{safe(preview.error)}: this photo cannot be used.")
                     continue
                 for i, q in enumerate(preview.qualities, 1):
                     verdict = "usable" if q.usable else "not usable: " + "; ".join(q.reasons)
@@ -106,14 +107,14 @@ if submitted:
             result = enroll_case(details, photos, ctx.ws.records, ctx.ws.store, ctx.settings,
                                  actor=ctx.user.username)
     except RecordError as exc:
-        st.error(f"Not saved: {exc}.")
+        st.error(f"Not saved: {safe(exc)}.")
     except EnrollmentRejected as exc:
-        st.error(f"Not saved: {exc}.")
+        st.error(f"Not saved: {safe(exc)}.")
     else:
         saved = sum(o.accepted for o in result.photos)
         st.success(f"Case #{result.case_id} registered with {saved} photo(s). Open it under "
                    "**Cases**.")
         for o in result.photos:
             if not o.accepted:
-                st.warning(f"{o.name} was not stored: {', '.join(o.reasons)}")
+                st.warning(f"{safe(o.name)} was not stored: {safe(', '.join(o.reasons))}")
         st.session_state["registered_case"] = result.case_id

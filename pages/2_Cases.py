@@ -15,6 +15,7 @@ from findme.cases.records import CASE_STATUSES, GENDERS, CaseDetails, RecordErro
 from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
 from findme.ui import images, session
 from findme.ui.case_table import cases_frame
+from findme.ui.text import safe
 
 ctx = session.page("Cases", "cases.view")
 records = ctx.ws.records
@@ -36,21 +37,21 @@ case_id = st.selectbox("Open a case", ids, format_func=labels.get, key="open_cas
 case = records.get_case(case_id)
 session.audit_once(ctx, "case.view", f"case:{case_id}")
 
-st.header(f"#{case.id} {case.name}")
+st.header(f"#{case.id} {safe(case.name)}")
 st.markdown(f"**Status:** {case.status} · **registered** {case.created_at:%Y-%m-%d} · "
-            f"**assigned to** {case.assigned_to or 'nobody'}")
+            f"**assigned to** {safe(case.assigned_to or 'nobody')}")
 d1, d2 = st.columns(2)
 d1.markdown(f"**Date of birth:** {case.birth_date or 'unknown'}  \n"
             f"**Age at disappearance:** {case.age_at_disappearance if case.age_at_disappearance is not None else 'unknown'}  \n"  # noqa: E501
-            f"**Gender:** {case.gender or 'unknown'}")
-d2.markdown(f"**Last seen:** {case.last_seen_place or 'unknown'}, "
+            f"**Gender:** {safe(case.gender or 'unknown')}")
+d2.markdown(f"**Last seen:** {safe(case.last_seen_place or 'unknown')}, "
             f"{case.last_seen_date or 'date unknown'}  \n"
             f"**Consent recorded:** {'yes' if case.consent_recorded else 'no'}"
-            + (f"  \n**Lawful basis:** {case.lawful_basis}" if case.lawful_basis else ""))
+            + (f"  \n**Lawful basis:** {safe(case.lawful_basis)}" if case.lawful_basis else ""))
 if ctx.can("cases.contact"):
-    d2.markdown(f"**Guardian contact:** {case.guardian_contact or 'none recorded'}")
+    d2.markdown(f"**Guardian contact:** {safe(case.guardian_contact or 'none recorded')}")
 if case.description:
-    st.markdown(f"**Notes:** {case.description}")
+    st.markdown(f"**Notes:** {safe(case.description)}")
 
 if ctx.can("photos.view"):
     st.subheader("Photos")
@@ -112,7 +113,7 @@ if ctx.can("cases.edit"):
                     ctx.user.username)
                 st.rerun()
             except RecordError as exc:
-                st.error(f"Not saved: {exc}.")
+                st.error(f"Not saved: {safe(exc)}.")
     with st.expander("Add photos"):
         more = st.file_uploader("More photos of the child", accept_multiple_files=True,
                                 type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"],
@@ -123,9 +124,9 @@ if ctx.can("cases.edit"):
                                       records, ctx.ws.store, ctx.settings, ctx.user.username)
             for o in outcomes:
                 if o.accepted:
-                    st.success(f"{o.name}: added")
+                    st.success(f"{safe(o.name)}: added")
                 else:
-                    st.warning(f"{o.name}: not added ({', '.join(o.reasons)})")
+                    st.warning(f"{safe(o.name)}: not added ({safe(', '.join(o.reasons))})")
 
 if ctx.can("cases.erase"):
     with st.expander("Erase this case"):

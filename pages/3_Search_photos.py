@@ -13,6 +13,7 @@ from findme.faces.image import crop_face
 from findme.ui import images, session
 from findme.ui.export import safe_csv
 from findme.ui.photo_search import Upload, expand, results_table, search_uploads
+from findme.ui.text import safe
 
 ctx = session.page("Search photos", "search",
                    "Upload one or several photos (or a ZIP of photos). Every face is searched "
@@ -53,7 +54,7 @@ found = st.session_state.get("search_results") or []
 for s_i, s in enumerate(found):
     st.subheader(s.name)
     if s.result is None:
-        st.error(f"{s.name}: {s.error}. Nothing was stored.")
+        st.error(f"{safe(s.name)}: {safe(s.error)}. Nothing was stored.")
         continue
     faces = s.result.faces
     if not faces:
@@ -77,7 +78,7 @@ for s_i, s in enumerate(found):
             if path and ctx.can("photos.view"):
                 c2.image(str(path), caption=f"registered photo {m.photo_id}", width=140)
             badge = images.badge(m.decision, m.score)
-            c3.markdown(f"{rank}. **#{m.case_id} {m.name}** {badge}  \n"
+            c3.markdown(f"{rank}. **#{m.case_id} {safe(m.name)}** {badge}  \n"
                         + " · ".join(f"{model}: {v:.3f}" for model, v in m.scores.items()))
             already = rank == 1 and m.decision.makes_lead
             key = f"lead_{s_i}_{f_i}_{m.case_id}"

@@ -9,6 +9,7 @@ import streamlit as st
 from findme.cases import leads
 from findme.cases.records import LEAD_STATUSES, RecordError
 from findme.ui import images, session
+from findme.ui.text import safe
 
 ctx = session.page("Review leads", "leads.review",
                    "Highest score first, then oldest. Look at both faces and the context; a "
@@ -65,14 +66,14 @@ else:
 reg = images.stored(ctx.settings, view.photo_path)
 if reg:
     c2.image(str(reg), caption=f"registered photo of case #{lead.case_id}", width="stretch")
-c3.markdown(f"### #{lead.case_id} {view.case_name}\n"
+c3.markdown(f"### #{lead.case_id} {safe(view.case_name)}\n"
             f"{images.badge(lead.decision, lead.fused_score)} (case status: {view.case_status})"
             "  \n" + " · ".join(f"{m}: {v:.3f}" for m, v in (lead.scores or {}).items()) +
             f"  \n**Why:** {leads.why(lead)}" +
-            f"  \n**Source:** {view.source or 'unknown'} · {view.source_ref or ''}  \n"
+            f"  \n**Source:** {safe(view.source or 'unknown')} · {safe(view.source_ref or '')}  \n"
             f"**When:** {(view.searched_at or lead.created_at):%Y-%m-%d %H:%M} UTC")
 for r in view.reviews:
-    c3.caption(f"{r.reviewer} {r.verdict}ed at {r.at:%Y-%m-%d %H:%M}: {r.note or 'no note'}")
+    c3.caption(f"{r.reviewer} {r.verdict}ed at {r.at:%Y-%m-%d %H:%M}: {safe(r.note or 'no note')}")
 
 if lead.status == "new":
     with st.form(f"review_{lead_id}"):
@@ -86,7 +87,7 @@ if lead.status == "new":
             out = leads.review(records, lead_id, ctx.user.username,
                                "confirm" if confirm else "reject", note, found)
         except RecordError as exc:
-            st.error(f"Not recorded: {exc}.")
+            st.error(f"Not recorded: {safe(exc)}.")
         else:
             msg = f"Lead {lead_id}: {out.status}."
             if out.confirmations_needed:
@@ -96,4 +97,4 @@ if lead.status == "new":
             st.session_state["review_message"] = msg
             st.rerun()
 else:
-    st.caption(f"{lead.status} by {lead.reviewed_by}: {lead.note or 'no note'}")
+    st.caption(f"{lead.status} by {lead.reviewed_by}: {safe(lead.note or 'no note')}")

@@ -9,6 +9,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from findme.cases import leads
 from findme.ui import images, session
+from findme.ui.text import safe
 from findme.video import live
 
 ctx = session.page("Live camera", "search",
@@ -51,7 +52,7 @@ def results() -> None:
         c1, c2 = st.columns([1, 4])
         if s.crop is not None and ctx.can("photos.view"):
             c1.image(s.crop, width=100)
-        c2.markdown(f"**#{s.case_id} {s.name}** {images.badge(s.decision, s.score)} · "
+        c2.markdown(f"**#{s.case_id} {safe(s.name)}** {images.badge(s.decision, s.score)} · "
                     f"{s.first_s:.0f}-{s.last_s:.0f} s after start · {s.frames} frames")
         done = st.session_state.setdefault("live_leads", {})
         mark = (s.case_id, round(s.first_s, 1))

@@ -9,6 +9,7 @@ import streamlit as st
 from findme.cases import leads
 from findme.cases.records import RecordError
 from findme.ui import images, session
+from findme.ui.text import safe
 from findme.video import charts as video_charts
 from findme.video import scans
 
@@ -42,7 +43,7 @@ if go:
                                       camera, float(every), location.strip() or None,
                                       ctx.user.username, session.state.lock)
     except ValueError as exc:
-        st.error(f"Not started: {exc}.")
+        st.error(f"Not started: {safe(exc)}.")
     else:
         st.success(f"{len(started)} scan(s) started.")
 
@@ -55,7 +56,8 @@ def jobs() -> None:
         st.caption("No scans yet.")
         return
     for job in items:
-        head = f"**#{job.id} {job.camera}** · {scans.source_name(job.source)} · {job.status}"
+        head = (f"**#{job.id} {safe(job.camera)}** · {safe(scans.source_name(job.source))} · "
+                f"{job.status}")
         speed = f" · {job.speed:.1f}x real time" if job.speed else ""
         text = f"{job.done_s:.0f} s of video, {job.frames} frames{speed}"
         st.markdown(head)
@@ -97,7 +99,8 @@ if finished:
                     crop = None
             if crop:
                 st.image(str(crop), width=140)
-            st.markdown(f"#{s['case_id']} {s['name']} {images.badge(s['decision'], s['score'])}"
+            st.markdown(f"#{s['case_id']} {safe(s['name'])} "
+                        f"{images.badge(s['decision'], s['score'])}"
                         f"  \n{s['first_s']:.1f}-{s['last_s']:.1f} s · {s['frames']} frames")
             st.caption(f"lead {s['lead_id']}" if s.get("lead_id") else
                        "no new lead (same case on this camera within the cooldown)")

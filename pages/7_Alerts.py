@@ -15,6 +15,7 @@ from findme.alerts import rules as alerts
 from findme.alerts import store as alert_store
 from findme.ui import session
 from findme.ui.export import safe_csv
+from findme.ui.text import safe
 
 ctx = session.page("Alerts", "alerts.view",
                    "Every alert is written here before it is sent; failed sends are retried "
@@ -45,7 +46,7 @@ mine = alert_store.unread(records, ctx.user.username)
 st.subheader(f"Notifications ({len(mine)} unread)")
 if mine:
     for a in mine[:10]:
-        st.markdown(f"- **{a.subject}** · {a.body} · {a.created_at:%Y-%m-%d %H:%M} UTC")
+        st.markdown(f"- **{safe(a.subject)}** · {safe(a.body)} · {a.created_at:%Y-%m-%d %H:%M} UTC")
     if st.button("Mark all read", key="mark_read"):
         alert_store.mark_read(records, ctx.user.username, [a.id for a in mine])
         st.rerun()

@@ -348,3 +348,25 @@ def test_alert_link_opens_its_lead(app_data: Settings) -> None:
     at.switch_page(PAGES["review"])
     at.run()
     assert at.selectbox(key="lead_pick").value == low  # not the top of the queue
+
+
+def test_user_text_is_shown_as_text_never_as_markdown(app_data: Settings,
+                                                      face_photo: Path) -> None:
+    """A case name with an image link (a tracking pixel) and a fake badge, and notes with a
+    heading: shown escaped on the Cases page, so nothing renders and nothing is fetched."""
+    from findme.cases.records import CaseDetails
+    from findme.cases.registry import PhotoInput, enroll_case
+    from findme.ui.text import safe
+
+    ws = state.workspace(app_data)
+    evil = "![x](http://127.0.0.1:9/pixel.png) :red-badge[MATCH 0.99]"
+    enroll_case(CaseDetails(evil, description="# Found!\n<img src=x>", last_seen_place="**bold**",
+                            consent_recorded=True),
+                [PhotoInput("a.jpg", face_photo.read_bytes())], ws.records, ws.store, app_data)
+    make_user(app_data, "vic", "viewer")
+    seen = open_page("cases", "vic")
+    shown = texts(seen)
+    assert safe(evil) in shown and evil not in shown.replace(safe(evil), "")
+    assert "\\!\\[x\\]\\(http" in shown and "\\:red\\-badge\\[MATCH" in shown
+    assert "\\# Found\\! \\<img src\\=x\\>" in shown and "\\*\\*bold\\*\\*" in shown
+    assert safe("a_b*c") == "a\\_b\\*c" and safe("line1\nline2") == "line1 line2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -16,14 +17,14 @@ def timeline(sightings: Sequence[dict], title: str = "Sightings") -> go.Figure:
         rows = [s for s in sightings if s["decision"] == decision]
         if not rows:
             continue
-        fig.add_bar(y=[f"#{s['case_id']} {s['name']}" for s in rows],
+        fig.add_bar(y=[f"#{s['case_id']} {html.escape(str(s['name']))}" for s in rows],
                     x=[max(0.2, s["last_s"] - s["first_s"]) for s in rows],
                     base=[s["first_s"] for s in rows], orientation="h", name=decision.value,
                     marker_color=decision.colour,
                     customdata=[[s["score"], s["frames"]] for s in rows],
                     hovertemplate="%{y}<br>%{base:.1f}-%{x:.1f} s<br>score %{customdata[0]:.2f}"
                                   ", %{customdata[1]} frames<extra></extra>")
-    fig.update_layout(title=title, xaxis_title="seconds from the start of the video",
+    fig.update_layout(title=html.escape(title),  # plotly renders some HTML: names stay text xaxis_title="seconds from the start of the video",
                       barmode="overlay", height=160 + 40 * len({s["case_id"] for s in sightings}),
                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
