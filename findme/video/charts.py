@@ -24,7 +24,8 @@ def timeline(sightings: Sequence[dict], title: str = "Sightings") -> go.Figure:
                     customdata=[[s["score"], s["frames"]] for s in rows],
                     hovertemplate="%{y}<br>%{base:.1f}-%{x:.1f} s<br>score %{customdata[0]:.2f}"
                                   ", %{customdata[1]} frames<extra></extra>")
-    fig.update_layout(title=html.escape(title),  # plotly renders some HTML: names stay text xaxis_title="seconds from the start of the video",
+    # plotly renders some HTML in titles and labels: names stay text
+    fig.update_layout(title=html.escape(title), xaxis_title="seconds from the start of the video",
                       barmode="overlay", height=160 + 40 * len({s["case_id"] for s in sightings}),
                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
