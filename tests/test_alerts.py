@@ -282,7 +282,7 @@ def test_possible_alerts_only_when_asked(ws: Workspace) -> None:
 def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb5: Path,
                                                   fakes) -> None:
     from findme.ui import state
-    from tests.pages_helpers import make_user, open_page
+    from tests.pages_helpers import make_user, open_page, texts
 
     w = state.workspace(app_data)
     _enroll(w, celeb5)
@@ -319,6 +319,11 @@ def test_alerts_page_history_retry_and_test_alert(env, app_data: Settings, celeb
     assert not viewer.get("button") or not [b for b in viewer.button
                                             if b.key and b.key.startswith("test_")]
     assert "duty@ngo.test" not in set(viewer.dataframe[0].value["recipient"])
+    shown = texts(viewer) + viewer.dataframe[0].value.to_csv()
+    assert "/hook" not in shown and "(path hidden)" in shown  # the webhook's secret path
+    stored = " ".join(a.recipient + (a.last_error or "")
+                      for a in alert_store.list_alerts(w.records))
+    assert "/hook" not in stored
 
 
 def test_the_demo_never_alerts_real_people(env) -> None:

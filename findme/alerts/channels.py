@@ -120,8 +120,19 @@ def send_sms(alert: AlertRecord, settings: Settings) -> Delivery:
     return Delivery(msg.sid, 201, f"status {msg.status}")
 
 
+def webhook_label(url: str) -> str:
+    """What a person may see of the webhook URL: scheme and host only. Its path is often the
+    secret (a Slack or Teams hook), so it is never stored in an alert row or shown."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}/… (path hidden)"
+
+
 def send_webhook(alert: AlertRecord, settings: Settings) -> Delivery:
-    """POST the JSON payload, signed, with the alert's idempotency key."""
+    """POST the JSON payload, signed, with the alert's idempotency key, to
+    ``FINDME_WEBHOOK_URL`` (the row keeps only :func:`webhook_label`)."""
     import requests
 
     body = alert.body.encode()
@@ -129,10 +140,11 @@ def send_webhook(alert: AlertRecord, settings: Settings) -> Delivery:
                "X-FindMe-Signature": sign(body, settings.webhook_secret),
                "User-Agent": "FindMeAI-alerts"}
     try:
-        r = requests.post(alert.recipient, data=body, headers=headers,
+        r = requests.post(settings.webhook_url, data=body, headers=headers,
                           timeout=settings.alert_timeout_seconds)
-    except requests.RequestException as exc:
-        raise DeliveryError(f"webhook unreachable: {exc}", True) from exc
+    except requests.RequestException as exc:  # its message holds the URL: keep only the kind
+        raise DeliveryError(f"webhook {webhook_label(settings.webhook_url)} unreachable "
+                            f"({type(exc).__name__})", True) from exc
     if r.status_code >= 300:
         raise DeliveryError(f"webhook answered {r.status_code}", _retryable(r.status_code),
                             r.status_code, r.text[:RESPONSE_CHARS])

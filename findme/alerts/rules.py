@@ -25,6 +25,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from findme.alerts.channels import webhook_label
 from findme.alerts.messages import (
     Event,
     render_dashboard,
@@ -54,7 +55,8 @@ def channel_status(settings: Settings) -> dict[str, tuple[bool, str]]:
                 "off: set FINDME_TWILIO_ACCOUNT_SID, FINDME_TWILIO_AUTH_TOKEN and "
                 "FINDME_TWILIO_FROM"),
         "webhook": (bool(settings.webhook_url and settings.webhook_secret),
-                    f"POST to {settings.webhook_url}, signed" if settings.webhook_url and
+                    f"POST to {webhook_label(settings.webhook_url)}, signed"
+                    if settings.webhook_url and
                     settings.webhook_secret else
                     "off: set FINDME_WEBHOOK_URL and FINDME_WEBHOOK_SECRET"),
     }
@@ -110,7 +112,7 @@ def _rows(e: Event, s: Session | None, settings: Settings, source_key: str | Non
         for n, phone in enumerate(phones):
             add("sms", phone, None, render_sms(e, settings), n)
     if "webhook" in channels and status["webhook"][0]:
-        add("webhook", settings.webhook_url, None, "", 0)
+        add("webhook", webhook_label(settings.webhook_url), None, "", 0)
     return rows
 
 
