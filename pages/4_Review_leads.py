@@ -78,14 +78,15 @@ for r in view.reviews:
 if lead.status == "new":
     with st.form(f"review_{lead_id}"):
         note = st.text_area("Note (what you checked, why)", key=f"note_{lead_id}")
-        found = st.checkbox("Confirming also marks the case found", key=f"found_{lead_id}")
+        found = st.checkbox("Confirming also marks the case found", key=f"found_{lead_id}") \
+            if ctx.can("cases.edit") else False
         b1, b2 = st.columns(2)
         confirm = b1.form_submit_button("Confirm", type="primary")
         reject = b2.form_submit_button("Reject")
     if confirm or reject:
         try:
             out = leads.review(records, lead_id, ctx.user.username,
-                               "confirm" if confirm else "reject", note, found)
+                               "confirm" if confirm else "reject", note, found, ctx.user.role)
         except RecordError as exc:
             st.error(f"Not recorded: {safe(exc)}.")
         else:

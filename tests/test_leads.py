@@ -138,3 +138,16 @@ def test_the_queue_groups_leads_of_one_probe_and_says_why(ws_settings: Settings)
     assert "0.02 above the next case" in why and "compare both" in why
     assert "1 of 2,500 searches" in why and "80 px" in why
     assert "no other case came close" in leads.why(groups[1].best.lead)
+
+
+def test_only_a_role_that_edits_cases_may_mark_one_found(ws_settings: Settings) -> None:
+    """A reviewer confirms leads; taking a child out of every search needs ``cases.edit``."""
+    r = _records(ws_settings)
+    case = r.create_case(CaseDetails("A"))
+    lead = _lead(r, case, 0.9)
+    with pytest.raises(RecordError, match="cases.edit"):
+        leads.review(r, lead, "rita", "confirm", "same child", mark_found=True, role="reviewer")
+    assert r.get_case(case).status == "open" and leads.get(r, lead).lead.status == "new"
+    out = leads.review(r, lead, "ivan", "confirm", "same child", mark_found=True,
+                       role="investigator")
+    assert out.case_marked_found and r.get_case(case).status == "found"

@@ -339,17 +339,24 @@ def get(records: Records, lead_id: int) -> LeadView:
 
 
 def review(records: Records, lead_id: int, reviewer: str, verdict: str, note: str = "",
-           mark_found: bool = False) -> ReviewOutcome:
+           mark_found: bool = False, role: str | None = None) -> ReviewOutcome:
     """Record ``reviewer``'s ``confirm`` or ``reject`` of a lead that is still ``new``.
 
     One reviewer gives one verdict per lead. A rejection rejects the lead. A confirmation
     confirms it, or (two-person rule) waits for a second, different reviewer. When the lead
     becomes confirmed by this verdict and ``mark_found`` is set, the case is marked found (the
-    reviewer whose verdict confirms decides that). Returns what happened; raises
+    reviewer whose verdict confirms decides that; with ``role`` given, only a role with
+    ``cases.edit`` may, since a found case leaves every search). Returns what happened; raises
     :class:`RecordError` for a bad request.
     """
     if verdict not in VERDICTS:
         raise RecordError(f"verdict must be one of {', '.join(VERDICTS)}")
+    if mark_found and role is not None:
+        from findme.cases.users import allowed
+
+        if not allowed(role, "cases.edit"):  # marking found takes a child out of every search
+            raise RecordError("marking a case found needs the cases.edit permission; confirm "
+                              "the lead and ask an investigator")
     needed = 2 if records.settings.two_person_rule else 1
     now = dt.datetime.now(dt.UTC)
     with records.session() as s:
