@@ -4,7 +4,6 @@ UI only: the protocol and metrics live in ``findme.evaluation``; charts in
 ``findme.evaluation.charts``.
 """
 
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -16,6 +15,7 @@ from findme.provision import weights
 from findme.search import calibration
 from findme.ui import session
 from findme.ui.export import safe_csv
+from findme.ui.text import safe
 
 ctx = session.page("Evaluation", "evaluation.run",
                    "Precision, recall and error curves on labeled photos, per model and fused. "
@@ -25,7 +25,8 @@ settings = get_settings()
 
 sets = {p.name: p for p in sorted(settings.eval_dir.iterdir()) if p.is_dir()} \
     if settings.eval_dir.is_dir() else {}
-choices = [*sets, "Another folder", "Our own cases"]
+any_folder = ctx.can("evaluation.folders")
+choices = [*sets, *(["Another folder"] if any_folder else []), "Our own cases"]
 dataset = st.radio("Dataset", choices, horizontal=True, key="dataset")
 folder = None
 if dataset == "Another folder":
@@ -37,7 +38,12 @@ models = st.multiselect("Models", available, default=[m for m in settings.models
                                                        if m in available], key="models")
 col1, col2 = st.columns(2)
 enroll = col1.number_input("Photos enrolled per person", 1, 20, 3, key="enroll")
-distractors = col2.text_input("Never-enrolled people (optional folder)", key="distractors")
+if any_folder:
+    distractors = col2.text_input("Never-enrolled people (optional folder)", key="distractors")
+else:
+    pick = col2.selectbox("Never-enrolled people (optional)", [None, *sets], key="distractors",
+                          format_func=lambda k: "none" if k is None else k)
+    distractors = str(sets[pick]) if pick else ""
 sizes = st.multiselect("Gallery sizes to project to (needs never-enrolled people and two or more "
                        "models)", [100, 1000, 10000, 100000], key="sizes")
 conditions = st.multiselect("Robustness slices (probes degraded on purpose)",
@@ -46,8 +52,8 @@ conditions = st.multiselect("Robustness slices (probes degraded on purpose)",
 if st.button("Run evaluation", type="primary", key="run"):
     if not models:
         st.error("Choose at least one model.")
-    elif dataset != "Our own cases" and not (folder and Path(folder).is_dir()):
-        st.error(f"{folder or 'No folder'} is not a folder.")
+    elif dataset != "Our own cases" and not folder:
+        st.error("Give a folder.")
     else:
         bar = st.progress(0.0, text="starting")
 
@@ -61,14 +67,15 @@ if st.button("Run evaluation", type="primary", key="run"):
                                                            ctx.settings)
             else:
                 result = evaluation.evaluate(
-                    Path(folder), models, int(enroll),
-                    Path(distractors) if distractors else None,
+                    evaluation.check_folder(ctx.settings, folder, any_folder), models,
+                    int(enroll), evaluation.check_folder(ctx.settings, distractors, any_folder)
+                    if distractors else None,
                     ["original", *conditions], settings=settings, progress=progress,
                     gallery_sizes=sizes)
             st.session_state["evaluation"] = result
             bar.progress(1.0, text="done")
-        except (FileNotFoundError, ValueError, RuntimeError) as exc:
-            st.error(str(exc))
+        except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
+            st.error(safe(exc))
 
 result = st.session_state.get("evaluation")
 if result is not None:

@@ -141,7 +141,14 @@ def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
     small = tmp_path / "small"
     for person in ("s5", "s6", "s7"):
         shutil.copytree(orl / person, small / person)
-    make_user(app_data, "ana", "viewer")
+    make_user(app_data, "vic", "viewer")
+    viewer = open_page("evaluation", "vic")  # a viewer: the public sets only, no server folder
+    assert "Another folder" not in viewer.radio(key="dataset").options
+    with pytest.raises(PermissionError, match="public sets"):
+        ev.check_folder(app_data, app_data.photos_dir, any_folder=False)
+    with pytest.raises(PermissionError):
+        ev.check_folder(app_data, app_data.eval_dir / ".." / "photos", any_folder=False)
+    make_user(app_data, "ana", "admin")
     at = open_page("evaluation", "ana")
     at.default_timeout = 600
     at.radio(key="dataset").set_value("Another folder").run()

@@ -59,6 +59,20 @@ def _people(folder: Path) -> dict[str, list[Path]]:
     return {k: sorted(v, key=_natural) for k, v in out.items()}
 
 
+def check_folder(settings: Settings, folder: str | Path, any_folder: bool) -> Path:
+    """The folder an evaluation may read: anything for a role with ``evaluation.folders``,
+    else only the public sets under ``data/eval`` (a viewer must not learn what other folders
+    of the server hold, or read ``data/photos``). Raises FileNotFoundError / PermissionError
+    with a sentence."""
+    path = Path(folder).expanduser().resolve()
+    if not any_folder and settings.eval_dir.resolve() not in (path, *path.parents):
+        raise PermissionError("your role may evaluate only the public sets in "
+                              f"{settings.eval_dir}")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    return path
+
+
 def split_dataset(dataset: Path, enroll: int = 3, distractors: Path | None = None) -> Split:
     """The stated protocol for a dataset folder (see the module docstring)."""
     dataset = Path(dataset)
