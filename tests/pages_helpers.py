@@ -36,9 +36,14 @@ def make_user(settings: Settings, name: str, role: str) -> None:
 
 def open_page(page: str, user: str | None = None) -> AppTest:
     """Run the app, signed in as ``user`` (None: signed out), and switch to ``page``."""
+    from findme.config import get_settings
+    from findme.ui import state
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    if user:
+    if user:  # as a sign-in leaves it: the name and the stamp of the password it used
         at.session_state["user"] = user
+        account = users.get_user(state.workspace(get_settings()).records, user)
+        at.session_state["user_stamp"] = account.stamp if account else ""
     at.run()
     if PAGES[page]:
         at.switch_page(PAGES[page])

@@ -343,6 +343,7 @@ def test_alert_link_opens_its_lead(app_data: Settings) -> None:
     make_user(app_data, "rita", "reviewer")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
     at.session_state["user"] = "rita"
+    at.session_state["user_stamp"] = users.get_user(records, "rita").stamp
     at.query_params["lead"] = str(low)
     at.run()
     at.switch_page(PAGES["review"])
@@ -370,3 +371,16 @@ def test_user_text_is_shown_as_text_never_as_markdown(app_data: Settings,
     assert "\\!\\[x\\]\\(http" in shown and "\\:red\\-badge\\[MATCH" in shown
     assert "\\# Found\\! \\<img src\\=x\\>" in shown and "\\*\\*bold\\*\\*" in shown
     assert safe("a_b*c") == "a\\_b\\*c" and safe("line1\nline2") == "line1 line2"
+
+
+def test_a_password_reset_ends_the_sessions_opened_before(app_data: Settings) -> None:
+    """Someone signed in on a shared shelter PC is signed out once an admin resets the
+    password (or the account's own new password is set)."""
+    make_user(app_data, "sam", "investigator")
+    at = open_page("cases", "sam")
+    assert "Sign in" not in [s.value for s in at.subheader]
+    records = state.workspace(app_data).records
+    users.reset_password(records, "sam", "a brand new passphrase", "boss")
+    at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert "user" not in at.session_state

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -110,6 +111,7 @@ class UserRecord:
     locked_until: dt.datetime | None
     last_login_at: dt.datetime | None
     created_at: dt.datetime
+    stamp: str = ""
 
     def can(self, permission: str) -> bool:
         """Whether this (active) user holds ``permission``."""
@@ -123,7 +125,14 @@ class SignInFailed(ValueError):
 
 def _record(u: User) -> UserRecord:
     return UserRecord(u.id, u.username, u.role, u.active, u.email, u.phone, u.failed_attempts,
-                      _aware(u.locked_until), _aware(u.last_login_at), _aware(u.created_at))
+                      _aware(u.locked_until), _aware(u.last_login_at), _aware(u.created_at),
+                      session_stamp(u.password_hash))
+
+
+def session_stamp(password_hash: str) -> str:
+    """What a signed-in session remembers of the account's credentials: a digest of the
+    password hash. A new password changes it, so every session opened before ends."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
 
 
 def _check_password(password: str) -> bytes:

@@ -104,18 +104,21 @@ def _sign_in_form() -> None:
                 st.error(f"Not signed in: {exc}.")
             else:
                 st.session_state["user"] = user.username
+                st.session_state["user_stamp"] = user.stamp
                 st.rerun()
 
 
 def current_user() -> users.UserRecord | None:
-    """The signed-in, still active account (re-read every run, so disabling an account or
-    changing a role takes effect at once)."""
+    """The signed-in, still active account (re-read every run, so disabling an account,
+    changing a role or resetting its password takes effect at once: a session opened with the
+    old password ends)."""
     name = st.session_state.get("user")
     if not name:
         return None
     user = users.get_user(live().records, name)
-    if user is None or not user.active:
+    if user is None or not user.active or user.stamp != st.session_state.get("user_stamp"):
         st.session_state.pop("user", None)
+        st.session_state.pop("user_stamp", None)
         return None
     return user
 
