@@ -92,3 +92,26 @@ def test_scan_neither_listens_nor_fetches_where_it_may_not(ws_settings: Settings
         assert seen, allowed.stderr  # the positive control: a listed network is reached
     finally:
         server.shutdown()
+
+
+def test_camera_credentials_are_never_stored(ws_settings: Settings) -> None:
+    """A stream URL with ``user:password@`` is used as given, but the scan job, its error and
+    any lead source keep it with ``***`` instead."""
+    from dataclasses import replace
+
+    from findme.video import scans
+    from findme.video.frames import redact
+    from findme.workspace import open_workspace
+
+    port = _free_port()  # nothing listens there: the scan fails to open the stream
+    url = f"rtsp://admin:s3cret@127.0.0.1:{port}/live"
+    settings = replace(ws_settings, camera_networks=("127.0.0.0/8",))
+    with open_workspace(settings) as ws:
+        scan_id, result = scans.run_scan(ws, url, redact(url), 0.5)
+        assert result is None
+        job = scans.get(ws.records, scan_id)
+        assert job.status == "failed" and job.error
+        kept = " ".join(str(v) for v in vars(job).values())
+        assert "s3cret" not in kept and "admin" not in kept and "***@127.0.0.1" in kept
+    for f in ws_settings.data_dir.glob("findme.db*"):  # the database and its write-ahead log
+        assert b"s3cret" not in f.read_bytes(), f

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from findme.cli.common import fail as _fail
-from findme.video.frames import VIDEO_SUFFIXES, is_stream
+from findme.video.frames import VIDEO_SUFFIXES, is_stream, redact
 
 
 def _progress(done: float, duration: float | None, frames: int, speed: float) -> None:
@@ -39,7 +39,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return _fail(f"{exc} (is the dashboard running? use its CCTV page)", 1)
     try:
         camera = args.camera or (Path(args.source).stem if not is_stream(args.source)
-                                 else args.source)
+                                 else redact(args.source))
         scan_id, result = scans.run_scan(ws, args.source, camera, args.every, args.location,
                                          args.actor, not args.no_leads,
                                          progress=None if args.quiet else _progress)

@@ -84,6 +84,18 @@ def check_camera_url(url: str, allowed_networks: tuple[str, ...] = ()) -> str:
     return url.strip()
 
 
+def redact(text: str, source: str | None = None) -> str:
+    """``text`` with the password (and user name) of any ``scheme://user:pass@host`` URL in it
+    replaced by ``***``: stored scans, lead sources and error messages never keep camera
+    credentials. With ``source``, that exact URL is replaced wherever it appears (an error
+    message quoting it)."""
+    import re
+
+    if source and "@" in source:
+        text = text.replace(source, redact(source))
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
+
+
 def is_stream(source: str) -> bool:
     """Whether ``source`` is a network stream URL rather than a file."""
     return source.lower().startswith(STREAM_PREFIXES)

@@ -27,7 +27,7 @@ from findme.cases.tables import Base
 from findme.cases.tables import now as _now
 from findme.config import Settings
 from findme.video import processor as video
-from findme.video.frames import VideoError, check_camera_url, is_stream
+from findme.video.frames import VideoError, check_camera_url, is_stream, redact
 from findme.workspace import Workspace
 
 STATUSES = ("running", "done", "failed", "stopped", "interrupted")
@@ -127,7 +127,7 @@ def mark_interrupted(records: Records) -> int:
 def _create(records: Records, source: str, camera: str, location: str | None, every_s: float,
             actor: str | None, fp: str | None) -> int:
     with records.session() as s:
-        row = Scan(source=source[:1000], fingerprint=fp, camera=camera[:200],
+        row = Scan(source=redact(source)[:1000], fingerprint=fp, camera=redact(camera)[:200],
                    location=(location or None), every_s=every_s, status="running",
                    done_s=0.0, frames=0, started_by=actor)
         s.add(row)
@@ -180,14 +180,15 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
         result = video.scan(source, ws.matcher, ws.settings, every_s, on_progress, stop,
                             lock=guard)
     except VideoError as exc:
-        _update(ws.records, scan_id, status="failed", error=str(exc), finished_at=_now())
+        _update(ws.records, scan_id, status="failed", error=redact(str(exc), source),
+                finished_at=_now())
         return None
     except Exception as exc:  # noqa: BLE001 - the job records any failure instead of vanishing
-        _update(ws.records, scan_id, status="failed", error=f"{type(exc).__name__}: {exc}",
-                finished_at=_now())
+        _update(ws.records, scan_id, status="failed",
+                error=redact(f"{type(exc).__name__}: {exc}", source), finished_at=_now())
         raise
     found = []
-    ref = source if is_stream(source) else Path(source).name
+    ref = redact(source) if is_stream(source) else Path(source).name
     for s in result.sightings:
         lead = None
         if record_leads:
