@@ -163,3 +163,16 @@ def test_file_byte_limit(tmp_path: Path, settings: Settings) -> None:
     path.write_bytes(b"\xff" * 2048)
     with pytest.raises(ImageTooLarge, match="MB"):
         load_image(path, replace(settings, max_file_bytes=1024))
+
+
+def test_only_photo_formats_are_decoded(tmp_path) -> None:
+    """An EPS file named .jpg never reaches Pillow's EPS decoder (which runs Ghostscript)."""
+    from findme.faces.image import NotAnImage
+
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(NotAnImage, match="not an image"):
+        load_image(eps, get_settings())
+    fake = tmp_path / "holiday.jpg"
+    fake.write_bytes(eps)
+    with pytest.raises(NotAnImage):
+        load_image(fake, get_settings())

@@ -57,6 +57,10 @@ class ImageTooLarge(ImageError):
     reason = "too_large"
 
 
+#: the only decoders Pillow may use (it knows dozens, e.g. EPS, which runs Ghostscript)
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "PPM", "TIFF", "GIF")
+
+
 def load_image(source: bytes | bytearray | str | Path, settings: Settings) -> np.ndarray:
     """Decode an image file or its bytes into an RGB ``uint8`` array of shape ``(h, w, 3)``.
 
@@ -91,7 +95,7 @@ def load_image(source: bytes | bytearray | str | Path, settings: Settings) -> np
         raise ImageTooLarge(f"file is {len(data) / 2**20:.0f} MB, over the "
                             f"{cfg.max_file_bytes / 2**20:.0f} MB limit", label)
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
         raise NotAnImage("not an image (JPEG, PNG, WebP, BMP or PGM expected)", label) from exc
     except Image.DecompressionBombError as exc:
