@@ -328,6 +328,8 @@ def verify_model(name: str, settings: Settings) -> str:
 
     Returns a short description such as ``"cosine(different people)=0.12"``.
     """
+    from dataclasses import replace
+
     import numpy as np
 
     from findme.faces.align import align
@@ -335,6 +337,7 @@ def verify_model(name: str, settings: Settings) -> str:
     from findme.faces.embed import embed
     from findme.faces.image import load_image
 
+    settings = replace(settings, flip=False)  # the weights alone: a figure that never drifts
     vectors = []
     for path in _sample_faces(settings):
         image = load_image(path, settings)
