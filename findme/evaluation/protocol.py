@@ -11,6 +11,10 @@ A person's score for a probe is the best over that person's enrolled photos (as 
 fused score uses the calibration's logistic fusion per photo, then the best photo. A photo with no
 detectable face is counted (``no_face``): an enrolled photo is simply missing, a probe without a
 face can never be found (it counts as a miss in recall and FNIR, never silently dropped).
+
+(Over 400 lines as one cohesive thing: the evaluation protocol from split to advice; the metric
+math is in :mod:`findme.evaluation.metrics`, the gallery-size projection in
+:mod:`findme.evaluation.gallery_size`.)
 """
 
 from __future__ import annotations
