@@ -110,6 +110,9 @@ def test_register_search_confirm_in_chromium(ws_settings: Settings, celeb5: Path
         page.screenshot(path=str(shots / "5-lead-confirmed.png"), full_page=True)
 
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+        # a person sees the sign-in form again before anyone else signs in (leaving earlier
+        # would cut the sign-out short on a slower machine)
+        expect(page.get_by_role("textbox", name="User name")).to_be_visible()
         sign_in("boss")
         go("Admin")
         page.get_by_role("tab", name="Audit log").click()
