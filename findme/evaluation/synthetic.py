@@ -80,8 +80,3 @@ class SyntheticFaces:
             out[m] = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
             start += d
         return out
-
-    def check(self, n: int = 2000) -> tuple[float, float]:
-        """(the score real people reach with each other, the score synthetic people reach with
-        real ones), both at the matched upper quantile: for reports."""
-        return self.target, float(np.quantile(self.score(self.faces(n), self.real), TAIL_Q))

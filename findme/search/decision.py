@@ -43,7 +43,3 @@ LEAD_DECISIONS = frozenset({Decision.MATCH, Decision.POSSIBLE})
 #: one colour per decision, everywhere
 COLOURS = {Decision.MATCH: "#c62828", Decision.POSSIBLE: "#ef6c00", Decision.NONE: "#546e7a"}
 
-
-def as_decision(value: str | Decision) -> Decision:
-    """A stored or typed decision value as a :class:`Decision` (``ValueError`` when unknown)."""
-    return Decision(value)
