@@ -152,6 +152,7 @@ class Settings:
     min_detector_score: float = 0.6
     database_url: str = field(default="", repr=False)  # may carry a password
     chroma_url: str = ""
+    chroma_token: str = field(default="", repr=False)
     hnsw_ef_search: int = 200
     hnsw_ef_construction: int = 200
     hnsw_max_neighbors: int = 32
@@ -163,6 +164,9 @@ class Settings:
     two_person_rule: bool = False
     lockout_attempts: int = 5
     lockout_minutes: float = 15.0
+    signin_limit_name: int = 10
+    signin_limit_client: int = 30
+    signin_window_minutes: float = 15.0
     bcrypt_rounds: int = 12
     public_url: str = "http://127.0.0.1:8501"
     # alerts (secrets are kept out of repr so they never reach a log or a page)
@@ -274,6 +278,7 @@ class Settings:
             max_roll_deg=_env_float("FINDME_MAX_ROLL_DEG", 40.0),
             database_url=_env_str("FINDME_DATABASE_URL"),
             chroma_url=_env_str("FINDME_CHROMA_URL"),
+            chroma_token=_env_str("FINDME_CHROMA_TOKEN"),
             hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 200, minimum=10),
             hnsw_ef_construction=_env_int("FINDME_HNSW_EF_CONSTRUCTION", 200, minimum=10),
             hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 32, minimum=4),
@@ -284,6 +289,9 @@ class Settings:
             two_person_rule=_env_bool("FINDME_TWO_PERSON_RULE", False),
             lockout_attempts=_env_int("FINDME_LOCKOUT_ATTEMPTS", 5, minimum=1),
             lockout_minutes=_env_float("FINDME_LOCKOUT_MINUTES", 15.0),
+            signin_limit_name=_env_int("FINDME_SIGNIN_LIMIT_NAME", 10, minimum=1),
+            signin_limit_client=_env_int("FINDME_SIGNIN_LIMIT_CLIENT", 30, minimum=1),
+            signin_window_minutes=_env_float("FINDME_SIGNIN_WINDOW_MINUTES", 15.0),
             bcrypt_rounds=_env_int("FINDME_BCRYPT_ROUNDS", 12, minimum=4),
             public_url=_env_str("FINDME_PUBLIC_URL", "http://127.0.0.1:8501").rstrip("/"),
             alert_possible=_env_bool("FINDME_ALERT_POSSIBLE", False),

@@ -90,3 +90,13 @@ def test_secrets_example_documents_every_setting() -> None:
     readme = (root / "README.md").read_text()
     undocumented = {n for n in names if n not in example and n not in readme}
     assert not undocumented, undocumented
+
+
+def test_the_dashboard_never_shows_tracebacks() -> None:
+    """Streamlit shows a plain message for an uncaught error (its default shows the whole
+    traceback to anyone, signed-out visitors included)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"

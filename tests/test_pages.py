@@ -71,8 +71,16 @@ def test_first_run_form_creates_one_admin_then_sign_in(app_data: Settings) -> No
     at.text_input(key="first_name").input("boss")
     at.text_input(key="first_pw").input(PASSWORD)
     at.text_input(key="first_pw2").input(PASSWORD)
+    at.text_input(key="first_code").input("WRONG123")
     at.button[0].click()
     at.run()
+    assert any("setup code is wrong" in e.value for e in at.error)
+    assert users.count_users(state.workspace(app_data).records) == 0
+    code = users.setup_code(app_data).read_text().strip()
+    at.text_input(key="first_code").input(code.lower())
+    at.button[0].click()
+    at.run()
+    assert not (app_data.data_dir / "first-admin-code.txt").exists(), "the code is used up"
     assert [s.value for s in at.subheader] == ["Sign in"]  # the form is gone for good
     records = state.workspace(app_data).records
     assert [(u.username, u.role) for u in users.list_users(records)] == [("boss", "admin")]

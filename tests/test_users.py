@@ -43,7 +43,11 @@ def test_bad_accounts_are_refused(records) -> None:
 
 
 def test_first_run_form_cannot_make_a_second_account(records) -> None:
-    users.add_user(records, "boss", PW, "admin", first_run=True)
+    with pytest.raises(RecordError, match="setup code"):
+        users.add_user(records, "boss", PW, "admin", first_run=True, code="")
+    code = users.setup_code(records.settings).read_text()
+    assert users.setup_code(records.settings).stat().st_mode & 0o077 == 0
+    users.add_user(records, "boss", PW, "admin", first_run=True, code=code)
     with pytest.raises(RecordError, match="already exists"):
         users.add_user(records, "mallory", PW, "admin", first_run=True)
 
@@ -117,7 +121,7 @@ def test_parallel_wrong_guesses_all_count_and_lock_the_account(ws_settings: Sett
     from concurrent.futures import ThreadPoolExecutor
 
     r = open_records(replace(ws_settings, lockout_attempts=5, lockout_minutes=10,
-                             bcrypt_rounds=4))
+                             bcrypt_rounds=4, signin_limit_name=1000))
     users.add_user(r, "anna", PW, "investigator")
 
     def guess(k: int) -> str:
@@ -166,3 +170,67 @@ def test_audit_export_cannot_carry_a_spreadsheet_formula(records) -> None:
     assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
     frame = pd.DataFrame({"photo": ["+cmd.jpg", "ok.jpg"], "score": [-0.5, 0.9]})
     assert safe_csv(frame).splitlines()[1:] == ["'+cmd.jpg,-0.5", "ok.jpg,0.9"]  # numbers stay
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(ws_settings: Settings) -> None:
+    """The last-admin rule holds under a race: each round, two admins demote each other in
+    parallel (each on its own connection); exactly one change wins and one admin is left."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    records = open_records(replace(ws_settings, bcrypt_rounds=4))
+    try:
+        users.add_user(records, "ann", PW, "admin")
+        users.add_user(records, "bob", PW, "admin")
+        for _ in range(25):
+            gate = threading.Barrier(2)
+
+            def demote(pair: tuple[str, str], gate: threading.Barrier = gate) -> bool:
+                actor, target = pair
+                gate.wait()
+                try:
+                    users.set_role(records, target, "viewer", actor=actor)
+                    return True
+                except RecordError:
+                    return False
+
+            with ThreadPoolExecutor(2) as pool:
+                won = list(pool.map(demote, [("ann", "bob"), ("bob", "ann")]))
+            admins = [u.username for u in users.list_users(records)
+                      if u.role == "admin" and u.active]
+            assert len(admins) == 1 and sum(won) == 1, (admins, won)
+            for name in ("ann", "bob"):
+                users.set_role(records, name, "admin", actor="test")
+    finally:
+        records.engine.dispose()
+
+
+def test_sign_ins_are_throttled_per_name_and_per_client(ws_settings: Settings) -> None:
+    """Past the per-name limit, a name (known or not) is refused at once: no password check,
+    no more audit rows; past the per-client limit, every name from that client is refused; a
+    new window lets them try again."""
+    records = open_records(replace(ws_settings, bcrypt_rounds=4, lockout_attempts=100,
+                                   signin_limit_name=3, signin_limit_client=5,
+                                   signin_window_minutes=0.02))
+    try:
+        users.add_user(records, "carol", PW, "admin")
+        users.add_user(records, "dave", PW, "viewer")
+        for name, client in (("carol", "10.0.0.1"), ("no-such-user", "10.0.0.2")):
+            for _ in range(3):
+                with pytest.raises(users.SignInFailed, match="wrong user name"):
+                    users.authenticate(records, name, "wrong password!", client=client)
+            rows = len(records.audit_log())
+            with pytest.raises(users.SignInFailed, match="too many failed sign-ins"):
+                users.authenticate(records, name, PW, client="10.9.9.9")
+            assert len(records.audit_log()) == rows, "a refused attempt writes nothing"
+        assert any("throttled per name" in (e["detail"] or "") for e in records.audit_log())
+        for i in range(5):  # one client guessing many names
+            with pytest.raises(users.SignInFailed, match="wrong user name"):
+                users.authenticate(records, f"guess{i}", "wrong password!", client="10.1.1.1")
+        with pytest.raises(users.SignInFailed, match="too many failed sign-ins"):
+            users.authenticate(records, "dave", PW, client="10.1.1.1")
+        assert users.authenticate(records, "dave", PW, client="10.2.2.2").username == "dave"
+        time.sleep(1.5)  # the window (1.2 s) is over
+        assert users.authenticate(records, "carol", PW, client="10.1.1.1").username == "carol"
+    finally:
+        records.engine.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -281,11 +282,32 @@ class Records:
                       for p in s.scalars(select(Photo).where(Photo.case_id == case_id))]
             crops = [c for c in s.scalars(select(Lead.crop_path).where(Lead.case_id == case_id))
                      if c]
+            probes = set(s.scalars(select(Lead.probe_id).where(
+                Lead.case_id == case_id, Lead.probe_id.is_not(None))))
             s.execute(delete(Lead).where(Lead.case_id == case_id))
+            if probes:  # what was searched (file names, camera URLs) only for this case
+                s.execute(delete(Probe).where(Probe.id.in_(probes), ~select(Lead.id).where(
+                    Lead.probe_id == Probe.id).exists()))
             s.execute(delete(Photo).where(Photo.case_id == case_id))
             s.execute(delete(Case).where(Case.id == case_id))
             add_audit(s, actor=actor, action="case.erase", target=f"case:{case_id}")
-            return photos, crops
+        self.flush_journal()
+        return photos, crops
+
+    def flush_journal(self) -> bool:
+        """Move every committed change from SQLite's write-ahead log into the database file and
+        empty the log, so erased rows (overwritten in place: ``secure_delete``) leave no copy in
+        ``findme.db-wal`` while the dashboard keeps the database open. Returns whether the log
+        was emptied (always True on PostgreSQL, which has no such file here)."""
+        if self.engine.url.get_backend_name() != "sqlite":
+            return True
+        for _ in range(50):  # a reader mid-transaction holds the log: wait for it
+            with self.engine.connect() as conn:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            if busy is not None and busy[0] == 0:
+                return True
+            time.sleep(0.1)
+        return False
 
     # ------------------------------------------------------------------ photos
 

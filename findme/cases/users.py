@@ -2,8 +2,10 @@
 
 Passwords are stored only as bcrypt hashes. There is no default account: the first admin is made
 with ``findme users add NAME --role admin`` or the one-time first-run form (which works only while
-no user exists). After ``lockout_attempts`` failed sign-ins in a row an account is locked for
-``lockout_minutes``. Every sign-in, failure, lock and account change is written to the audit log.
+no user exists, and only with the setup code printed where the dashboard was started). After
+``lockout_attempts`` failed sign-ins in a row an account is locked for ``lockout_minutes``; failed
+sign-ins are also limited per user name and per client address. Every sign-in, failure, lock and
+account change is written to the audit log.
 """
 
 from __future__ import annotations
@@ -11,17 +13,24 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import hmac
+import os
 import re
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 import bcrypt
-from sqlalchemy import Boolean, DateTime, Integer, String, func, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, DateTime, Integer, String, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from findme.cases.records import RecordError, Records, add_audit
 from findme.cases.tables import Base
 from findme.cases.tables import aware as _aware
 from findme.cases.tables import now as _now
+from findme.config import Settings
 
 ROLES = ("admin", "investigator", "reviewer", "viewer")
 
@@ -118,6 +127,15 @@ class UserRecord:
         return self.active and allowed(self.role, permission)
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins in the current window, per ``name:<user name>`` and ``client:<address>``."""
+
+    __tablename__ = "signin_throttle"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer)
+
+
 class SignInFailed(ValueError):
     """Wrong name or password, a disabled account, or a locked one; the message says which
     (without telling whether an unknown name exists)."""
@@ -159,11 +177,34 @@ def count_users(records: Records) -> int:
         return s.scalar(select(func.count()).select_from(User)) or 0
 
 
+def setup_code(settings: Settings) -> Path:
+    """The file holding the one-time code the first-run form asks for (made on first call,
+    readable by this system's user only). Whoever reaches the dashboard's port before an
+    account exists cannot make the first admin without it: the code is in the data folder and
+    printed in the terminal that started the dashboard."""
+    path = settings.data_dir / "first-admin-code.txt"
+    if not path.is_file():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(4).upper() + "\n")
+    return path
+
+
+def _check_setup_code(settings: Settings, given: str | None) -> None:
+    path = settings.data_dir / "first-admin-code.txt"
+    want = path.read_text().strip() if path.is_file() else ""
+    if not want or not hmac.compare_digest(want.encode(), (given or "").strip().upper().encode()):
+        raise RecordError("the setup code is wrong: it is in the terminal that started the "
+                          f"dashboard and in {path}")
+
+
 def add_user(records: Records, username: str, password: str, role: str, actor: str = "system",
              email: str | None = None, phone: str | None = None,
-             first_run: bool = False) -> UserRecord:
-    """Create an account. With ``first_run`` it succeeds only while no account exists (the
-    first-run form cannot be replayed to make a second admin)."""
+             first_run: bool = False, code: str | None = None) -> UserRecord:
+    """Create an account. With ``first_run`` (the dashboard's first-run form) it succeeds only
+    while no account exists and with the one-time setup ``code`` (see :func:`setup_code`),
+    which is then used up."""
     username = username.strip()
     if not _USERNAME.match(username):
         raise RecordError("the user name must be 2-100 letters, digits or . _ @ -")
@@ -172,6 +213,8 @@ def add_user(records: Records, username: str, password: str, role: str, actor: s
     with records.session() as s:
         if first_run and s.scalar(select(func.count()).select_from(User)):
             raise RecordError("an account already exists; ask an admin to add you")
+        if first_run:
+            _check_setup_code(records.settings, code)
         if s.scalar(select(User.id).where(User.username == username)) is not None:
             raise RecordError(f"the user name {username!r} is taken")
         user = User(username=username, password_hash=hashed, role=role, active=True,
@@ -180,8 +223,11 @@ def add_user(records: Records, username: str, password: str, role: str, actor: s
         s.add(user)
         s.flush()
         add_audit(s, actor=actor, action="user.add", target=f"user:{username}",
-                         detail=role)
-        return _record(user)
+                  detail=role)
+        made = _record(user)
+    if first_run:
+        (records.settings.data_dir / "first-admin-code.txt").unlink(missing_ok=True)
+    return made
 
 
 def get_user(records: Records, username: str) -> UserRecord | None:
@@ -197,15 +243,24 @@ def list_users(records: Records) -> list[UserRecord]:
         return [_record(u) for u in s.scalars(select(User).order_by(User.username))]
 
 
-def authenticate(records: Records, username: str, password: str) -> UserRecord:
-    """Check a sign-in; returns the account or raises :class:`SignInFailed`.
+def authenticate(records: Records, username: str, password: str,
+                 client: str | None = None) -> UserRecord:
+    """Check a sign-in from ``client`` (the browser's address, when known); returns the account
+    or raises :class:`SignInFailed`.
 
-    Failures count towards the lock-out; a success resets the count. Both are audited (the
-    failure is committed before the error is raised).
+    Failures count towards the account's lock-out; a success resets that count. Failures of any
+    name, known or not, also count per name and per client in a window: past
+    ``signin_limit_name`` / ``signin_limit_client`` further attempts are refused at once,
+    without a password check or an audit row, until the window ends. Audited (a failure is
+    committed before the error is raised).
     """
     settings = records.settings
     now = _now()
     failure: str | None = None
+    keys = _throttle_keys(username, client)
+    wait = _throttled(records, keys, now)
+    if wait:  # refused before any password check, the same way for every name
+        raise SignInFailed(f"too many failed sign-ins: try again in {wait} minute(s)")
     with records.session() as s:
         u = s.scalar(select(User).where(User.username == username.strip()))
         if u is not None:
@@ -213,7 +268,9 @@ def authenticate(records: Records, username: str, password: str) -> UserRecord:
             locked, active = _aware(u.locked_until), u.active
     if u is None:
         bcrypt.checkpw(password.encode()[:72], dummy_hash(settings.bcrypt_rounds))
-        records.audit(username.strip()[:100] or "?", "signin.fail", None, "unknown user")
+        with records.session() as s:
+            add_audit(s, actor=username.strip()[:100] or "?", action="signin.fail",
+                      detail="unknown user" + _count_failure(s, keys, now, settings))
         raise SignInFailed("wrong user name or password")
     if locked and locked > now:
         minutes = max(1, round((locked - now).total_seconds() / 60))
@@ -226,6 +283,7 @@ def authenticate(records: Records, username: str, password: str) -> UserRecord:
                 failed_attempts=User.failed_attempts + 1).returning(User.failed_attempts)
             ).scalar_one()
             detail, failure = f"attempt {count}", "wrong user name or password"
+            detail += _count_failure(s, keys, now, settings)
             if count >= settings.lockout_attempts:
                 s.execute(update(User).where(User.id == uid).values(
                     locked_until=now + dt.timedelta(minutes=settings.lockout_minutes),
@@ -251,42 +309,81 @@ def authenticate(records: Records, username: str, password: str) -> UserRecord:
     return user
 
 
-def _update(records: Records, username: str, actor: str, action: str, detail: str | None,
-            **values: object) -> UserRecord:
+def _throttle_keys(username: str, client: str | None) -> list[str]:
+    keys = [f"name:{username.strip().lower()[:150]}"]
+    if client:
+        keys.append(f"client:{client[:150]}")
+    return keys
+
+
+def _limit(key: str, settings: Settings) -> int:
+    return settings.signin_limit_client if key.startswith("client:") else (
+        settings.signin_limit_name)
+
+
+def _throttled(records: Records, keys: list[str], now: dt.datetime) -> int:
+    """Minutes left before a throttled name or client may try again (0: not throttled)."""
+    settings = records.settings
+    window = dt.timedelta(minutes=settings.signin_window_minutes)
     with records.session() as s:
+        rows = s.scalars(select(SignInThrottle).where(SignInThrottle.key.in_(keys))).all()
+        waits = [(_aware(r.window_start) + window - now).total_seconds() for r in rows
+                 if r.failures >= _limit(r.key, settings) and _aware(r.window_start) + window > now]
+    return max(1, round(max(waits) / 60)) if waits else 0
+
+
+def _count_failure(s: Session, keys: list[str], now: dt.datetime, settings: Settings) -> str:
+    """Count one failed sign-in for each key (atomically, a new window once the old one ended);
+    returns a note for the audit row when this failure reached a limit."""
+    cutoff = now - dt.timedelta(minutes=settings.signin_window_minutes)
+    insert = sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert
+    notes = []
+    for key in keys:
+        stale = SignInThrottle.window_start < cutoff
+        stmt = insert(SignInThrottle).values(key=key, window_start=now, failures=1)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
+            "failures": case((stale, 1), else_=SignInThrottle.failures + 1),
+            "window_start": case((stale, now), else_=SignInThrottle.window_start)})
+        count = s.execute(stmt.returning(SignInThrottle.failures)).scalar_one()
+        if count == _limit(key, settings):
+            notes.append(key.split(":", 1)[0])
+    return f", throttled per {' and '.join(notes)}" if notes else ""
+
+
+def _update(records: Records, username: str, actor: str, action: str, detail: str | None,
+            keep_admin: bool = False, **values: object) -> UserRecord:
+    """Change one account in one transaction. With ``keep_admin`` the change is refused when it
+    would leave no active admin: the admin rows are locked first (a write on SQLite, row locks
+    on PostgreSQL), so two admins demoting each other at once cannot both succeed."""
+    with records.session() as s:
+        if keep_admin:
+            s.execute(update(User).where(User.role == "admin", User.active.is_(True))
+                      .values(role=User.role))
         u = s.scalar(select(User).where(User.username == username))
         if u is None:
             raise RecordError(f"no user named {username!r}")
         for k, v in values.items():
             setattr(u, k, v)
+        s.flush()
+        if keep_admin and not s.scalar(select(func.count()).select_from(User).where(
+                User.role == "admin", User.active.is_(True))):
+            raise RecordError("this is the last active admin; make another admin first")
         add_audit(s, actor=actor, action=action, target=f"user:{username}", detail=detail)
         s.flush()
         return _record(u)
 
 
-def _last_admin_guard(records: Records, username: str) -> None:
-    """Refuse a change that would leave no active admin."""
-    with records.session() as s:
-        admins = set(s.scalars(select(User.username).where(User.role == "admin",
-                                                           User.active.is_(True))))
-    if admins == {username}:
-        raise RecordError("this is the last active admin; make another admin first")
-
-
 def set_role(records: Records, username: str, role: str, actor: str) -> UserRecord:
     """Change an account's role (audited); the last active admin keeps the role."""
     _check_role(role)
-    if role != "admin":
-        _last_admin_guard(records, username)
-    return _update(records, username, actor, "user.role", role, role=role)
+    return _update(records, username, actor, "user.role", role, keep_admin=role != "admin",
+                   role=role)
 
 
 def set_active(records: Records, username: str, active: bool, actor: str) -> UserRecord:
     """Enable or disable an account (audited); a disabled account cannot sign in."""
-    if not active:
-        _last_admin_guard(records, username)
     return _update(records, username, actor, "user.enable" if active else "user.disable",
-                   None, active=active)
+                   None, keep_admin=not active, active=active)
 
 
 def set_contact(records: Records, username: str, email: str | None, phone: str | None,

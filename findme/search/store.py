@@ -39,6 +39,10 @@ class StoreBusy(RuntimeError):
     """The embedded vector store is open in another process."""
 
 
+class StoreRefused(RuntimeError):
+    """The Chroma server (or the gate in front of it) refused our credentials."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """One nearest registered face: its photo and the cosine similarity."""
@@ -64,10 +68,20 @@ class VectorStore:
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
-            self.client = chromadb.HttpClient(host=url.hostname or "127.0.0.1",
-                                              port=url.port or 8000,
-                                              ssl=url.scheme == "https",
-                                              settings=chroma_settings)
+            headers = ({"Authorization": f"Bearer {settings.chroma_token}"}
+                       if settings.chroma_token else None)
+            try:
+                self.client = chromadb.HttpClient(host=url.hostname or "127.0.0.1",
+                                                  port=url.port or 8000,
+                                                  ssl=url.scheme == "https", headers=headers,
+                                                  settings=chroma_settings)
+            except Exception as exc:
+                if "401" in str(exc) or "403" in str(exc) or "nauthori" in str(exc):
+                    raise StoreRefused(
+                        f"the Chroma server at {settings.chroma_url} refused the connection "
+                        "(401/403): set FINDME_CHROMA_TOKEN to the token its gate expects"
+                    ) from None
+                raise
             self.embedded = False
         else:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)

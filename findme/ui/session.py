@@ -9,6 +9,8 @@ the real (live) database; cases, photos and leads come from the workspace chosen
 
 from __future__ import annotations
 
+import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,15 +70,29 @@ def demo_workspace() -> Workspace:
     return state.workspace(demo.demo_settings(get_settings()))
 
 
+@functools.cache
+def _announce(code_file: Path) -> None:
+    """Print the first-run setup code once, in the terminal that started the dashboard."""
+    print(f"\nFind Me AI: no account exists yet. Setup code for the first-admin form: "
+          f"{code_file.read_text().strip()} (also in {code_file})\n", file=sys.stderr,
+          flush=True)
+
+
 def _sign_in_form() -> None:
     records = live().records
     st.title("Find Me AI")
     if users.count_users(records) == 0:
         st.subheader("Create the first admin account")
+        code_file = users.setup_code(live().settings)
+        _announce(code_file)
         st.caption("No account exists yet. The account made here is an admin; it can add "
                    "everyone else. (Or run `findme users add NAME --role admin`.) This form "
                    "disappears once an account exists.")
+        st.caption("The setup code proves you run this server: it is printed in the terminal "
+                   "that started the dashboard and kept in the data folder's "
+                   f"`{code_file.name}`.")
         with st.form("first_admin"):
+            code = st.text_input("Setup code", key="first_code")
             name = st.text_input("User name", key="first_name")
             pw = st.text_input("Password (at least 10 characters)", type="password",
                                key="first_pw")
@@ -87,7 +103,7 @@ def _sign_in_form() -> None:
                 else:
                     try:
                         users.add_user(records, name, pw, "admin", actor=name.strip() or "?",
-                                       first_run=True)
+                                       first_run=True, code=code)
                         st.success("Admin account created: sign in below.")
                         st.rerun()
                     except RecordError as exc:
@@ -99,13 +115,19 @@ def _sign_in_form() -> None:
         pw = st.text_input("Password", type="password", key="signin_pw")
         if st.form_submit_button("Sign in", type="primary"):
             try:
-                user = users.authenticate(records, name, pw)
+                user = users.authenticate(records, name, pw, client=_client_address())
             except users.SignInFailed as exc:
                 st.error(f"Not signed in: {exc}.")
             else:
                 st.session_state["user"] = user.username
                 st.session_state["user_stamp"] = user.stamp
                 st.rerun()
+
+
+def _client_address() -> str:
+    """The browser's address as the server sees it (``local`` for this machine: Streamlit gives
+    no address for loopback connections)."""
+    return st.context.ip_address or "local"
 
 
 def current_user() -> users.UserRecord | None:

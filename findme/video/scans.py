@@ -117,11 +117,31 @@ def scanned(records: Records, fp: str) -> bool:
 
 
 def mark_interrupted(records: Records) -> int:
-    """Jobs left ``running`` by a process that ended: mark them ``interrupted``."""
+    """Jobs left ``running`` by a process that ended: mark them ``interrupted``, and remove
+    the uploaded videos they were scanning (a copy of footage must not outlive its scan).
+    Returns how many jobs were marked."""
     with records.session() as s:
-        return s.execute(update(Scan).where(Scan.status == "running").values(
+        marked = s.execute(update(Scan).where(Scan.status == "running").values(
             status="interrupted", finished_at=_now(),
-            error="the dashboard stopped during the scan; start it again")).rowcount
+            error="the dashboard stopped during the scan; upload the video again")).rowcount
+    remove_stale_uploads(records.settings)
+    return marked
+
+
+def remove_stale_uploads(settings: Settings) -> list[Path]:
+    """Delete uploaded videos that no scan of this process is reading (left by a dashboard
+    that stopped mid-scan); returns what was removed."""
+    folder = settings.data_dir / "uploads"
+    if not folder.is_dir():
+        return []
+    with _jobs_lock:
+        busy = set(_sources.values())
+    removed = []
+    for path in folder.iterdir():
+        if path.is_file() and str(path) not in busy:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _create(records: Records, source: str, camera: str, location: str | None, every_s: float,
@@ -207,6 +227,7 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
 # ----------------------------------------------------------------------------- background jobs
 
 _jobs: dict[int, tuple[threading.Thread, threading.Event]] = {}
+_sources: dict[int, str] = {}  # job id -> what it reads
 _jobs_lock = threading.Lock()
 
 
@@ -224,12 +245,14 @@ def start(ws: Workspace, source: str, camera: str, every_s: float, location: str
         finally:
             with _jobs_lock:
                 _jobs.pop(scan_id, None)
+                _sources.pop(scan_id, None)
             if on_done:
                 on_done()
 
     thread = threading.Thread(target=work, daemon=True, name=f"findme-scan-{scan_id}")
     with _jobs_lock:
         _jobs[scan_id] = (thread, stop)
+        _sources[scan_id] = source
     thread.start()
     return scan_id
 
