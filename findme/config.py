@@ -141,6 +141,9 @@ class Settings:
     flip: bool = True
     max_pixels: int = 40_000_000
     max_file_bytes: int = 50 * 2**20
+    max_image_bytes: int = 512 * 2**20
+    max_frame_pixels: int = 9_000_000
+    max_request_bytes: int = 2 * 2**30
     min_face_px: int = 32
     detect_max_side: int = 640
     detect_threshold: float = 0.5
@@ -269,6 +272,9 @@ class Settings:
             flip=_env_bool("FINDME_FLIP", True),
             max_pixels=_env_int("FINDME_MAX_PIXELS", 40_000_000, minimum=1),
             max_file_bytes=_env_int("FINDME_MAX_FILE_BYTES", 50 * 2**20, minimum=1),
+            max_image_bytes=_env_int("FINDME_MAX_IMAGE_BYTES", 512 * 2**20, minimum=2**20),
+            max_frame_pixels=_env_int("FINDME_MAX_FRAME_PIXELS", 9_000_000, minimum=1),
+            max_request_bytes=_env_int("FINDME_MAX_REQUEST_BYTES", 2 * 2**30, minimum=2**20),
             min_face_px=_env_int("FINDME_MIN_FACE_PX", 32, minimum=1),
             detect_max_side=_env_int("FINDME_DETECT_MAX_SIDE", 640, minimum=64),
             detect_threshold=_env_float("FINDME_DETECT_THRESHOLD", 0.5),

@@ -9,7 +9,6 @@ import streamlit as st
 from findme import demo
 from findme.cases import leads
 from findme.config import get_settings
-from findme.faces.image import crop_face
 from findme.ui import images, session
 from findme.ui.export import safe_csv
 from findme.ui.photo_search import Upload, expand, results_table, search_uploads
@@ -59,11 +58,9 @@ for s_i, s in enumerate(found):
     faces = s.result.faces
     if not faces:
         st.warning("No face found in this photo.")
-        st.image(s.image, width=400)
+        st.image(s.preview, width=400)
         continue
-    decisions = [fr.best.decision if fr.best else "none" for fr in faces]
-    st.image(images.draw_faces(s.image, [fr.face.box for fr in faces], decisions),
-             caption=f"{len(faces)} face(s), numbered", width=min(900, s.image.shape[1]))
+    st.image(s.preview, caption=f"{len(faces)} face(s), numbered")
     for f_i, fr in enumerate(faces, 1):
         st.markdown(f"**Face {f_i}**" + (f" · quality: {'; '.join(fr.quality.reasons)}"
                                          if fr.quality.reasons else ""))
@@ -72,7 +69,7 @@ for s_i, s in enumerate(found):
             continue
         for rank, m in enumerate(fr.matches, 1):
             c1, c2, c3 = st.columns([1, 1, 3])
-            c1.image(crop_face(s.image, fr.face.box), caption="searched face", width=140)
+            c1.image(s.crops[f_i - 1], caption="searched face", width=140)
             photo = ctx.ws.records.photos(ids=[m.photo_id])
             path = images.stored(ctx.settings, photo[0].file_path) if photo else None
             if path and ctx.can("photos.view"):
@@ -85,7 +82,8 @@ for s_i, s in enumerate(found):
             if already:
                 c3.caption("A lead was created for review.")
             elif c3.button("Create lead", key=key):
-                lead_id = leads.lead_from_match(ctx.ws.records, ctx.settings, s.image, fr.face,
+                lead_id = leads.lead_from_match(ctx.ws.records, ctx.settings, s.crop(f_i - 1),
+                                                fr.face,
                                                 m, s.result.probe_id, ctx.user.username,
                                                 fr.quality)
                 c3.success(f"Lead {lead_id} created for review.")

@@ -176,3 +176,59 @@ def test_only_photo_formats_are_decoded(tmp_path) -> None:
     fake.write_bytes(eps)
     with pytest.raises(NotAnImage):
         load_image(fake, get_settings())
+
+
+_PEAK = """
+import io, resource, sys
+import numpy as np
+from PIL import Image
+from findme.config import get_settings
+from findme.faces.image import ImageTooLarge, load_image
+mode, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+shape = (h, w) if mode in ("L", "I;16") else (h, w, 4 if mode == "RGBA" else 3)
+arr = np.zeros(shape, np.uint16 if mode == "I;16" else np.uint8)
+buf = io.BytesIO()
+Image.fromarray(arr, "RGB" if mode == "P" else None).convert(
+    mode if mode in ("P",) else Image.fromarray(arr).mode).save(buf, "PNG")
+data = buf.getvalue()
+del arr, buf
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    img = load_image(data, get_settings())
+    outcome = "loaded"
+except ImageTooLarge:
+    outcome = "refused"
+print(outcome, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def _peak(mode: str, w: int, h: int) -> tuple[str, int]:
+    """Decode a ``w`` x ``h`` PNG of ``mode`` in a fresh process: (loaded|refused, extra peak
+    bytes over what the process held before decoding)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PEAK, mode, str(w), str(h)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return out[0], int(out[1])
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGB", "RGBA", "I;16"])
+def test_decoding_stays_within_the_estimate(mode: str) -> None:
+    """What :func:`decode_bytes` promises per mode holds when measured (3000 x 2000 images)."""
+    from findme.faces.image import decode_bytes
+
+    outcome, extra = _peak(mode, 3000, 2000)
+    assert outcome == "loaded"
+    assert extra <= decode_bytes(mode, 3000, 2000) * 1.1 + 8 * 2**20, (mode, extra)
+
+
+def test_tiny_files_with_huge_pixels_fit_the_image_budget() -> None:
+    """A 16-bit 6300 x 6300 PNG (tens of KB) decodes within the budget (it took ~1 GB when
+    widened through float64); a 6000 x 6000 RGBA PNG would need more than the 512 MB budget and
+    is refused before its pixels are decoded."""
+    settings = get_settings()
+    outcome, extra = _peak("I;16", 6300, 6300)
+    assert outcome == "loaded" and extra < settings.max_image_bytes, extra
+    outcome, extra = _peak("RGBA", 6000, 6000)
+    assert outcome == "refused" and extra < 64 * 2**20, extra

@@ -125,19 +125,19 @@ def record_search(records: Records, settings: Settings, image: np.ndarray,
     return replace(result, probe_id=probe_id, lead_ids=lead_ids)
 
 
-def lead_from_match(records: Records, settings: Settings, image: np.ndarray, face: Face,
+def lead_from_match(records: Records, settings: Settings, crop: np.ndarray, face: Face,
                     match: Match, probe_id: int | None, actor: str,
                     quality: Quality | None = None) -> int:
-    """A person's "Create lead" on a shown match the search did not make a lead of. Returns the
-    lead id (the existing one when this probe face already has a lead for this case)."""
+    """A person's "Create lead" on a shown match the search did not make a lead of; ``crop``
+    is the searched face. Returns the lead id (the existing one when this probe face already
+    has a lead for this case)."""
     if probe_id is not None:
         with records.session() as s:
             for lead in s.scalars(select(Lead).where(Lead.case_id == match.case_id,
                                                      Lead.probe_id == probe_id)):
                 if lead.face_box == list(face.box):
                     return lead.id
-    new = NewLead.of_match(match, crop_face(image, face.box),
-                           quality.as_dict() if quality is not None else None)
+    new = NewLead.of_match(match, crop, quality.as_dict() if quality is not None else None)
     return create_lead(records, settings, new, probe_id, "photo", f"manual:{probe_id}", actor)
 
 

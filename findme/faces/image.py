@@ -108,6 +108,11 @@ def load_image(source: bytes | bytearray | str | Path, settings: Settings) -> np
     if width * height > cfg.max_pixels:
         raise ImageTooLarge(f"{width}x{height} is {width * height / 1e6:.1f} MP, over "
                             f"the {cfg.max_pixels / 1e6:.0f} MP limit", label)
+    need = decode_bytes(img.mode, width, height, "transparency" in img.info)
+    if need > cfg.max_image_bytes:
+        raise ImageTooLarge(f"decoding this {width}x{height} {img.mode} image needs about "
+                            f"{need / 2**20:.0f} MB, over the {cfg.max_image_bytes / 2**20:.0f} "
+                            "MB budget per image: send a smaller copy", label)
     try:
         img.load()
         img = ImageOps.exif_transpose(img) or img
@@ -118,16 +123,49 @@ def load_image(source: bytes | bytearray | str | Path, settings: Settings) -> np
     return _to_rgb8(img)
 
 
+#: bytes per pixel a decoded Pillow image of a mode holds (RGB and the like are padded to 4)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
+
+
+def decode_bytes(mode: str, width: int, height: int, transparency: bool = False) -> int:
+    """Peak memory, in bytes, of decoding a ``width`` x ``height`` image of Pillow ``mode`` to
+    RGB with :func:`load_image`: the decoded image, a possible EXIF-rotated copy, the
+    conversion's intermediates and the RGB result (measured per mode in
+    ``tests/test_load_image.py``)."""
+    px = width * height
+    stored = _MODE_BYTES.get(mode, 4)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and transparency):
+        work = 4 * 4  # RGBA copy, white background, composite, RGB conversion
+    elif mode in ("I", "F"):
+        work = 4 + 1  # float32 copy, 8-bit grey
+    elif mode.startswith("I;16"):
+        work = 2 + 1  # 16-bit copy, 8-bit grey
+    elif mode == "RGB":
+        work = 0
+    else:
+        work = 4  # conversion to RGB
+    return px * (2 * stored + work + 3)
+
+
 def _to_rgb8(img: Any) -> np.ndarray:
-    """Any Pillow mode -> contiguous RGB uint8 array."""
+    """Any Pillow mode -> contiguous RGB uint8 array (grey modes widened without a float64
+    copy: a 40 MP 16-bit image stays within a few hundred MB)."""
     from PIL import Image
 
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([gray] * 3, axis=-1))
+    if mode.startswith("I;16"):
+        wide = np.array(img, dtype=np.uint16)
+        gray = np.right_shift(wide, 8, out=wide).astype(np.uint8)
+        del wide
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=-1))
+    if mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        gray = np.clip(arr * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+        del arr
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=-1))
+    if mode == "RGB":
+        return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -101,8 +101,10 @@ def is_stream(source: str) -> bool:
     return source.lower().startswith(STREAM_PREFIXES)
 
 
-def open_capture(source: str | Path) -> cv2.VideoCapture:
-    """An opened ``cv2.VideoCapture``, or :class:`VideoError` saying why not."""
+def open_capture(source: str | Path, max_pixels: int | None = None) -> cv2.VideoCapture:
+    """An opened ``cv2.VideoCapture``, or :class:`VideoError` saying why not (including frames
+    larger than ``max_pixels``, refused before any frame is decoded when the container says its
+    size)."""
     text = str(source)
     if not is_stream(text):
         path = Path(text)
@@ -116,19 +118,34 @@ def open_capture(source: str | Path) -> cv2.VideoCapture:
         raise VideoError(f"{text}: cannot be opened as a video: not a video file (mp4, avi, "
                          "mkv, mov) or damaged, e.g. an MP4 cut off before its index was written"
                          if not is_stream(text) else f"{text}: the stream cannot be opened")
+    width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+    height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    if max_pixels and width * height > max_pixels:
+        cap.release()
+        raise VideoError(frame_too_large(redact(text), width, height, max_pixels))
     return cap
 
 
+def frame_too_large(source: str, width: int, height: int, max_pixels: int) -> str:
+    """The sentence for a video whose frames are over the pixel budget."""
+    return (f"{source}: its frames are {width}x{height} ({width * height / 1e6:.1f} MP), over "
+            f"the {max_pixels / 1e6:.1f} MP limit per video frame (FINDME_MAX_FRAME_PIXELS)")
+
+
 def frames(source: str | Path, every_s: float, report: FrameReport,
-           max_bad: int = 50, stop: Callable[[], bool] | None = None
-           ) -> Iterator[tuple[float, np.ndarray]]:
+           max_bad: int = 50, stop: Callable[[], bool] | None = None,
+           max_pixels: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(seconds, RGB frame)`` every ``every_s`` seconds of video.
+
+    Frames over ``max_pixels`` end the scan with :class:`VideoError` (checked from the
+    container's header before decoding, and on each decoded frame for streams that change
+    size).
 
     Files are timed by frame number / fps; streams by the wall clock. Unreadable frames are
     skipped with a warning; after ``max_bad`` in a row the video is taken to end there (cut off
     or damaged), also with a warning in ``report.warnings``.
     """
-    cap = open_capture(source)
+    cap = open_capture(source, max_pixels)
     stream = is_stream(str(source))
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
@@ -177,6 +194,9 @@ def frames(source: str | Path, every_s: float, report: FrameReport,
             if not ok or frame is None or frame.ndim != 3 or frame.size == 0:
                 report.warnings.append(f"the frame at {t:.1f} s could not be decoded: skipped")
                 continue
+            if max_pixels and frame.shape[0] * frame.shape[1] > max_pixels:
+                raise VideoError(frame_too_large(redact(str(source)), frame.shape[1],
+                                                 frame.shape[0], max_pixels))
             report.decoded += 1
             yield t, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:

@@ -244,7 +244,8 @@ def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: floa
     proc = VideoProcessor(matcher, settings, every_s)
     start = time.monotonic()
     last_t = 0.0
-    for t, frame in frames(source, every_s, report, stop=stop):
+    for t, frame in frames(source, every_s, report, stop=stop,
+                           max_pixels=settings.max_frame_pixels):
         with guard:
             proc.process(frame, t)
         last_t = t
