@@ -21,7 +21,8 @@ ctx = session.page("CCTV footage", "search",
 with st.form("new_scan"):
     files = st.file_uploader("Video files", accept_multiple_files=True,
                              type=["mp4", "avi", "mkv", "mov", "m4v", "webm"], key="videos")
-    url = st.text_input("...or a stream URL (rtsp://, http://)", key="url")
+    url = (st.text_input("...or a stream URL (rtsp://, http://)", key="url")
+           if ctx.can("cameras.manage") else "")
     c1, c2, c3 = st.columns(3)
     camera = c1.text_input("Camera name *", key="camera")
     location = c2.text_input("Location", key="location")
@@ -41,7 +42,8 @@ if go:
     try:
         started = scans.start_uploads(ctx.ws, [(f.name, f.getvalue()) for f in files or []], url,
                                       camera, float(every), location.strip() or None,
-                                      ctx.user.username, session.state.lock)
+                                      ctx.user.username, session.state.lock,
+                                      may_use_urls=ctx.can("cameras.manage"))
     except ValueError as exc:
         st.error(f"Not started: {safe(exc)}.")
     else:

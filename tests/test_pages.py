@@ -392,3 +392,19 @@ def test_a_password_reset_ends_the_sessions_opened_before(app_data: Settings) ->
     at.run()
     assert [s.value for s in at.subheader] == ["Sign in"]
     assert "user" not in at.session_state
+
+
+def test_only_camera_managers_may_give_a_stream_url(app_data: Settings) -> None:
+    """The server connects to a stream URL itself, so only ``cameras.manage`` may give one: a
+    reviewer sees no URL field, and the scan service refuses a URL from such a user."""
+    from findme.video import scans
+
+    make_user(app_data, "rev", "reviewer")
+    make_user(app_data, "inv", "investigator")
+    assert not [t for t in open_page("cctv", "rev").text_input if t.key == "url"]
+    assert [t for t in open_page("cctv", "inv").text_input if t.key == "url"]
+    ws = state.workspace(app_data)
+    with pytest.raises(ValueError, match="cameras.manage"):
+        scans.start_uploads(ws, [], "rtsp://192.168.1.20/stream", "Gate", 1.0, None, "rev",
+                            state.lock)
+    assert scans.list_scans(ws.records) == []

@@ -299,13 +299,18 @@ def source_name(source: str) -> str:
 
 def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, camera: str,
                   every_s: float, location: str | None, actor: str,
-                  lock: AbstractContextManager) -> list[int]:
+                  lock: AbstractContextManager, may_use_urls: bool = False) -> list[int]:
     """Start one background scan per uploaded file ``(name, bytes)`` and for ``url`` when given.
 
     Raises ValueError with a sentence (and starts nothing) when the camera has no name, there is
-    nothing to scan or the URL is not a stream. Uploaded copies are removed once scanned.
+    nothing to scan, the URL is not an allowed stream, or a URL is given by someone without the
+    ``cameras.manage`` permission (``may_use_urls``: the server itself connects to it). Uploaded
+    copies are removed once scanned.
     """
     camera, url = camera.strip(), url.strip()
+    if url and not may_use_urls:
+        raise ValueError("scanning a stream URL needs the cameras.manage permission (the "
+                         "server connects to it); upload a recording instead")
     if not camera:
         raise ValueError("give the camera a name: sightings and the alert cooldown are per "
                          "camera")
