@@ -109,7 +109,8 @@ if ctx.can("cases.edit"):
                 update_case(records, case_id, CaseDetails(
                     e_name, e_birth, int(e_age) if e_age is not None else None, e_gender,
                     e_place or None, e_seen, e_notes or None, e_guardian or None,
-                    case.consent_recorded, e_assigned.strip() or None, case.lawful_basis),
+                    case.consent_recorded, e_assigned.strip() or None, case.lawful_basis,
+                    case.ref),
                     ctx.user.username)
                 st.rerun()
             except RecordError as exc:

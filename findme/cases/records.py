@@ -75,6 +75,7 @@ class CaseDetails:
     consent_recorded: bool = False
     assigned_to: str | None = None
     lawful_basis: str | None = None
+    ref: str | None = None  # the organisation's own case number (unique)
 
     @property
     def has_lawful_basis(self) -> bool:
@@ -88,6 +89,8 @@ class CaseDetails:
             raise RecordError("a name is required")
         if len(self.name) > 200:
             raise RecordError("the name is longer than 200 characters")
+        if self.ref is not None and not 1 <= len(self.ref.strip()) <= 100:
+            raise RecordError("the case number (ref) must be 1-100 characters")
         if self.lawful_basis is not None and len(self.lawful_basis) > 300:
             raise RecordError("the lawful basis is longer than 300 characters")
         if self.age_at_disappearance is not None and not 0 <= self.age_at_disappearance <= 120:
@@ -208,9 +211,10 @@ class Records:
             add_audit(s, actor=actor, action="case.create", target=f"case:{case.id}")
             return case.id
 
-    def update_case(self, case_id: int, details: CaseDetails, actor: str = "system") -> None:
+    def update_case(self, case_id: int, details: CaseDetails, actor: str = "system"
+                    ) -> list[str]:
         """Replace a case's details (validated first; audited with the changed field names,
-        never their values)."""
+        never their values); returns the names of the fields that changed."""
         details.validate()
         with self.session() as s:
             case = s.get(Case, case_id)
@@ -227,7 +231,8 @@ class Records:
             if changed:
                 case.updated_at = now()
                 add_audit(s, actor=actor, action="case.edit", target=f"case:{case_id}",
-                                 detail=", ".join(changed))
+                          detail=", ".join(changed))
+            return changed
 
     def get_case(self, case_id: int) -> CaseRecord:
         """The case, or :class:`RecordError` when there is none with that id."""
@@ -236,6 +241,12 @@ class Records:
             if row is None:
                 raise RecordError(f"no case with id {case_id}")
             return _values(row, CaseRecord)
+
+    def case_by_ref(self, ref: str) -> CaseRecord | None:
+        """The case with the organisation's case number ``ref``, or None."""
+        with self.session() as s:
+            row = s.scalar(select(Case).where(Case.ref == ref.strip()))
+            return _values(row, CaseRecord) if row else None
 
     def list_cases(self, status: str | None = None) -> list[CaseRecord]:
         """All cases (optionally of one status), newest first."""

@@ -68,11 +68,14 @@ class EnrollResult:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A checked photo with its face embedded by every configured model, ready to store."""
+
     name: str
     image: np.ndarray
     item: FaceEmbedding
     sha256: str
+    data: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -125,16 +128,28 @@ def inspect_photo(name: str, data: bytes, settings: Settings) -> PhotoPreview:
 
 
 
-def check_photo(photo: PhotoInput, settings: Settings) -> _Prepared | PhotoOutcome:
-    """Load, detect, assess and embed one offered photo.
+@dataclass(frozen=True)
+class Candidate:
+    """A photo whose chosen face passed the checks, not yet embedded."""
 
-    Returns the prepared face, or a rejected :class:`PhotoOutcome` with plain reasons (not an
-    image, no face, several faces and none chosen, unusable face).
+    name: str
+    image: np.ndarray
+    face: Face
+    quality: Quality
+    sha256: str
+    data: bytes
+
+
+def inspect_for_enrollment(photo: PhotoInput, settings: Settings) -> Candidate | PhotoOutcome:
+    """Load, detect and assess one offered photo (no embedding).
+
+    Returns the chosen usable face, or a rejected :class:`PhotoOutcome` with plain reasons (not
+    an image, no face, several faces and none chosen, unusable face).
     """
     try:
         image = load_image(photo.data, settings)
     except ImageError as exc:
-        return PhotoOutcome(photo.name, False, (str(exc).replace("the upload: ", ""),))
+        return PhotoOutcome(photo.name, False, (exc.detail,))
     faces = detect(image, settings)
     if not faces:
         return PhotoOutcome(photo.name, False, ("no face found",))
@@ -149,11 +164,27 @@ def check_photo(photo: PhotoInput, settings: Settings) -> _Prepared | PhotoOutco
     quality = assess(image, face, settings)
     if not quality.usable:
         return PhotoOutcome(photo.name, False, quality.reasons, face_box=face.box)
-    # only the chosen, usable face is embedded
-    item = FaceEmbedding(face, quality, {
-        m: embed([align(image, face, m)], m, settings)[0]
-        for m in settings.models})
-    return _Prepared(photo.name, image, item, hashlib.sha256(photo.data).hexdigest())
+    return Candidate(photo.name, image, face, quality, hashlib.sha256(photo.data).hexdigest(),
+                     photo.data)
+
+
+def embed_candidates(candidates: list[Candidate], settings: Settings) -> list[Prepared]:
+    """Embed the chosen faces of many photos with every configured model, one batch per model
+    (a bulk import loads each model once and feeds it many faces at a time)."""
+    if not candidates:
+        return []
+    vectors = {m: embed([align(c.image, c.face, m) for c in candidates], m, settings)
+               for m in settings.models}
+    return [Prepared(c.name, c.image, FaceEmbedding(c.face, c.quality,
+                                                     {m: vectors[m][k] for m in vectors}),
+                      c.sha256, c.data) for k, c in enumerate(candidates)]
+
+
+def check_photo(photo: PhotoInput, settings: Settings) -> Prepared | PhotoOutcome:
+    """Load, detect, assess and embed one offered photo: the prepared face, or a rejected
+    :class:`PhotoOutcome` with plain reasons (see :func:`inspect_for_enrollment`)."""
+    found = inspect_for_enrollment(photo, settings)
+    return embed_candidates([found], settings)[0] if isinstance(found, Candidate) else found
 
 
 def _encode_jpeg(image: np.ndarray) -> bytes:
@@ -165,10 +196,40 @@ def _encode_jpeg(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+#: JPEG markers that carry pixels or how to decode them (everything else, APP1-APP15 and
+#: comments, can carry metadata: EXIF, GPS, XMP, ICC...)
+_PIXEL_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
+                  0xCF, 0xDB, 0xDD}
+
+
+def bare_jpeg(data: bytes) -> bool:
+    """Whether ``data`` is a baseline/progressive JPEG with no metadata at all (only a JFIF
+    header, tables and frames before the scan, nothing after its end marker): such a file is
+    stored as it is (e.g. one exported by :mod:`findme.cases.transfer`), so re-importing it
+    keeps the very same bytes instead of re-compressing them."""
+    if len(data) < 4 or data[:2] != b"\xff\xd8" or not data.endswith(b"\xff\xd9"):
+        return False
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:  # start of scan: the header is over
+            return True
+        if marker == 0xE0:
+            if data[pos + 4:pos + 9] != b"JFIF\0":
+                return False
+        elif marker not in _PIXEL_MARKERS:
+            return False
+        pos += 2 + length
+    return False
+
+
 # ----------------------------------------------------------------------------- writing
 
 
-def _store_prepared(case_id: int, prepared: list[_Prepared], records: Records,
+def store_prepared(case_id: int, prepared: list[Prepared], records: Records,
                     store: VectorStore, settings: Settings) -> list[int]:
     """Files, then records (pending), then vectors, then ``ready``. Returns the photo ids."""
     folder = settings.photos_dir / str(case_id)
@@ -176,7 +237,8 @@ def _store_prepared(case_id: int, prepared: list[_Prepared], records: Records,
     ids = []
     for p in prepared:
         rel = Path("photos") / str(case_id) / f"{uuid.uuid4().hex}.jpg"
-        (settings.data_dir / rel).write_bytes(_encode_jpeg(p.image))
+        (settings.data_dir / rel).write_bytes(p.data if bare_jpeg(p.data)
+                                              else _encode_jpeg(p.image))
         ids.append(records.add_photo(case_id, rel.as_posix(), p.sha256, list(p.item.face.box),
                                      [list(pt) for pt in p.item.face.landmarks],
                                      p.item.quality.as_dict()))
@@ -190,23 +252,25 @@ def _store_prepared(case_id: int, prepared: list[_Prepared], records: Records,
 
 
 def _split(photos: list[PhotoInput], settings: Settings, known_hashes: set[str]
-           ) -> tuple[list[_Prepared], list[PhotoOutcome | None]]:
-    prepared: list[_Prepared] = []
+           ) -> tuple[list[Prepared], list[PhotoOutcome | None]]:
+    """Check every photo, then embed the usable ones in one batch per model; returns the
+    prepared faces and, per photo, None (prepared) or its rejection."""
+    candidates: list[Candidate] = []
     outcomes: list[PhotoOutcome | None] = []
     for photo in photos:
-        result = check_photo(photo, settings)
-        if isinstance(result, _Prepared) and result.sha256 in known_hashes:
+        result = inspect_for_enrollment(photo, settings)
+        if isinstance(result, Candidate) and result.sha256 in known_hashes:
             result = PhotoOutcome(photo.name, False, ("this photo is already registered",))
-        if isinstance(result, _Prepared):
+        if isinstance(result, Candidate):
             known_hashes.add(result.sha256)
-            prepared.append(result)
+            candidates.append(result)
             outcomes.append(None)
         else:
             outcomes.append(result)
-    return prepared, outcomes
+    return embed_candidates(candidates, settings), outcomes
 
 
-def _merge(outcomes: list[PhotoOutcome | None], prepared: list[_Prepared],
+def _merge(outcomes: list[PhotoOutcome | None], prepared: list[Prepared],
            ids: list[int]) -> list[PhotoOutcome]:
     accepted = iter(zip(prepared, ids, strict=True))
     merged = []
@@ -231,11 +295,11 @@ def require_lawful_basis(details: CaseDetails) -> None:
         raise RecordError(NO_LAWFUL_BASIS)
 
 
-def update_case(records: Records, case_id: int, details: CaseDetails, actor: str) -> None:
+def update_case(records: Records, case_id: int, details: CaseDetails, actor: str) -> list[str]:
     """Edit a case's details; the consent rule holds for edits too (a case with photos cannot
-    lose its lawful basis)."""
+    lose its lawful basis). Returns the names of the fields that changed."""
     require_lawful_basis(details)
-    records.update_case(case_id, details, actor)
+    return records.update_case(case_id, details, actor)
 
 
 def enroll_case(details: CaseDetails, photos: list[PhotoInput], records: Records,
@@ -256,7 +320,7 @@ def enroll_case(details: CaseDetails, photos: list[PhotoInput], records: Records
     if not prepared:
         raise EnrollmentRejected([o for o in outcomes if o is not None])
     case_id = records.create_case(details, actor)
-    ids = _store_prepared(case_id, prepared, records, store, settings)
+    ids = store_prepared(case_id, prepared, records, store, settings)
     return EnrollResult(case_id, _merge(outcomes, prepared, ids))
 
 
@@ -266,7 +330,7 @@ def add_photos(case_id: int, photos: list[PhotoInput], records: Records, store: 
     records.get_case(case_id)
     known = {p.sha256 for p in records.photos(case_id) if p.status != "rejected"}
     prepared, outcomes = _split(photos, settings, known)
-    ids = _store_prepared(case_id, prepared, records, store, settings) if prepared else []
+    ids = store_prepared(case_id, prepared, records, store, settings) if prepared else []
     if ids:
         records.audit(actor, "case.photos.add", f"case:{case_id}", f"{len(ids)} photo(s)")
     return _merge(outcomes, prepared, ids)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import stat
 import sys
 from pathlib import Path
 
 from findme.cli.common import fail as _fail
 from findme.config import get_settings
+from findme.faces.image import read_limited
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -20,25 +20,6 @@ def _date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def read_limited(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, never more than ``limit`` read (``/dev/zero``, a named pipe or a
-    huge file is refused with ValueError before it fills memory)."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise OSError(f"cannot read the file ({exc.strerror or exc})") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError("not a regular file")
-    if info.st_size > limit:
-        raise ValueError(f"file is {info.st_size / 2**20:.0f} MB, over the "
-                         f"{limit / 2**20:.0f} MB limit")
-    with path.open("rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"file grew past the {limit / 2**20:.0f} MB limit while read")
-    return data
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:

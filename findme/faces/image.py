@@ -8,6 +8,7 @@ an image, what is cut off and what is too large (before allocating its pixels), 
 from __future__ import annotations
 
 import io
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,22 @@ def crop_face(image: np.ndarray, box: Sequence[int], margin: float = 0.25) -> np
     x, y, w, h = (int(v) for v in box)
     m = int(margin * max(w, h))
     return np.ascontiguousarray(image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]).copy()
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never more than ``limit`` read (``/dev/zero``, a named pipe or a
+    huge file is refused with ValueError before it fills memory)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise OSError(f"cannot read the file ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > limit:
+        raise ValueError(f"file is {info.st_size / 2**20:.0f} MB, over the "
+                         f"{limit / 2**20:.0f} MB limit")
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"file grew past the {limit / 2**20:.0f} MB limit while read")
+    return data

@@ -1,0 +1,437 @@
+"""Bringing an organisation's case list in, and the registry out: bulk import and export.
+
+Import reads a CSV or Excel sheet (or a ZIP holding ``cases.csv`` and the photos, which is what
+:func:`export_cases` writes). One row is one child:
+
+======================  ==========================================================================
+column                  meaning
+======================  ==========================================================================
+``ref``                 the organisation's own case number; unique: a re-import updates, never
+                        duplicates
+``name``                the child's name
+``photos``              one or more photo paths separated by ``;`` (relative to the photo folder,
+                        the sheet's folder, or inside the ZIP)
+``age``, ``gender``     optional; age at disappearance in years
+``birth_date``,         optional dates, ``YYYY-MM-DD``
+``last_seen_date``
+``last_seen``           optional place last seen
+``description``,        optional notes and guardian contact
+``guardian``
+``consent``             ``yes``/``no``: the guardian's consent is recorded
+``lawful_basis``        or another lawful basis (court order, police request): one of the two is
+                        required
+``status``              optional ``open`` (default), ``found`` or ``closed``
+======================  ==========================================================================
+
+Every row is checked first (details, every photo read, decoded, one usable face); a row with any
+problem is rejected with its reasons and nothing of it is stored, while the other rows go on.
+Usable faces are embedded in batches (the models load once). ``dry_run`` checks everything and
+writes nothing. A photo already registered for the case (same bytes) is skipped, so running an
+import twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from findme.cases.records import CASE_STATUSES, CaseDetails, RecordError, Records
+from findme.cases.registry import (
+    Candidate,
+    PhotoInput,
+    PhotoOutcome,
+    embed_candidates,
+    inspect_for_enrollment,
+    require_lawful_basis,
+    store_prepared,
+    update_case,
+)
+from findme.config import Settings
+from findme.faces.image import read_limited
+from findme.search.store import VectorStore
+
+COLUMNS = ("ref", "name", "photos", "age", "gender", "birth_date", "last_seen",
+           "last_seen_date", "description", "guardian", "consent", "lawful_basis", "status")
+REQUIRED = ("ref", "name")
+MAX_ROWS = 20_000
+MAX_SHEET_BYTES = 50 * 2**20
+BATCH_ROWS = 16  # rows whose faces are embedded together
+YES = {"yes", "y", "true", "1", "x", "ja", "oui", "si", "sí"}
+NO = {"no", "n", "false", "0", "", "nein", "non"}
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (not a sheet, no ``ref``/``name`` column...)."""
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """What happened to one row: ``imported`` (a new case), ``updated``, ``unchanged`` or
+    ``rejected`` (with reasons; nothing of it stored). In a dry run, what would happen."""
+
+    row: int
+    ref: str | None
+    case_id: int | None
+    status: str
+    reasons: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """The row as the JSON of ``findme import --json``."""
+        return {"row": self.row, "ref": self.ref, "case_id": self.case_id,
+                "status": self.status, "reasons": list(self.reasons)}
+
+
+@dataclass
+class ImportReport:
+    """Counts and every row's result."""
+
+    rows: list[RowResult] = field(default_factory=list)
+    dry_run: bool = False
+    ignored_columns: tuple[str, ...] = ()
+
+    def count(self, status: str) -> int:
+        """How many rows ended with ``status``."""
+        return sum(r.status == status for r in self.rows)
+
+    def as_dict(self) -> dict:
+        """``{"imported", "updated", "unchanged", "rejected", "dry_run", "rows": [...]}``."""
+        return {"imported": self.count("imported"), "updated": self.count("updated"),
+                "unchanged": self.count("unchanged"), "rejected": self.count("rejected"),
+                "dry_run": self.dry_run, "ignored_columns": list(self.ignored_columns),
+                "rows": [r.as_dict() for r in self.rows]}
+
+
+# ----------------------------------------------------------------------------- reading sheets
+
+
+class PhotoSource:
+    """Where a sheet's photo paths point: a folder on this machine, or a ZIP's members."""
+
+    def __init__(self, folder: Path | None = None, archive: zipfile.ZipFile | None = None,
+                 prefix: str = "") -> None:
+        self.folder = folder
+        self.archive = archive
+        self.prefix = prefix
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The photo's bytes (ValueError with a sentence when it cannot be read)."""
+        if self.archive is not None:
+            member = PurePosixPath(self.prefix, name.replace("\\", "/"))
+            if ".." in member.parts or member.is_absolute():
+                raise ValueError("the path leaves the ZIP")
+            try:
+                info = self.archive.getinfo(str(member))
+            except KeyError:
+                raise ValueError("no such file in the ZIP") from None
+            if info.file_size > limit:
+                raise ValueError(f"larger than {limit // 2**20} MB")
+            with self.archive.open(info) as f:
+                data = f.read(limit + 1)
+            if len(data) > limit:
+                raise ValueError(f"larger than {limit // 2**20} MB")
+            return data
+        if self.folder is None:
+            raise ValueError("no photo folder was given")
+        path = Path(name).expanduser()
+        path = path if path.is_absolute() else self.folder / path
+        if not path.exists():
+            raise ValueError("no such file")
+        return read_limited(path, limit)
+
+
+def open_sheet(name: str, data: bytes, photos: PhotoSource | None = None
+               ) -> tuple[list[dict[str, str]], PhotoSource, tuple[str, ...]]:
+    """Parse an uploaded or read file (``.csv``, ``.xlsx`` or a ``.zip`` with ``cases.csv``
+    or ``cases.xlsx``): (rows as ``{column: text}``, where its photos are, ignored columns)."""
+    if len(data) > MAX_SHEET_BYTES and not name.lower().endswith(".zip"):
+        raise ImportFileError(f"the sheet is over {MAX_SHEET_BYTES // 2**20} MB")
+    lower = name.lower()
+    if lower.endswith(".zip"):
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            raise ImportFileError("not a readable ZIP file") from None
+        sheets = [n for n in archive.namelist()
+                  if PurePosixPath(n).name.lower() in ("cases.csv", "cases.xlsx")
+                  and not n.startswith("__MACOSX/")]
+        if not sheets:
+            raise ImportFileError("the ZIP holds no cases.csv or cases.xlsx")
+        sheet = min(sheets, key=len)
+        info = archive.getinfo(sheet)
+        if info.file_size > MAX_SHEET_BYTES:
+            raise ImportFileError(f"{sheet} is over {MAX_SHEET_BYTES // 2**20} MB")
+        prefix = str(PurePosixPath(sheet).parent).lstrip(".")
+        rows, ignored = _parse(sheet, archive.read(info))
+        return rows, photos or PhotoSource(archive=archive, prefix=prefix), ignored
+    rows, ignored = _parse(name, data)
+    return rows, photos or PhotoSource(), ignored
+
+
+def _parse(name: str, data: bytes) -> tuple[list[dict[str, str]], tuple[str, ...]]:
+    if name.lower().endswith((".xlsx", ".xlsm")):
+        import pandas as pd
+
+        try:
+            frame = pd.read_excel(io.BytesIO(data), dtype=object, engine="openpyxl")
+        except Exception as exc:  # noqa: BLE001 - any parser error is "not a workbook"
+            raise ImportFileError(f"not a readable Excel workbook ({exc})") from None
+        table = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+        header = [str(c) for c in frame.columns]
+    elif name.lower().endswith((".csv", ".txt")):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+        try:
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        lines = list(csv.reader(io.StringIO(text), dialect))
+        if not lines:
+            raise ImportFileError("the sheet is empty")
+        header, table = lines[0], lines[1:]
+    else:
+        raise ImportFileError("import a .csv or .xlsx sheet, or a .zip holding cases.csv")
+    header = [h.strip().lower().replace(" ", "_") for h in header]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ImportFileError(f"the sheet has no {' or '.join(missing)} column (columns: "
+                              f"{', '.join(COLUMNS)})")
+    if len(table) > MAX_ROWS:
+        raise ImportFileError(f"{len(table)} rows; at most {MAX_ROWS} per import")
+    ignored = tuple(h for h in header if h and h not in COLUMNS)
+    rows = []
+    for values in table:
+        if not any(str(v).strip() for v in values):
+            rows.append({})  # an empty line keeps its row number and is skipped
+            continue
+        rows.append({h: str(v).strip() for h, v in zip(header, values, strict=False)
+                     if h in COLUMNS})
+    return rows, ignored
+
+
+def _cell(value: object) -> str:
+    """An Excel cell as text (dates as ``YYYY-MM-DD``, whole numbers without ``.0``)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _details(row: dict[str, str]) -> tuple[CaseDetails, str]:
+    """A row's case details and status (RecordError with a sentence for a bad field)."""
+
+    def date(column: str) -> dt.date | None:
+        text = row.get(column, "")
+        if not text:
+            return None
+        try:
+            return dt.date.fromisoformat(text[:10])
+        except ValueError:
+            raise RecordError(f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
+
+    age_text = row.get("age", "")
+    try:
+        age = int(float(age_text)) if age_text else None
+    except ValueError:
+        raise RecordError(f"age {age_text!r} is not a number") from None
+    consent_text = row.get("consent", "").lower()
+    if consent_text not in YES | NO:
+        raise RecordError(f"consent {row.get('consent')!r} is not yes or no")
+    status = row.get("status", "").lower() or "open"
+    if status not in CASE_STATUSES:
+        raise RecordError(f"status {status!r} is not one of {', '.join(CASE_STATUSES)}")
+    details = CaseDetails(
+        name=row.get("name", ""), ref=row.get("ref", "") or None, birth_date=date("birth_date"),
+        age_at_disappearance=age, gender=row.get("gender") or None,
+        last_seen_place=row.get("last_seen") or None, last_seen_date=date("last_seen_date"),
+        description=row.get("description") or None, guardian_contact=row.get("guardian") or None,
+        consent_recorded=consent_text in YES, lawful_basis=row.get("lawful_basis") or None)
+    if not details.ref:
+        raise RecordError("the case number (ref) is empty")
+    details.validate()
+    require_lawful_basis(details)
+    return details, status
+
+
+# ----------------------------------------------------------------------------- importing
+
+
+@dataclass
+class _Row:
+    number: int
+    ref: str | None
+    details: CaseDetails | None = None
+    status: str = "open"
+    existing: object | None = None  # CaseRecord
+    candidates: list[Candidate] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def import_cases(rows: Sequence[dict[str, str]], photos: PhotoSource, records: Records,
+                 store: VectorStore | None, settings: Settings, actor: str,
+                 dry_run: bool = False,
+                 progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
+    """Import parsed sheet ``rows`` (see :func:`open_sheet`); photos read from ``photos``.
+
+    ``progress(done, total, ref)`` is called as rows are checked and written. With ``dry_run``
+    (``store`` may then be None) nothing is written and no face is embedded. Returns the report;
+    a per-row problem never stops the rest.
+    """
+    report = ImportReport(dry_run=dry_run)
+    total = len(rows)
+    seen_refs: set[str] = set()
+    for chunk in _chunks(list(enumerate(rows, start=2)), BATCH_ROWS):  # row 1 is the header
+        checked = []
+        for number, row in chunk:
+            if progress:
+                progress(number - 2, total, row.get("ref", ""))
+            if row:
+                checked.append(_check_row(number, row, photos, records, settings, seen_refs))
+        good = [r for r in checked if not r.reasons]
+        if not dry_run:
+            assert store is not None, "a store is needed to import"
+            prepared = iter(embed_candidates([c for r in good for c in r.candidates], settings))
+            for r in good:
+                mine = [next(prepared) for _ in r.candidates]
+                report.rows.append(_write_row(r, mine, records, store, settings, actor))
+        else:
+            report.rows += [RowResult(r.number, r.ref, getattr(r.existing, "id", None),
+                                      _would_be(r)) for r in good]
+        report.rows += [RowResult(r.number, r.ref, getattr(r.existing, "id", None), "rejected",
+                                  tuple(r.reasons)) for r in checked if r.reasons]
+    if progress:
+        progress(total, total, "done")
+    report.rows.sort(key=lambda r: r.row)
+    if not dry_run:
+        records.audit(actor, "cases.import", None,
+                      f"{report.count('imported')} imported, {report.count('updated')} updated, "
+                      f"{report.count('rejected')} rejected")
+    return report
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for k in range(0, len(items), n):
+        yield items[k:k + n]
+
+
+def _check_row(number: int, row: dict[str, str], photos: PhotoSource, records: Records,
+               settings: Settings, seen_refs: set[str]) -> _Row:
+    ref = row.get("ref") or None
+    out = _Row(number, ref)
+    try:
+        out.details, out.status = _details(row)
+    except RecordError as exc:
+        out.reasons.append(str(exc))
+        return out
+    assert out.details.ref is not None
+    if out.details.ref in seen_refs:
+        out.reasons.append(f"case number {out.details.ref!r} is on an earlier row too")
+        return out
+    seen_refs.add(out.details.ref)
+    out.existing = records.case_by_ref(out.details.ref)
+    known = ({p.sha256 for p in records.photos(out.existing.id) if p.status != "rejected"}
+             if out.existing else set())
+    names = [p.strip() for p in row.get("photos", "").split(";") if p.strip()]
+    if not names and out.existing is None:
+        out.reasons.append("no photo: a new case needs at least one")
+    for name in names:
+        try:
+            data = photos.read(name, settings.max_file_bytes)
+        except (OSError, ValueError) as exc:
+            out.reasons.append(f"{name}: {exc}")
+            continue
+        found = inspect_for_enrollment(PhotoInput(name, data), settings)
+        if isinstance(found, PhotoOutcome):
+            out.reasons.append(f"{name}: {', '.join(found.reasons)}")
+        elif found.sha256 not in known and all(c.sha256 != found.sha256
+                                               for c in out.candidates):
+            out.candidates.append(found)
+    return out
+
+
+def _would_be(r: _Row) -> str:
+    if r.existing is None:
+        return "imported"
+    assert r.details is not None
+    changed = any(getattr(r.existing, f) != getattr(r.details, f)
+                  for f in CaseDetails.__dataclass_fields__) or r.existing.status != r.status
+    return "updated" if changed or r.candidates else "unchanged"
+
+
+def _write_row(r: _Row, prepared: list, records: Records, store: VectorStore,
+               settings: Settings, actor: str) -> RowResult:
+    assert r.details is not None
+    try:
+        if r.existing is None:
+            case_id = records.create_case(r.details, actor)
+            status = "imported"
+        else:
+            case_id = r.existing.id
+            changed = update_case(records, case_id, r.details, actor)
+            status = "updated" if changed or prepared else "unchanged"
+        if prepared:
+            store_prepared(case_id, prepared, records, store, settings)
+            if r.existing is not None:
+                records.audit(actor, "case.photos.add", f"case:{case_id}",
+                              f"{len(prepared)} photo(s)")
+        if (r.existing is None and r.status != "open") or (
+                r.existing is not None and r.existing.status != r.status):
+            records.set_case_status(case_id, r.status, actor)
+            status = "updated" if r.existing is not None else status
+    except RecordError as exc:
+        return RowResult(r.number, r.ref, getattr(r.existing, "id", None), "rejected",
+                         (str(exc),))
+    return RowResult(r.number, r.ref, case_id, status)
+
+
+# ----------------------------------------------------------------------------- exporting
+
+
+def export_cases(records: Records, settings: Settings, out: Path | io.BytesIO, actor: str
+                 ) -> int:
+    """Write every case as a ZIP that :func:`import_cases` reads back: ``cases.csv`` in the
+    import format and ``photos/<case>/<photo id>.jpg`` (the stored, metadata-free files, byte
+    for byte). No vectors, leads or audit rows. Audited; returns the number of cases.
+
+    Cases without an organisation number get ``case-<id>`` as their ``ref`` in the file."""
+    cases = sorted(records.list_cases(), key=lambda c: c.id)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for c in cases:
+            ref = c.ref or f"case-{c.id}"
+            folder = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in ref)
+            paths = []
+            for p in records.photos(c.id):
+                src = settings.data_dir / p.file_path
+                if p.status != "ready" or not src.is_file():
+                    continue
+                rel = f"photos/{folder}/{p.id}.jpg"
+                z.write(src, rel, compress_type=zipfile.ZIP_STORED)
+                paths.append(rel)
+            writer.writerow([_text(v) for v in (
+                ref, c.name, ";".join(paths), c.age_at_disappearance, c.gender, c.birth_date,
+                c.last_seen_place, c.last_seen_date, c.description, c.guardian_contact,
+                "yes" if c.consent_recorded else "no", c.lawful_basis, c.status)])
+        z.writestr("cases.csv", buf.getvalue())
+    records.audit(actor, "cases.export", None, f"{len(cases)} case(s)")
+    return len(cases)
+
+
+def _text(value: object) -> str:
+    """A CSV cell: empty for None; text a spreadsheet would run as a formula gets a leading
+    apostrophe-free guard (a space), so a name like ``=HYPERLINK(...)`` stays text."""
+    text = "" if value is None else str(value)
+    return " " + text if text[:1] in ("=", "+", "-", "@") else text

@@ -1,0 +1,121 @@
+"""``findme import`` and ``findme export``: an organisation's case list in, the registry out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from findme.cli.common import fail as _fail
+from findme.config import get_settings
+from findme.faces.image import read_limited
+
+
+def _bar(done: int, total: int, label: str) -> None:
+    """A one-line progress bar on stderr (stdout stays clean for ``--json``)."""
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                     f"{label[:30]:<30}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a case list (CSV, Excel or an export ZIP); prints counts or ``--json``."""
+    from findme.cases.records import open_records
+    from findme.cases.transfer import ImportFileError, PhotoSource, import_cases, open_sheet
+    from findme.search.store import StoreBusy
+    from findme.workspace import open_workspace
+
+    settings = get_settings()
+    sheet = Path(args.file)
+    limit = 4 * 2**30 if sheet.suffix.lower() == ".zip" else 50 * 2**20
+    try:
+        data = read_limited(sheet, limit)
+        folder = Path(args.photos) if args.photos else sheet.resolve().parent
+        if args.photos and not folder.is_dir():
+            return _fail(f"{args.photos}: not a folder")
+        rows, source, ignored = open_sheet(sheet.name, data)
+        if source.archive is None or args.photos:
+            source = PhotoSource(folder=folder)
+    except (OSError, ValueError, ImportFileError) as exc:
+        return _fail(f"{sheet}: {exc}")
+    progress = None if args.quiet else _bar
+    try:
+        if args.dry_run:
+            records = open_records(settings)
+            try:
+                report = import_cases(rows, source, records, None, settings, args.actor,
+                                      dry_run=True, progress=progress)
+            finally:
+                records.engine.dispose()
+        else:
+            with open_workspace(settings) as ws:
+                report = import_cases(rows, source, ws.records, ws.store, settings, args.actor,
+                                      progress=progress)
+    except StoreBusy as exc:
+        return _fail(str(exc))
+    report.ignored_columns = ignored
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        verb = "would be " if args.dry_run else ""
+        print(f"{report.count('imported')} {verb}imported, {report.count('updated')} {verb}"
+              f"updated, {report.count('unchanged')} unchanged, {report.count('rejected')} "
+              "rejected")
+        if ignored:
+            print(f"columns ignored: {', '.join(ignored)}")
+        for r in report.rows:
+            if r.status == "rejected":
+                print(f"  row {r.row} ({r.ref or 'no ref'}): " + "; ".join(r.reasons))
+    return 1 if report.count("rejected") else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every case with its photos to a ZIP (readable by ``findme import``)."""
+    from findme.cases.records import open_records
+    from findme.cases.transfer import export_cases
+
+    settings = get_settings()
+    out = Path(args.out)
+    if out.suffix.lower() != ".zip":
+        return _fail("the export is a .zip file")
+    if out.exists() and not args.force:
+        return _fail(f"{out} exists (use --force to replace it)")
+    records = open_records(settings)
+    try:
+        tmp = out.with_name(out.name + ".part")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # children's records
+        with os.fdopen(fd, "wb") as f:
+            n = export_cases(records, settings, f, args.actor)
+        tmp.replace(out)
+    finally:
+        records.engine.dispose()
+    print(f"{n} case(s) written to {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``import`` and ``export`` to the ``findme`` parser."""
+    p = sub.add_parser("import", help="import cases from a CSV/Excel sheet (or an export ZIP)",
+                       description="Columns: ref, name, photos (';'-separated paths), age, "
+                       "gender, birth_date, last_seen, last_seen_date, description, guardian, "
+                       "consent (yes/no) or lawful_basis, status. A re-import updates by ref.")
+    p.add_argument("file", metavar="CASES", help=".csv, .xlsx, or a .zip holding cases.csv")
+    p.add_argument("--photos", metavar="DIR",
+                   help="folder the photo paths are relative to (default: the sheet's folder)")
+    p.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="write every case and its photos to a ZIP")
+    p.add_argument("out", metavar="OUT.zip")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.set_defaults(func=cmd_export)
