@@ -49,6 +49,7 @@ bench: setup eval-data  ## speed benchmarks (ratios against baselines measured i
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/video.py
 	$(BIN)/python bench/open_set.py
+	$(BIN)/python bench/import_cases.py
 
 clean-venv:
 	rm -rf $(VENV)

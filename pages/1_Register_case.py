@@ -15,7 +15,9 @@ from findme.cases.registry import (
     inspect_photo,
     require_lawful_basis,
 )
+from findme.cases.transfer import ImportFileError
 from findme.ui import images, session
+from findme.ui.importing import report_table, run_import
 from findme.ui.text import safe
 
 ctx = session.page("Register a case", "cases.edit",
@@ -118,3 +120,42 @@ if submitted:
             if not o.accepted:
                 st.warning(f"{safe(o.name)} was not stored: {safe(', '.join(o.reasons))}")
         st.session_state["registered_case"] = result.case_id
+
+st.divider()
+with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
+    st.caption("One row per child. Columns: `ref` (your case number: importing again updates "
+               "the case, never duplicates it), `name`, `photos` (file names separated by `;`, "
+               "inside the photos ZIP), and optionally `age`, `gender`, `birth_date`, "
+               "`last_seen`, `last_seen_date` (dates as YYYY-MM-DD), `description`, `guardian`, "
+               "`consent` (yes/no) or `lawful_basis`, `status`. A row with any problem is not "
+               "imported and says why; the others are.")
+    with st.form("import_form", enter_to_submit=False):
+        sheet = st.file_uploader("Case list (.csv, .xlsx) or an export .zip",
+                                 type=["csv", "xlsx", "zip"], key="import_sheet")
+        photo_zip = st.file_uploader("Photos (.zip), unless the case list is an export ZIP",
+                                     type=["zip"], key="import_photos")
+        dry = st.checkbox("Check only (nothing is saved)", value=True, key="import_dry")
+        go_import = st.form_submit_button("Import", key="import_go")
+    if go_import:
+        if sheet is None:
+            st.error("Add the case list first.")
+        else:
+            bar = st.progress(0.0, text="Checking rows")
+            try:
+                with session.state.lock:
+                    report = run_import(
+                        ctx.ws, sheet.name, sheet.getvalue(),
+                        photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
+                        lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
+                                                       text=f"{k}/{n} {ref}"))
+            except ImportFileError as exc:
+                st.error(f"Not imported: {safe(exc)}.")
+            else:
+                verb = "would be " if dry else ""
+                (st.warning if report.count("rejected") else st.success)(
+                    f"{report.count('imported')} {verb}imported, {report.count('updated')} "
+                    f"{verb}updated, {report.count('unchanged')} unchanged, "
+                    f"{report.count('rejected')} rejected.")
+                if report.ignored_columns:
+                    st.caption("Columns ignored: " + safe(", ".join(report.ignored_columns)))
+                st.dataframe(report_table(report), hide_index=True, key="import_report")

@@ -10,14 +10,15 @@ import streamlit as st
 
 from findme.cases import users
 from findme.cases.records import RecordError
-from findme.ui import session, system_status
+from findme.ui import importing, session, system_status
 from findme.ui.export import safe_csv
 
 ctx = session.page("Admin", "users.manage")
 accounts = session.live().records  # accounts always live in the real database
 me = ctx.user.username
 
-tab_users, tab_audit, tab_status = st.tabs(["Users", "Audit log", "System status"])
+tab_users, tab_audit, tab_status, tab_export = st.tabs(["Users", "Audit log", "System status",
+                                                       "Export cases"])
 
 with tab_users:
     st.dataframe(pd.DataFrame([{
@@ -100,3 +101,17 @@ with tab_status:
     st.subheader("Models and detectors")
     st.dataframe(pd.DataFrame(system_status.weight_rows(ctx.ws)), hide_index=True,
                  width="stretch", key="weights")
+
+with tab_export:
+    st.caption("Every case of the open workspace with its stored photos, as a ZIP that "
+               "`findme import` or the Register page reads back (hand-over or backup). No "
+               "vectors, leads or audit rows. It holds children's records and contacts: keep "
+               "it as safe as the data folder.")
+    if st.button("Prepare the export", key="export_go"):
+        with st.spinner("Writing the export"):
+            st.session_state["export_zip"] = importing.export_zip(ctx.ws, me)
+    if "export_zip" in st.session_state:
+        data, n = st.session_state["export_zip"]
+        st.download_button(f"Download {n} case(s) (ZIP, {len(data) / 2**20:.1f} MB)", data,
+                           "findme-cases.zip", "application/zip", key="export_zip_dl",
+                           on_click="ignore")

@@ -408,3 +408,29 @@ def test_only_camera_managers_may_give_a_stream_url(app_data: Settings) -> None:
         scans.start_uploads(ws, [], "rtsp://192.168.1.20/stream", "Gate", 1.0, None, "rev",
                             state.lock)
     assert scans.list_scans(ws.records) == []
+
+
+def test_admins_export_cases_and_investigators_see_the_import_form(app_data: Settings) -> None:
+    """The Register page offers the import form (checking only, by default); the Admin page
+    prepares an export ZIP of every case and offers it for download (audited)."""
+    import io
+    import zipfile
+
+    from findme.cases.records import CaseDetails
+
+    make_user(app_data, "boss", "admin")
+    make_user(app_data, "inv", "investigator")
+    records = state.workspace(app_data).records
+    records.create_case(CaseDetails(name="Exported Child", ref="EX-1", consent_recorded=True))
+    at = open_page("register", "inv")
+    assert at.checkbox(key="import_dry").value is True
+    assert "Import many cases" in [e.label for e in at.expander][-1]
+    at = open_page("admin", "boss")
+    at.button(key="export_go").click()
+    at.run()
+    assert not at.exception, at.exception
+    data, n = at.session_state["export_zip"]
+    assert n == 1
+    text = zipfile.ZipFile(io.BytesIO(data)).read("cases.csv").decode()
+    assert "EX-1,Exported Child" in text
+    assert records.audit_log(actor="boss", action="cases.export")
