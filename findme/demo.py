@@ -4,7 +4,10 @@ NGO staff demo and train with it without touching real cases. It lives in
 ``$FINDME_DATA_DIR/demo`` with its own database and vector store (it shares only the model
 weights and the calibration). Cases are adults from the public evaluation sets (5-celebrity web
 photos, AT&T/ORL) named ``DEMO · ...``; the photos not enrolled are offered as samples to search,
-including people who are in no case (so a demo also shows what "no match" looks like).
+including people who are in no case (so a demo also shows what "no match" looks like). Loading it
+also searches those samples (leads waiting for review, one confirmed), scans a sample CCTV clip
+(a sighting) and delivers the resulting alerts to the dashboard, so every page has something to
+show; e-mail, SMS and webhook are off in the demo.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ class DemoReport:
     photos: int
     rejected: int
     already_loaded: bool = False
+    leads: int = 0
+    sightings: int = 0
+    alerts: int = 0
 
 
 def _plan(eval_dir: Path) -> list[tuple[str, list[Path]]]:
@@ -136,7 +142,48 @@ def load(workspace: Workspace, live_settings: Settings, progress: Progress | Non
         cases += 1
         photos += sum(o.accepted for o in result.photos)
         rejected += sum(not o.accepted for o in result.photos)
+    activity = _activity(workspace, live_settings, progress, actor)
     if progress:
         progress("done", len(plan), len(plan))
     workspace.records.audit(actor, "demo.load", None, f"{cases} cases, {photos} photos")
-    return DemoReport(cases, photos, rejected)
+    return DemoReport(cases, photos, rejected, leads=activity.leads,
+                      sightings=activity.sightings, alerts=activity.alerts)
+
+
+@dataclass(frozen=True)
+class _Activity:
+    leads: int
+    sightings: int
+    alerts: int
+
+
+def _activity(ws: Workspace, live_settings: Settings, progress: Progress | None,
+              actor: str) -> _Activity:
+    """What a demo needs beyond cases: the sample photos searched (their leads wait for
+    review; one is confirmed by the demo reviewer), the sample CCTV clip scanned (a sighting),
+    and the alerts of all that delivered to the dashboard (the demo's only channel)."""
+    from findme.alerts import outbox
+    from findme.alerts import store as alert_store
+    from findme.cases import leads
+    from findme.faces.image import load_image
+    from findme.video import scans
+
+    made: list[int] = []
+    for k, (label, path) in enumerate(samples(live_settings).items()):
+        if progress:
+            progress(f"searching the sample photo {label}", k, len(samples(live_settings)))
+        result = ws.search(load_image(path, ws.settings), 3, "photo",
+                           f"{DEMO_PREFIX}sample photo: {label}")
+        made += result.lead_ids
+    matches = [lead for lead in ws.records.leads() if lead.decision == "match"]
+    if matches:
+        leads.review(ws.records, matches[0].id, "demo reviewer", "confirm",
+                     note="Demo: the same person in both photos (a demo review).",
+                     role="admin")
+    if progress:
+        progress("scanning the sample CCTV clip", 0, 1)
+    _, scan = scans.run_scan(ws, str(sample_clip(live_settings)), "Demo camera", 0.2,
+                             "Demo station", actor)
+    outbox.run_once(ws.records, ws.settings)
+    return _Activity(len(made), len(scan.sightings) if scan else 0,
+                     len(alert_store.list_alerts(ws.records)))

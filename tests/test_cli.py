@@ -121,6 +121,7 @@ def test_demo_workspace_is_separate_and_searchable(ws_settings: Settings,
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["cases"] == 5 + demo.ORL_CASES and out["photos"] >= 5 + demo.ORL_CASES
+    assert out["leads"] >= 5 and out["sightings"] == 1 and out["alerts"] >= 5
     again = json.loads(_run(["demo", "--json"], ws_settings).stdout)
     assert again["already_loaded"] and again["photos"] == 0
     live = open_workspace(ws_settings)
@@ -140,3 +141,14 @@ def test_demo_workspace_is_separate_and_searchable(ws_settings: Settings,
 
         clip = video.scan(demo.sample_clip(ws_settings), ws.matcher, ws.settings, 0.5)
         assert [s.name for s in clip.sightings] == [f"{demo.DEMO_PREFIX}Madonna"]
+        # what a demo shows beyond cases: leads to review, one confirmed, a scan, alerts
+        from findme.alerts import store as alert_store
+        from findme.video import scans
+
+        statuses = [lead.status for lead in ws.records.leads()]
+        assert statuses.count("confirmed") == 1 and statuses.count("new") >= 4
+        (scan,) = scans.list_scans(ws.records)
+        assert scan.status == "done" and scan.camera == "Demo camera"
+        sent = alert_store.list_alerts(ws.records)
+        assert sent and {a.channel for a in sent} == {"dashboard"}
+        assert all(a.status == "sent" for a in sent)

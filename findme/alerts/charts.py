@@ -9,6 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from findme.alerts.store import AlertRecord
+from findme.charts import is_empty, nothing_yet
 
 STATUS_COLOURS = {"sent": "#2e7d32", "pending": "#f9a825", "sending": "#1565c0",
                   "failed": "#c62828"}
@@ -27,7 +28,7 @@ def by_channel(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars: alerts per day by channel."""
     fig = px.bar(frame, x="day", y="alerts", color="channel", title="Alerts per day by channel")
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return fig
+    return nothing_yet(fig, "alerts") if is_empty(frame["alerts"]) else fig
 
 
 def by_status(frame: pd.DataFrame) -> go.Figure:
@@ -35,4 +36,4 @@ def by_status(frame: pd.DataFrame) -> go.Figure:
     fig = px.bar(frame, x="day", y="alerts", color="status", title="Alerts per day by status",
                  color_discrete_map=STATUS_COLOURS)
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return fig
+    return nothing_yet(fig, "alerts") if is_empty(frame["alerts"]) else fig

@@ -97,11 +97,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except DataUnavailable as exc:
         return _fail(str(exc), 1)
     out = {"folder": str(settings.data_dir), "cases": report.cases, "photos": report.photos,
-           "rejected": report.rejected, "already_loaded": report.already_loaded}
+           "rejected": report.rejected, "leads": report.leads, "sightings": report.sightings,
+           "alerts": report.alerts, "already_loaded": report.already_loaded}
     print(json.dumps(out) if args.json else
           (f"demo workspace already loaded in {settings.data_dir}" if report.already_loaded
-           else f"demo workspace: {report.cases} cases, {report.photos} photos in "
-                f"{settings.data_dir}"))
+           else f"demo workspace: {report.cases} cases, {report.photos} photos, "
+                f"{report.leads} leads, {report.sightings} CCTV sighting(s), {report.alerts} "
+                f"dashboard alerts in {settings.data_dir}"))
     return 0
 
 

@@ -14,6 +14,7 @@ import plotly.express as px
 
 from findme.alerts import store as alert_store
 from findme.cases import leads
+from findme.charts import is_empty, nothing_yet
 from findme.provision import weights
 from findme.search.decision import LEAD_DECISIONS, Decision
 from findme.workspace import Workspace
@@ -63,4 +64,4 @@ def leads_chart(frame: pd.DataFrame):  # -> plotly Figure
                  color_discrete_map={d.value: d.colour for d in LEAD_DECISIONS},
                  title="Leads per day (last 30 days)")
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.15)
-    return fig
+    return nothing_yet(fig, "leads") if is_empty(frame["leads"]) else fig

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from findme.charts import nothing_yet
 from findme.search.decision import LEAD_DECISIONS, Decision
 
 
@@ -28,4 +29,4 @@ def timeline(sightings: Sequence[dict], title: str = "Sightings") -> go.Figure:
     fig.update_layout(title=html.escape(title), xaxis_title="seconds from the start of the video",
                       barmode="overlay", height=160 + 40 * len({s["case_id"] for s in sightings}),
                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return fig
+    return fig if sightings else nothing_yet(fig, "sightings")
