@@ -10,10 +10,21 @@ PORT ?= 8501
 # loopback by default (make run HOST=0.0.0.0 to serve a local network; put HTTPS in front)
 HOST ?= 127.0.0.1
 
-.PHONY: run test setup venv provision eval-data system-packages lint bench clean-venv
+.PHONY: run serve cert test setup venv provision eval-data system-packages lint bench clean-venv
 
-run: setup  ## start the dashboard on the embedded default stores
-	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+TLS := $(FINDME_DATA_DIR)/tls
+TLS_FLAGS = $(if $(HTTPS),--server.sslCertFile $(TLS)/cert.pem --server.sslKeyFile $(TLS)/key.pem)
+
+run: setup  ## start the dashboard on the embedded default stores (HTTPS=1: over TLS, make cert)
+	@if [ -n "$(HTTPS)" ] && [ ! -f $(TLS)/cert.pem ]; then $(MAKE) --no-print-directory cert; fi
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) $(TLS_FLAGS)
+
+serve: setup  ## dashboard + Chroma server + alert worker as supervised processes (HTTPS=1 too)
+	@if [ -n "$(HTTPS)" ] && [ ! -f $(TLS)/cert.pem ]; then $(MAKE) --no-print-directory cert; fi
+	$(BIN)/findme serve --host $(HOST) --port $(PORT) $(if $(HTTPS),--https)
+
+cert: venv  ## a self-signed certificate for this machine's names and addresses (data/tls)
+	$(BIN)/findme cert
 
 test: setup eval-data system-packages  ## whole test suite (ruff, then pytest, heavy tests too)
 	$(BIN)/ruff check .

@@ -26,27 +26,35 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(data_dir: Path, env: dict[str, str] | None = None,
-                timeout: float = 120) -> Iterator[str]:
-    """Start the dashboard on a free loopback port with ``FINDME_DATA_DIR=data_dir``; yields its
-    URL; stops it afterwards. The server log is kept in ``tests/artifacts``."""
+                timeout: float = 120, host: str = "127.0.0.1",
+                tls: Path | None = None) -> Iterator[str]:
+    """Start the dashboard on a free port of ``host`` with ``FINDME_DATA_DIR=data_dir`` (over
+    HTTPS with ``tls``: a folder made by ``findme cert``); yields its URL; stops it afterwards.
+    The server log is kept in ``tests/artifacts``."""
+    import ssl
+
     port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / f"streamlit-{port}.log").open("wb")
+    url = f"{'https' if tls else 'http'}://{host}:{port}"
     full_env = dict(os.environ, FINDME_DATA_DIR=str(data_dir),
                     FINDME_SECRETS_FILE=str(data_dir / "no-secrets.toml"),
-                    FINDME_PUBLIC_URL=f"http://127.0.0.1:{port}", **(env or {}))
+                    FINDME_PUBLIC_URL=url, **(env or {}))
+    tls_args = ["--server.sslCertFile", str(tls / "cert.pem"), "--server.sslKeyFile",
+                str(tls / "key.pem")] if tls else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.address", host, "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+         "--server.fileWatcherType", "none", *tls_args],
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(tls / "ca.pem")) if tls else None
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2,
+                                            context=context) as r:
                     if r.status == 200:
                         break
             except OSError:

@@ -114,3 +114,38 @@ def test_the_frame_callback_never_waits_for_recognition(workspace, celeb5: Path)
     assert drawn.shape == frame.shape and (drawn != frame).any()  # the box and name are drawn
     assert [s.name for s in rec.sightings()] == ["Jerry"]  # still in view: provisional
     rec.stop()
+
+
+def test_live_page_over_https_on_a_lan_address(ws_settings: Settings, celeb5: Path,
+                                               tmp_path: Path) -> None:
+    """A tablet on the shelter's network: the dashboard served over HTTPS (``findme cert``'s
+    certificate) on a non-loopback address of a network namespace; Chromium, trusting that
+    certificate, gets a secure context, the fake camera, and the enrolled person's name."""
+    from findme.cases import users
+
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
+    made = subprocess.run([sys.executable, "-m", "findme.cli", "cert", "--ip", "10.231.0.1"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    tls = ws_settings.data_dir / "tls"
+    assert (tls / "key.pem").stat().st_mode & 0o077 == 0
+    train = identities(celeb5 / "train")["jerry_seinfeld"]
+    with open_workspace(ws_settings) as ws:
+        enroll_case(CaseDetails("Jerry Tablet", consent_recorded=True),
+                    [PhotoInput(p.name, p.read_bytes()) for p in train[1:4]], ws.records,
+                    ws.store, ws_settings)
+        users.add_user(ws.records, "tablet", PASSWORD, "investigator")
+    probe = identities(celeb5 / "val")["jerry_seinfeld"][0]
+    y4m = sv.write(tmp_path / "webcam.y4m", [sv.Appearance(probe, 0, 5, 0.3, 0.15, 320, 0)],
+                   5.0, 10, (640, 480))
+    out = ARTIFACTS / "live-camera-https"
+    shutil.rmtree(out, ignore_errors=True)
+    session = (f"{sys.executable} -m tests.webcam_session {ws_settings.data_dir} {y4m} {out} "
+               f"tablet '{PASSWORD}' 'Jerry Tablet' 10.231.0.1 {tls}")
+    proc = subprocess.run(["unshare", "--net", "bash", "-c", f"{NETNS_SETUP} && {session}"],
+                          cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "result.json").read_text())
+    assert result["url"].startswith("https://10.231.0.1:") and result["secure_context"] is True
+    assert "Jerry Tablet" in result["in_view"]

@@ -28,25 +28,37 @@ RED_PIXELS_JS = """(video) => {
 }"""
 
 
-def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: str) -> int:
+def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: str,
+         host: str = "127.0.0.1", tls_dir: str = "") -> int:
+    """With ``host`` and ``tls_dir`` (``findme cert``'s folder) the dashboard is served over
+    HTTPS on that address, and Chromium trusts exactly that certificate's key, as a tablet that
+    installed the local CA would."""
     from playwright.sync_api import expect, sync_playwright
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result: dict = {"requests": []}
     expect.set_options(timeout=60_000)
-    with running_app(Path(data_dir)) as url, sync_playwright() as p:
+    tls = Path(tls_dir) if tls_dir else None
+    trust = []
+    if tls:
+        from findme.cli.cert import spki_hash
+
+        trust = [f"--ignore-certificate-errors-spki-list={spki_hash(tls / 'cert.pem')}"]
+    with running_app(Path(data_dir), host=host, tls=tls) as url, sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True,
             args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
                   "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={y4m}",
-                  "--allow-loopback-in-peer-connection"])
+                  "--allow-loopback-in-peer-connection", *trust])
         context = browser.new_context(viewport={"width": 1300, "height": 1000},
                                       permissions=["camera"])
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.on("request", lambda r: result["requests"].append(r.url))
         page.goto(url)
+        result["url"] = page.url
+        result["secure_context"] = page.evaluate("window.isSecureContext")
         page.get_by_role("textbox", name="User name").fill(user)
         page.get_by_role("textbox", name="Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
@@ -92,4 +104,4 @@ def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: 
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:7]))
+    sys.exit(main(*sys.argv[1:9]))

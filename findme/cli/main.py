@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from findme.cli import alerts, cases, evaluate, models, people, transfer, video
+from findme.cli import alerts, cases, cert, evaluate, models, people, serve, transfer, video
 from findme.cli.common import fail as _fail
 from findme.config import ConfigError, get_settings
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     ap = argparse.ArgumentParser(prog="findme", description="Find Me AI command line")
     sub = ap.add_subparsers(dest="command", required=True)
-    for group in (models, cases, transfer, evaluate, people, alerts, video):
+    for group in (models, cases, transfer, evaluate, people, alerts, video, serve, cert):
         group.register(sub)
     return ap
 
