@@ -170,6 +170,8 @@ class Settings:
     signin_limit_name: int = 10
     signin_limit_client: int = 30
     signin_window_minutes: float = 15.0
+    idle_minutes: float = 30.0
+    session_hours: float = 12.0
     bcrypt_rounds: int = 12
     public_url: str = "http://127.0.0.1:8501"
     # alerts (secrets are kept out of repr so they never reach a log or a page)
@@ -298,6 +300,8 @@ class Settings:
             signin_limit_name=_env_int("FINDME_SIGNIN_LIMIT_NAME", 10, minimum=1),
             signin_limit_client=_env_int("FINDME_SIGNIN_LIMIT_CLIENT", 30, minimum=1),
             signin_window_minutes=_env_float("FINDME_SIGNIN_WINDOW_MINUTES", 15.0),
+            idle_minutes=_env_float("FINDME_IDLE_MINUTES", 30.0),
+            session_hours=_env_float("FINDME_SESSION_HOURS", 12.0),
             bcrypt_rounds=_env_int("FINDME_BCRYPT_ROUNDS", 12, minimum=4),
             public_url=_env_str("FINDME_PUBLIC_URL", "http://127.0.0.1:8501").rstrip("/"),
             alert_possible=_env_bool("FINDME_ALERT_POSSIBLE", False),

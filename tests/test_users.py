@@ -234,3 +234,36 @@ def test_sign_ins_are_throttled_per_name_and_per_client(ws_settings: Settings) -
         assert users.authenticate(records, "carol", PW, client="10.1.1.1").username == "carol"
     finally:
         records.engine.dispose()
+
+
+def test_cookie_sessions_end_at_sign_out_reset_disable_and_idle(ws_settings: Settings) -> None:
+    """A session token signs its account in again until it is revoked, the password is reset,
+    the account is disabled, or it sat idle longer than ``idle_minutes``; only its hash is
+    stored."""
+    from findme.cases import signins
+
+    records = open_records(replace(ws_settings, bcrypt_rounds=4, idle_minutes=0.02))
+    try:
+        users.add_user(records, "ines", PW, "reviewer")
+        users.add_user(records, "boss", PW, "admin")
+        ines = users.get_user(records, "ines")
+        token = signins.open_session(records, ines, "10.0.0.7")
+        assert signins.resume(records, token).username == "ines"
+        assert signins.resume(records, token + "x") is None and signins.resume(records, "") is None
+        records.engine.dispose()
+        assert token.encode() not in (ws_settings.data_dir / "findme.db").read_bytes()
+        signins.revoke(records, token)
+        assert signins.resume(records, token) is None
+        token = signins.open_session(records, ines)
+        users.reset_password(records, "ines", "a brand new password", actor="boss")
+        assert signins.resume(records, token) is None
+        ines = users.get_user(records, "ines")
+        token = signins.open_session(records, ines)
+        users.set_active(records, "ines", False, actor="boss")
+        assert signins.resume(records, token) is None
+        users.set_active(records, "ines", True, actor="boss")
+        token = signins.open_session(records, users.get_user(records, "ines"))
+        time.sleep(1.5)  # idle longer than 0.02 minutes
+        assert signins.resume(records, token) is None
+    finally:
+        records.engine.dispose()

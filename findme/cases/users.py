@@ -383,9 +383,19 @@ def set_role(records: Records, username: str, role: str, actor: str) -> UserReco
 
 
 def set_active(records: Records, username: str, active: bool, actor: str) -> UserRecord:
-    """Enable or disable an account (audited); a disabled account cannot sign in."""
-    return _update(records, username, actor, "user.enable" if active else "user.disable",
+    """Enable or disable an account (audited); a disabled account cannot sign in, and its
+    open sessions end."""
+    user = _update(records, username, actor, "user.enable" if active else "user.disable",
                    None, keep_admin=not active, active=active)
+    if not active:
+        _end_sessions(records, username)
+    return user
+
+
+def _end_sessions(records: Records, username: str) -> None:
+    from findme.cases.signins import revoke_all  # sessions build on accounts
+
+    revoke_all(records, username)
 
 
 def set_contact(records: Records, username: str, email: str | None, phone: str | None,
@@ -396,7 +406,10 @@ def set_contact(records: Records, username: str, email: str | None, phone: str |
 
 
 def reset_password(records: Records, username: str, password: str, actor: str) -> UserRecord:
-    """Set a new password and lift any lock (audited; the password itself is never logged)."""
+    """Set a new password and lift any lock (audited; the password itself is never logged);
+    every session signed in with the old password ends."""
     hashed = _hash(password, records.settings.bcrypt_rounds)
-    return _update(records, username, actor, "user.password", None, password_hash=hashed,
+    user = _update(records, username, actor, "user.password", None, password_hash=hashed,
                    failed_attempts=0, locked_until=None)
+    _end_sessions(records, username)
+    return user

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import streamlit as st
 
 from findme import demo
 from findme.alerts import store as alert_store
-from findme.cases import users
+from findme.cases import signins, users
 from findme.cases.records import RecordError
 from findme.config import Settings, get_settings
 from findme.ui import state
@@ -119,37 +120,100 @@ def _sign_in_form() -> None:
             except users.SignInFailed as exc:
                 st.error(f"Not signed in: {exc}.")
             else:
-                st.session_state["user"] = user.username
-                st.session_state["user_stamp"] = user.stamp
+                token = signins.open_session(records, user, _client_address())
+                _remember(user, token)
+                st.session_state["set_cookie"] = token
                 st.rerun()
 
 
 def _client_address() -> str:
     """The browser's address as the server sees it (``local`` for this machine: Streamlit gives
     no address for loopback connections)."""
-    return st.context.ip_address or "local"
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context
+        address = None
+    return address if isinstance(address, str) and address else "local"
+
+
+def _remember(user: users.UserRecord, token: str | None) -> None:
+    st.session_state["user"] = user.username
+    st.session_state["user_stamp"] = user.stamp
+    st.session_state["session_token"] = token
+    st.session_state["last_active"] = time.monotonic()
+
+
+def _cookie_token() -> str | None:
+    """The sign-in token the browser sent with this page (None without a browser: AppTest)."""
+    try:
+        value = st.context.cookies.get(signins.COOKIE)
+    except Exception:  # noqa: BLE001 - no request context
+        return None
+    return value if isinstance(value, str) else None
 
 
 def current_user() -> users.UserRecord | None:
-    """The signed-in, still active account (re-read every run, so disabling an account,
-    changing a role or resetting its password takes effect at once: a session opened with the
-    old password ends)."""
+    """The signed-in, still active account, re-read every run (disabling an account, changing a
+    role or resetting its password takes effect at once: a session opened with the old password
+    ends). A reload keeps the sign-in through the session cookie; ``FINDME_IDLE_MINUTES``
+    without a click ends it."""
+    records = live().records
     name = st.session_state.get("user")
     if not name:
+        token = _cookie_token()
+        user = signins.resume(records, token) if token else None
+        if user is None:
+            if token:
+                st.session_state["clear_cookie"] = True
+            return None
+        _remember(user, token)
+        return user
+    idle = time.monotonic() - st.session_state.get("last_active", time.monotonic())
+    if idle > records.settings.idle_minutes * 60:
+        records.audit(name, "signout", None, "idle")
+        _forget()
         return None
-    user = users.get_user(live().records, name)
+    user = users.get_user(records, name)
     if user is None or not user.active or user.stamp != st.session_state.get("user_stamp"):
-        st.session_state.pop("user", None)
-        st.session_state.pop("user_stamp", None)
+        _forget()
         return None
+    st.session_state["last_active"] = time.monotonic()
+    signins.touch(records, st.session_state.get("session_token"))
     return user
+
+
+def _forget() -> None:
+    """End this tab's sign-in: the server-side session is revoked and the cookie cleared."""
+    signins.revoke(live().records, st.session_state.get("session_token"))
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state["clear_cookie"] = True
 
 
 def sign_out(user: users.UserRecord) -> None:
     """End the session (audited)."""
     live().records.audit(user.username, "signout")
-    for key in list(st.session_state.keys()):
-        del st.session_state[key]
+    _forget()
+
+
+def _cookie_script() -> None:
+    """Write or clear the session cookie in the browser when a sign-in or sign-out asked for
+    it (JavaScript sets it: Streamlit's pages cannot send a Set-Cookie header, so the cookie
+    cannot be HttpOnly; it is SameSite=Strict, Secure over HTTPS, and only a hash of it is
+    stored)."""
+    token = st.session_state.pop("set_cookie", None)
+    clear = st.session_state.pop("clear_cookie", None)
+    if token is None and not clear:
+        return
+    hours = live().settings.session_hours
+    value = (f"{signins.COOKIE}={token}; max-age={int(hours * 3600)}" if token
+             else f"{signins.COOKIE}=; max-age=0")
+    st.html(f"""<script>
+      (function() {{
+        const secure = window.location.protocol === "https:" ? "; Secure" : "";
+        document.cookie = "{value}; path=/; SameSite=Strict" + secure;
+      }})();
+    </script>""", unsafe_allow_javascript=True)
 
 
 def _sidebar(user: users.UserRecord) -> bool:
@@ -182,6 +246,7 @@ def page(title: str, permission: str | None = None, caption: str | None = None) 
     """
     st.set_page_config(page_title=f"{title} - Find Me AI", page_icon=":mag:", layout="wide")
     user = current_user()
+    _cookie_script()
     if user is None:
         _sign_in_form()
         st.stop()

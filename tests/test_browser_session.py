@@ -1,0 +1,77 @@
+"""A sign-in that survives a reload, and ends when it should: sign-out (the back button does not
+bring it back), and the idle time-out. Headless Chromium against the real dashboard."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from findme.cases import users
+from findme.cases.records import open_records
+from findme.config import Settings
+from tests.live_app import CHROMIUM_ARGS, running_app
+
+pytestmark = pytest.mark.heavy
+PASSWORD = "correct horse battery"
+
+
+def _account(settings: Settings) -> None:
+    records = open_records(settings)
+    users.add_user(records, "sam", PASSWORD, "reviewer")
+    records.engine.dispose()
+
+
+def test_reload_keeps_the_sign_in_and_sign_out_ends_it(ws_settings: Settings) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    _account(ws_settings)
+    with running_app(ws_settings.data_dir, {"FINDME_IDLE_MINUTES": "0.1"}) as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
+        sign_in_form = page.get_by_role("textbox", name="User name")
+        page.goto(url)
+        sign_in_form.fill("sam")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Open cases")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        cookie = next(c for c in page.context.cookies() if c["name"] == "findme_session")
+        assert cookie["sameSite"] == "Strict" and len(cookie["value"]) >= 40
+
+        page.reload()  # a new Streamlit session: the cookie signs it in
+        expect(page.get_by_text("Open cases")).to_be_visible()
+        expect(page.get_by_text("Signed in as")).to_be_visible()
+
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_role("link", name="Review leads").click()  # a page in the history
+        expect(page.get_by_role("heading", name="Review leads")).to_be_visible()
+        sidebar.get_by_role("button", name="Sign out").click()
+        expect(sign_in_form).to_be_visible()
+        page.go_back()  # back to the pages seen while signed in...
+        expect(sign_in_form).to_be_visible()  # ...shows the sign-in form
+        page.reload()
+        expect(sign_in_form).to_be_visible()
+        expect(page.get_by_text("Open cases")).to_have_count(0)
+        assert page.url.startswith(url)
+
+        # idle: 6 s (FINDME_IDLE_MINUTES=0.1) without a click ends the sign-in
+        sign_in_form.fill("sam")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Open cases")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        time.sleep(7)
+        page.reload()
+        expect(sign_in_form).to_be_visible()
+        browser.close()
+    records = open_records(ws_settings)
+    try:
+        details = [e["detail"] for e in records.audit_log(actor="sam", action="signout")]
+        assert "idle or expired" in details
+    finally:
+        records.engine.dispose()
