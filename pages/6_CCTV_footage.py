@@ -63,10 +63,11 @@ def jobs() -> None:
         speed = f" · {job.speed:.1f}x real time" if job.speed else ""
         text = f"{job.done_s:.0f} s of video, {job.frames} frames{speed}"
         st.markdown(head)
-        if job.status == "running":
-            st.progress(job.fraction or 0.0, text=text)
+        if job.status in ("running", "queued"):
+            st.progress(job.fraction or 0.0, text=text + (f" · on {safe(job.worker)}"
+                                                          if job.worker else ""))
             if st.button("Stop", key=f"stop_{job.id}"):
-                scans.stop_job(job.id)
+                scans.stop_job(job.id, ctx.ws.records)
         else:
             st.caption(text + (f" · {len(job.sightings or [])} sighting(s)"
                                if job.status in ("done", "stopped") else ""))

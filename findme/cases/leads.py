@@ -155,16 +155,24 @@ def lead_from_sighting(records: Records, settings: Settings, sighting: Sighting,
     """Make a lead of a video sighting (its best face crop; the camera keys the alert
     cooldown). Repeated sightings of one case on one camera within
     ``FINDME_SIGHTING_COOLDOWN`` seconds make one lead, not many (the repeats are audited).
-    Returns the lead id, or None for a repeat or a sighting that is no lead."""
+    Returns the lead id (the existing one when this very sighting, same source and times, was
+    recorded before: a queued scan taken over after its worker died), or None for a repeat or a
+    sighting that is no lead."""
     if not Decision(sighting.decision).makes_lead:
         return None
+    ref = f"{source_ref or camera} {sighting.first_s:.1f}-{sighting.last_s:.1f} s"[:500]
+    with records.session() as s:  # the same sighting again (a queue job taken over): its lead
+        same = s.scalar(select(Lead.id).join(Probe, Lead.probe_id == Probe.id).where(
+            Lead.case_id == sighting.case_id, Probe.camera == camera, Probe.source_ref == ref)
+            .limit(1))
+    if same is not None:
+        return same
     earlier = recent_lead(records, sighting.case_id, camera, settings.sighting_cooldown_seconds)
     if earlier is not None:
         records.audit("system", "sighting.repeat", f"lead:{earlier}",
                       f"case:{sighting.case_id} camera:{camera}")
         return None
-    ref = f"{source_ref or camera} {sighting.first_s:.1f}-{sighting.last_s:.1f} s"
-    probe = records.add_probe(source, ref[:500], 1, camera)
+    probe = records.add_probe(source, ref, 1, camera)
     new = NewLead(sighting.case_id, sighting.photo_id, tuple(sighting.box), sighting.score,
                   sighting.scores, Decision(sighting.decision), sighting.crop, sighting.margin,
                   sighting.stranger_rate, sighting.quality)

@@ -1,6 +1,9 @@
 """``findme serve``: the dashboard, a Chroma server, the alert worker (and a watched folder) as
 separate processes under supervisord, which restarts whatever dies.
 
+With ``--queue`` (``make serve QUEUE=1``) a local ``redis-server`` and a ``findme worker`` run
+too, and CCTV scans go through the task queue (:mod:`findme.video.queue`).
+
 The embedded vector store belongs to one process; here every process (and any ``findme`` command
 run beside them) shares one Chroma server on 127.0.0.1 over the same ``data/chroma`` folder, and
 the case database (SQLite in WAL mode, or PostgreSQL with ``FINDME_DATABASE_URL``). The
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -49,14 +53,20 @@ stdout_logfile_backups=3
 
 def config_text(settings: Settings, host: str, port: int, chroma_port: int,
                 cert: Path | None = None, key: Path | None = None,
-                watch: Path | None = None) -> str:
-    """The supervisord configuration for these settings (see the module docstring)."""
+                watch: Path | None = None, queue_port: int | None = None) -> str:
+    """The supervisord configuration for these settings (see the module docstring). With
+    ``queue_port`` a ``redis-server`` on that loopback port is the task queue's broker and one
+    ``findme worker`` takes CCTV scans from it (unless ``FINDME_BROKER_URL`` names another
+    broker, which is then used instead of starting one)."""
     run = settings.data_dir / "run"
     logs = run / "logs"
     bin_dir = Path(sys.executable).parent
     chroma_url = settings.chroma_url or f"http://127.0.0.1:{chroma_port}"
     shared = {"FINDME_DATA_DIR": str(settings.data_dir), "FINDME_CHROMA_URL": chroma_url,
               "TF_CPP_MIN_LOG_LEVEL": "3"}
+    broker = settings.broker_url or (f"redis://127.0.0.1:{queue_port}/0" if queue_port else "")
+    if broker:
+        shared["FINDME_BROKER_URL"] = broker
     web = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
            "--server.address", host, "--server.port", str(port), "--server.headless", "true"]
     if cert and key:
@@ -85,6 +95,14 @@ serverurl=unix://{run / "supervisor.sock"}
     text += _program("web", web, {**shared, "FINDME_ALERT_WORKER": "0"}, logs, 20)
     text += _program("alerts", [sys.executable, "-m", "findme.cli", "alerts", "run"], shared,
                      logs, 20)
+    if queue_port and not settings.broker_url:
+        redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+        text += _program("redis", [redis, "--port", str(queue_port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "yes", "--dir",
+                                   str(run)], {}, logs, 10)
+    if broker:
+        text += _program("worker", [sys.executable, "-m", "findme.cli", "worker"], shared,
+                         logs, 30)
     if watch:
         text += _program("watch", [sys.executable, "-m", "findme.cli", "watch", str(watch)],
                          shared, logs, 30)
@@ -102,7 +120,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"no certificate in {cert.parent}: run `make cert` first", file=sys.stderr)
             return 2
     watch = Path(args.watch) if args.watch else None
-    text = config_text(settings, args.host, args.port, args.chroma_port, cert, key, watch)
+    text = config_text(settings, args.host, args.port, args.chroma_port, cert, key, watch,
+                       args.queue_port if args.queue else None)
     if args.print:
         print(text)
         return 0
@@ -130,5 +149,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="serve HTTPS with data/tls/cert.pem and key.pem (make cert)")
     p.add_argument("--watch", metavar="DIR", default=os.environ.get("FINDME_WATCH_DIR") or None,
                    help="also scan new videos in this folder (FINDME_WATCH_DIR)")
+    p.add_argument("--queue", action="store_true",
+                   default=os.environ.get("FINDME_QUEUE", "") not in ("", "0"),
+                   help="run CCTV scans on a task queue: a local redis-server and one worker "
+                   "(FINDME_QUEUE=1; FINDME_BROKER_URL names another broker)")
+    p.add_argument("--queue-port", type=int, default=6379)
     p.add_argument("--print", action="store_true", help="print the configuration and exit")
     p.set_defaults(func=cmd_serve)

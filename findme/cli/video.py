@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from findme.cli.common import fail as _fail
-from findme.video.frames import VIDEO_SUFFIXES, is_stream, redact
+from findme.config import Settings
+from findme.video.frames import VIDEO_SUFFIXES, VideoError, check_camera_url, is_stream, redact
 
 
 def _progress(done: float, duration: float | None, frames: int, speed: float) -> None:
@@ -33,13 +34,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     settings = get_settings()
     if not is_stream(args.source) and not Path(args.source).is_file():
         return _fail(f"{args.source}: no such file")
+    camera = args.camera or (Path(args.source).stem if not is_stream(args.source)
+                             else redact(args.source))
+    if args.queue:
+        return _submit(settings, args, camera)
     try:
         ws = open_workspace(settings)
     except StoreBusy as exc:
         return _fail(f"{exc} (is the dashboard running? use its CCTV page)", 1)
     try:
-        camera = args.camera or (Path(args.source).stem if not is_stream(args.source)
-                                 else redact(args.source))
         scan_id, result = scans.run_scan(ws, args.source, camera, args.every, args.location,
                                          args.actor, not args.no_leads,
                                          progress=None if args.quiet else _progress)
@@ -64,6 +67,43 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return 0
     finally:
         ws.close()
+
+
+def _submit(settings: Settings, args: argparse.Namespace, camera: str) -> int:
+    """``findme scan --queue``: hand the video to the task queue; prints the job id."""
+    from findme.cases.records import open_records
+    from findme.video import queue
+
+    if is_stream(args.source):
+        try:
+            check_camera_url(args.source, settings.camera_networks)
+        except VideoError as exc:
+            return _fail(str(exc))
+    source = args.source if is_stream(args.source) else str(Path(args.source).resolve())
+    records = open_records(settings)
+    try:
+        scan_id = queue.submit(records, source, camera, args.every, args.location, args.actor)
+    except ValueError as exc:
+        return _fail(str(exc))
+    finally:
+        records.engine.dispose()
+    print(json.dumps({"scan_id": scan_id, "camera": camera, "status": "queued"}) if args.json
+          else f"scan job {scan_id} queued")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """``findme worker``: take scan jobs from the task queue until stopped."""
+    from findme.config import get_settings
+    from findme.video import queue
+
+    settings = get_settings()
+    if not settings.broker_url:
+        return _fail("no task queue: set FINDME_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    if not settings.chroma_url:
+        return _fail("workers share a Chroma server: set FINDME_CHROMA_URL")
+    queue.run_worker(settings, args.threads)
+    return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -91,6 +131,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 sizes[path] = size
                 fp = scans.fingerprint(path)
                 if not steady or size == 0 or scans.scanned(ws.records, fp):
+                    continue
+                if ws.settings.broker_url:  # a worker scans it; the fingerprint is kept now
+                    from findme.video import queue
+
+                    scan_id = queue.submit(ws.records, str(path.resolve()),
+                                           args.camera or path.stem, args.every, None,
+                                           args.actor, fp=fp)
+                    print(json.dumps({"file": str(path), "scan_id": scan_id,
+                                      "status": "queued"}), flush=True)
                     continue
                 scan_id, result = scans.run_scan(ws, str(path), args.camera or path.stem,
                                                  args.every, None, args.actor, True, fp=fp)
@@ -122,8 +171,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-leads", action="store_true", help="report only; record no leads")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--actor", default="cli")
+    p.add_argument("--queue", action="store_true",
+                   help="hand it to the task queue (FINDME_BROKER_URL) instead of scanning here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("worker", help="take scan jobs from the task queue (FINDME_BROKER_URL)")
+    p.add_argument("--threads", type=int, default=1, help="jobs at a time (default 1)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("watch", help="scan new video files in a folder as they appear")
     p.add_argument("folder")

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, select, update
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from findme.cases.leads import lead_from_sighting
@@ -30,7 +30,7 @@ from findme.video import processor as video
 from findme.video.frames import VideoError, check_camera_url, is_stream, redact
 from findme.workspace import Workspace
 
-STATUSES = ("running", "done", "failed", "stopped", "interrupted")
+STATUSES = ("queued", "running", "done", "failed", "stopped", "interrupted")
 
 
 
@@ -56,6 +56,8 @@ class Scan(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class ScanRecord:
     started_by: str | None
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    worker: str | None = None
+    cancel_requested: bool = False
 
     @property
     def fraction(self) -> float | None:
@@ -120,6 +124,8 @@ def mark_interrupted(records: Records) -> int:
     """Jobs left ``running`` by a process that ended: mark them ``interrupted``, and remove
     the uploaded videos they were scanning (a copy of footage must not outlive its scan).
     Returns how many jobs were marked."""
+    if records.settings.broker_url:  # jobs run on queue workers, which outlive a dashboard
+        return 0
     with records.session() as s:
         marked = s.execute(update(Scan).where(Scan.status == "running").values(
             status="interrupted", finished_at=_now(),
@@ -145,10 +151,10 @@ def remove_stale_uploads(settings: Settings) -> list[Path]:
 
 
 def _create(records: Records, source: str, camera: str, location: str | None, every_s: float,
-            actor: str | None, fp: str | None) -> int:
+            actor: str | None, fp: str | None, status: str = "running") -> int:
     with records.session() as s:
         row = Scan(source=redact(source)[:1000], fingerprint=fp, camera=redact(camera)[:200],
-                   location=(location or None), every_s=every_s, status="running",
+                   location=(location or None), every_s=every_s, status=status,
                    done_s=0.0, frames=0, started_by=actor)
         s.add(row)
         s.flush()
@@ -267,14 +273,59 @@ def stop_all() -> None:
         thread.join(timeout=60)
 
 
-def stop_job(scan_id: int) -> bool:
-    """Ask a running background scan to stop after the current frame."""
+def stop_job(scan_id: int, records: Records | None = None) -> bool:
+    """Ask a scan to stop after the current frame: a thread of this process directly, a job
+    on a queue worker through its row (``records`` given); a queued job never starts."""
     with _jobs_lock:
         job = _jobs.get(scan_id)
-    if job is None:
+    if job is not None:
+        job[1].set()
+        return True
+    if records is None:
         return False
-    job[1].set()
-    return True
+    with records.session() as s:
+        s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "queued")
+                  .values(status="stopped", finished_at=_now(), cancel_requested=True))
+        return s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "running")
+                         .values(cancel_requested=True)).rowcount == 1
+
+
+# ----------------------------------------------------------------------------- queue workers
+
+
+def claim(records: Records, scan_id: int, worker: str) -> bool:
+    """Take a queued job, or one left ``running`` by a worker that died (the queue hands a
+    message to a second worker only then), for ``worker``; progress starts again. Returns
+    False for a job that is finished or was stopped."""
+    with records.session() as s:
+        return s.execute(update(Scan).where(
+            Scan.id == scan_id, Scan.status.in_(("queued", "running")),
+            Scan.cancel_requested.is_(False)).values(
+            status="running", worker=worker[:200], done_s=0.0, frames=0, error=None,
+            sightings=None, finished_at=None)).rowcount == 1
+
+
+def run_claimed(ws: Workspace, scan_id: int, source: str) -> video.ScanResult | None:
+    """Run a claimed job in this thread: the row gives camera and sampling; a stop asked for
+    in the row (from the dashboard) is seen within a second."""
+    job = get(ws.records, scan_id)
+    checked = [0.0, False]
+
+    def stop() -> bool:
+        if time.monotonic() - checked[0] >= 1.0:
+            checked[0] = time.monotonic()
+            with ws.records.session() as s:
+                checked[1] = bool(s.scalar(select(Scan.cancel_requested)
+                                           .where(Scan.id == scan_id)))
+        return checked[1]
+
+    return _execute(ws, scan_id, source, job.camera, job.every_s, True, None, stop, None)
+
+
+def is_upload(settings: Settings, source: str) -> bool:
+    """Whether ``source`` is a video uploaded for a scan (removed once it is scanned)."""
+    path = Path(source)
+    return not is_stream(source) and path.parent == settings.data_dir / "uploads"
 
 
 # ----------------------------------------------------------------------------- uploads
@@ -322,6 +373,15 @@ def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, c
         except VideoError as exc:
             raise ValueError(str(exc)) from exc
     ids = []
+    if ws.settings.broker_url:  # on the task queue: any worker takes them
+        from findme.video import queue
+
+        for name, data in files:
+            path = save_upload(ws.settings, name, data)
+            ids.append(queue.submit(ws.records, str(path), camera, every_s, location, actor))
+        if url:
+            ids.append(queue.submit(ws.records, url, camera, every_s, location, actor))
+        return ids
     for name, data in files:
         path = save_upload(ws.settings, name, data)
         ids.append(start(ws, str(path), camera, every_s, location, actor, lock,

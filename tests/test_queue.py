@@ -1,0 +1,161 @@
+"""CCTV scans on the task queue: a real ``redis-server`` on 127.0.0.1, a real Chroma server and
+two ``findme worker`` processes sharing one data folder.
+
+Six jobs are spread over both workers; one worker is killed with SIGKILL in the middle of a
+scan and its job finishes on the other; the sightings and leads equal those of a scan run on one
+machine, with no duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from findme.cases.records import CaseDetails
+from findme.cases.registry import PhotoInput, enroll_case
+from findme.config import Settings
+from findme.evaluation.datasets import identities
+from findme.workspace import open_workspace
+from tests.live_app import ARTIFACTS, free_port
+from tests.test_chroma_server import chroma_server  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.heavy
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throw-away ``redis-server`` on a free loopback port (nothing saved to disk)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is missing: `make test` installs it (Debian redis-server)")
+    port = free_port()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _sightings(job) -> list[tuple]:
+    return sorted((s["case_id"], s["decision"], round(s["first_s"], 1), round(s["last_s"], 1))
+                  for s in job.sightings or [])
+
+
+def test_scans_spread_over_two_workers_and_survive_a_killed_one(
+        ws_settings: Settings, celeb5: Path, chroma_server: str, redis_url: str,  # noqa: F811
+        settings: Settings) -> None:
+    from findme import demo
+    from findme.video import scans
+
+    (ws_settings.data_dir / "eval").symlink_to(settings.eval_dir)
+    clip = demo.sample_clip(ws_settings)  # 12 s: Madonna walks through from 4 s to 8 s
+    shared = replace(ws_settings, chroma_url=chroma_server, broker_url=redis_url)
+    train = identities(celeb5 / "train")["madonna"]
+    with open_workspace(shared) as ws:
+        case = enroll_case(CaseDetails(name="Madonna Queue", consent_recorded=True),
+                           [PhotoInput(p.name, p.read_bytes()) for p in train[:6]], ws.records,
+                           ws.store, shared).case_id
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir),
+               FINDME_CHROMA_URL=chroma_server, FINDME_BROKER_URL=redis_url,
+               FINDME_QUEUE_HEARTBEAT="5")
+    cli = [sys.executable, "-m", "findme.cli"]
+    ids = []
+    for k in range(6):
+        out = subprocess.run([*cli, "scan", str(clip), "--camera", f"gate-{k}", "--every",
+                              "0.2", "--queue", "--json"], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        ids.append(json.loads(out.stdout)["scan_id"])
+
+    logs = [(ARTIFACTS / f"worker-{n}.log").open("wb") for n in range(2)]
+    workers = [subprocess.Popen([*cli, "worker"], env=env, stdout=logs[n],
+                                stderr=subprocess.STDOUT) for n in range(2)]
+    names = {f"{socket.gethostname()}:{w.pid}": w for w in workers}
+    seen: dict[int, set[str]] = {i: set() for i in ids}
+    killed = None
+    try:
+        records = open_workspace(shared).records
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            alive = [w for w in workers if w is not (killed or (0, None))[1]]
+            assert any(w.poll() is None for w in alive), "the workers ended (see their logs)"
+            jobs = {i: scans.get(records, i) for i in ids}
+            for i, job in jobs.items():
+                if job.worker:
+                    seen[i].add(job.worker)
+            if killed is None:  # kill a worker in the middle of one of its scans
+                victim = next((j for j in jobs.values() if j.status == "running"
+                               and j.frames >= 5 and j.worker in names), None)
+                if victim is not None:
+                    killed = (victim.id, names[victim.worker])
+                    killed[1].send_signal(signal.SIGKILL)
+            if killed and all(j.status == "done" for j in jobs.values()):
+                break
+            time.sleep(0.5)
+        assert killed is not None, "no scan was seen running"
+        jobs = {i: scans.get(records, i) for i in ids}
+        assert all(j.status == "done" for j in jobs.values()), {
+            i: (j.status, j.error) for i, j in jobs.items()}
+        taken_over = jobs[killed[0]]
+        assert len(seen[killed[0]]) == 2 and taken_over.worker != f"{socket.gethostname()}:" \
+            f"{killed[1].pid}", "the killed worker's job finished on the other worker"
+        assert len({w for ws_ in seen.values() for w in ws_}) == 2, "both workers took jobs"
+
+        # one machine, no queue: the same video gives the same sightings
+        single = subprocess.run([*cli, "scan", str(clip), "--camera", "single", "--every",
+                                 "0.2", "--json", "--quiet"],
+                                env={**env, "FINDME_BROKER_URL": ""}, capture_output=True,
+                                text=True, timeout=600)
+        assert single.returncode == 0, single.stderr[-2000:]
+        reference = scans.get(records, json.loads(single.stdout)["scan_id"])
+        assert _sightings(reference) and all(s[0] == case for s in _sightings(reference))
+        for job in jobs.values():
+            assert _sightings(job) == _sightings(reference), (job.id, job.sightings)
+        leads = records.leads(case_id=case)
+        per_camera = sorted(lead_camera(records, lead.id) for lead in leads)
+        assert per_camera == sorted([f"gate-{k}" for k in range(6)] + ["single"]), per_camera
+        assert all(s["lead_id"] for j in jobs.values() for s in j.sightings)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        for log in logs:
+            log.close()
+
+
+def lead_camera(records, lead_id: int) -> str:
+    """The camera a lead's probe came from."""
+    from sqlalchemy import select
+
+    from findme.cases.tables import Lead, Probe
+
+    with records.session() as s:
+        return s.scalar(select(Probe.camera).join(Lead, Lead.probe_id == Probe.id)
+                        .where(Lead.id == lead_id))
