@@ -169,11 +169,19 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with _migration_lock(engine), engine.begin() as conn:
-        if engine.url.get_backend_name() == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(48151623)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    with _migration_lock(engine), engine.connect() as conn:
+        if sqlite:  # a table rebuilt by a migration must not cascade-delete its children
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        with conn.begin():
+            if engine.url.get_backend_name() == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(48151623)"))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 def schema_revision(engine: Engine) -> str | None:

@@ -39,7 +39,8 @@ class Case(Base):
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    ref: Mapped[str | None] = mapped_column(String(100), nullable=True, unique=True)
+    ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True,
+                                            unique=True)
     birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     age_at_disappearance: Mapped[int | None] = mapped_column(Integer, nullable=True)
     gender: Mapped[str | None] = mapped_column(String(30), nullable=True)
