@@ -104,7 +104,8 @@ def main() -> None:
                 df = df_speed / fps
                 print(f"{fps:>6d}fps {ours:>9.2f}x {naive:>9.2f}x {ours / naive:>12.1f}x "
                       f"{df:>13.3f}x {ours / df:>9.1f}x   found {found}, "
-                      f"{result.faces_embedded} of {result.faces_seen} faces embedded")
+                      f"{result.faces_embedded} of {result.faces_seen} faces embedded; "
+                      f"detector on frames: {result.detection}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -112,7 +112,9 @@ def test_the_frame_callback_never_waits_for_recognition(workspace, celeb5: Path)
     assert view.label == "Jerry" and view.decision in ("match", "possible")
     drawn = rec.draw(frame)
     assert drawn.shape == frame.shape and (drawn != frame).any()  # the box and name are drawn
-    assert [s.name for s in rec.sightings()] == ["Jerry"]  # still in view: provisional
+    # still in view: provisional (a stall of the worker longer than the track gap, e.g. the
+    # models loading on a busy machine, may split it in two sightings of the same person)
+    assert {s.name for s in rec.sightings()} == {"Jerry"}
     rec.stop()
 
 

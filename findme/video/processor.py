@@ -16,11 +16,12 @@ Tracking itself is pure (:mod:`findme.video.tracking`: boxes in, tracks out); re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from findme.config import Settings
@@ -32,7 +33,8 @@ from findme.faces.quality import Quality, assess
 from findme.search.decision import Decision
 from findme.search.matcher import Match, Matcher
 from findme.video.frames import FrameReport, check_camera_url, frames, is_stream
-from findme.video.tracking import IoUTracker, Track, merge_sighting
+from findme.video.regions import DetectionPlan, Region
+from findme.video.tracking import IoUTracker, Track, iou, merge_sighting
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,41 @@ def _face_value(q: Quality) -> float:
     return q.face_px * min(1.0, q.sharpness / 100) * pose * q.score * (2 if q.usable else 1)
 
 
+def _detect_regions(image: np.ndarray, regions: Sequence[Region], settings: Settings
+                    ) -> list[Face]:
+    """Faces found in parts of a frame (each shrunk by its scale first), in frame coordinates;
+    a face seen in two overlapping regions is kept once (the higher score)."""
+    found: list[Face] = []
+    for region in regions:
+        x, y, w, h = region.box
+        crop = image[y:y + h, x:x + w]
+        if region.scale < 1.0:
+            crop = cv2.resize(crop, (max(1, round(w * region.scale)),
+                                     max(1, round(h * region.scale))),
+                              interpolation=cv2.INTER_AREA)
+        s = region.scale
+        for f in detect(np.ascontiguousarray(crop), settings):
+            bx, by, bw, bh = f.box
+            box = (x + round(bx / s), y + round(by / s), round(bw / s), round(bh / s))
+            marks = tuple((x + px / s, y + py / s) for px, py in f.landmarks)
+            found.append(Face(box, marks, f.score, min(box[2], box[3]) < settings.min_face_px))
+    found.sort(key=lambda f: f.score, reverse=True)
+    kept: list[Face] = []
+    for f in found:
+        if all(iou(f.box, k.box) < 0.4 for k in kept):
+            kept.append(f)
+    kept.sort(key=lambda f: f.box[2] * f.box[3], reverse=True)
+    return kept
+
+
 class VideoProcessor:
     """Feeds frames (RGB arrays with their time in seconds) through detection, tracking,
     recognition; collects sightings. Not thread-safe: one processor per video source."""
 
     def __init__(self, matcher: Matcher, settings: Settings, sample_every_s: float = 0.2,
                  max_embeds_per_track: int = 3, iou_threshold: float = 0.3,
-                 max_gap_s: float | None = None, merge_gap_s: float | None = None) -> None:
+                 max_gap_s: float | None = None, merge_gap_s: float | None = None,
+                 regions: bool = True) -> None:
         self.matcher = matcher
         self.settings = settings
         self.sample_every_s = sample_every_s
@@ -107,6 +137,7 @@ class VideoProcessor:
         self.merge_gap_s = merge_gap_s if merge_gap_s is not None else max_gap_s + 1.0
         self.min_embed_interval_s = max(0.4, 2 * sample_every_s)
         self.known: dict[int, _Recognition] = {}
+        self.planner = DetectionPlan() if regions else None
         self.sightings: list[Sighting] = []
         self.frames = 0
         self.faces_seen = 0
@@ -118,7 +149,12 @@ class VideoProcessor:
     def process(self, image: np.ndarray, t: float) -> list[TrackView]:
         """Process one sampled frame at time ``t``; returns what to draw for it."""
         self.frames += 1
-        faces = detect(image, self.settings)
+        if self.planner is None:
+            faces = detect(image, self.settings)
+        else:
+            plan = self.planner.next(image, [tr.box for tr in self.tracker.tracks])
+            faces = detect(image, self.settings) if plan.full else _detect_regions(
+                image, plan.regions, self.settings)
         self.faces_seen += len(faces)
         tracks = self.tracker.update([f.box for f in faces], t)
         to_search: list[tuple[Track, Face, Quality]] = []
@@ -219,6 +255,8 @@ class ScanResult:
     unknown_tracks: int
     processed_s: float
     elapsed_s: float
+    #: sampled frames the detector saw whole, only around tracks, or not at all
+    detection: dict[str, int] = field(default_factory=dict)
 
     @property
     def speed(self) -> float:
@@ -256,5 +294,8 @@ def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: floa
     elapsed = time.monotonic() - start
     processed = report.duration_s if report.duration_s and not report.warnings else (
         last_t + every_s if proc.frames else 0.0)
+    plan = proc.planner
+    detection = ({"full": plan.full_frames, "regions": plan.region_frames,
+                  "skipped": plan.skipped_frames} if plan else {"full": proc.frames})
     return ScanResult(sightings, report, proc.frames, proc.faces_seen, proc.faces_embedded,
-                      proc.unknown_tracks, processed, elapsed)
+                      proc.unknown_tracks, processed, elapsed, detection)
