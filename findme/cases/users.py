@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
-from sqlalchemy import Boolean, DateTime, Integer, String, case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, DateTime, Integer, String, func, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column
 
+from findme.cases import throttle
 from findme.cases.records import RecordError, Records, add_audit
 from findme.cases.tables import Base
 from findme.cases.tables import aware as _aware
@@ -127,15 +126,6 @@ class UserRecord:
     def can(self, permission: str) -> bool:
         """Whether this (active) user holds ``permission``."""
         return self.active and allowed(self.role, permission)
-
-
-class SignInThrottle(Base):
-    """Failed sign-ins in the current window, per ``name:<user name>`` and ``client:<address>``."""
-
-    __tablename__ = "signin_throttle"
-    key: Mapped[str] = mapped_column(String(160), primary_key=True)
-    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    failures: Mapped[int] = mapped_column(Integer)
 
 
 class SignInFailed(ValueError):
@@ -259,8 +249,8 @@ def authenticate(records: Records, username: str, password: str,
     settings = records.settings
     now = _now()
     failure: str | None = None
-    keys = _throttle_keys(username, client)
-    wait = _throttled(records, keys, now)
+    keys = throttle.keys_for(username, client)
+    wait = throttle.wait_minutes(records, keys, now)
     if wait:  # refused before any password check, the same way for every name
         raise SignInFailed(f"too many failed sign-ins: try again in {wait} minute(s)")
     with records.session() as s:
@@ -272,7 +262,7 @@ def authenticate(records: Records, username: str, password: str,
         bcrypt.checkpw(password.encode()[:72], dummy_hash(settings.bcrypt_rounds))
         with records.session() as s:
             add_audit(s, actor=username.strip()[:100] or "?", action="signin.fail",
-                      detail="unknown user" + _count_failure(s, keys, now, settings))
+                      detail="unknown user" + throttle.count_failure(s, keys, now, settings))
         raise SignInFailed("wrong user name or password")
     if locked and locked > now:
         minutes = max(1, round((locked - now).total_seconds() / 60))
@@ -285,7 +275,7 @@ def authenticate(records: Records, username: str, password: str,
                 failed_attempts=User.failed_attempts + 1).returning(User.failed_attempts)
             ).scalar_one()
             detail, failure = f"attempt {count}", "wrong user name or password"
-            detail += _count_failure(s, keys, now, settings)
+            detail += throttle.count_failure(s, keys, now, settings)
             if count >= settings.lockout_attempts:
                 s.execute(update(User).where(User.id == uid).values(
                     locked_until=now + dt.timedelta(minutes=settings.lockout_minutes),
@@ -309,47 +299,6 @@ def authenticate(records: Records, username: str, password: str,
     if failure:
         raise SignInFailed(failure)
     return user
-
-
-def _throttle_keys(username: str, client: str | None) -> list[str]:
-    keys = [f"name:{username.strip().lower()[:150]}"]
-    if client:
-        keys.append(f"client:{client[:150]}")
-    return keys
-
-
-def _limit(key: str, settings: Settings) -> int:
-    return settings.signin_limit_client if key.startswith("client:") else (
-        settings.signin_limit_name)
-
-
-def _throttled(records: Records, keys: list[str], now: dt.datetime) -> int:
-    """Minutes left before a throttled name or client may try again (0: not throttled)."""
-    settings = records.settings
-    window = dt.timedelta(minutes=settings.signin_window_minutes)
-    with records.session() as s:
-        rows = s.scalars(select(SignInThrottle).where(SignInThrottle.key.in_(keys))).all()
-        waits = [(_aware(r.window_start) + window - now).total_seconds() for r in rows
-                 if r.failures >= _limit(r.key, settings) and _aware(r.window_start) + window > now]
-    return max(1, round(max(waits) / 60)) if waits else 0
-
-
-def _count_failure(s: Session, keys: list[str], now: dt.datetime, settings: Settings) -> str:
-    """Count one failed sign-in for each key (atomically, a new window once the old one ended);
-    returns a note for the audit row when this failure reached a limit."""
-    cutoff = now - dt.timedelta(minutes=settings.signin_window_minutes)
-    insert = sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert
-    notes = []
-    for key in keys:
-        stale = SignInThrottle.window_start < cutoff
-        stmt = insert(SignInThrottle).values(key=key, window_start=now, failures=1)
-        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
-            "failures": case((stale, 1), else_=SignInThrottle.failures + 1),
-            "window_start": case((stale, now), else_=SignInThrottle.window_start)})
-        count = s.execute(stmt.returning(SignInThrottle.failures)).scalar_one()
-        if count == _limit(key, settings):
-            notes.append(key.split(":", 1)[0])
-    return f", throttled per {' and '.join(notes)}" if notes else ""
 
 
 def _update(records: Records, username: str, actor: str, action: str, detail: str | None,
