@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import replace
 
@@ -54,6 +55,12 @@ def test_first_run_form_cannot_make_a_second_account(records) -> None:
 
 @pytest.mark.heavy
 def test_lock_out_after_repeated_failures_then_expiry(records) -> None:
+    """Three wrong passwords lock the account (for ``lockout_minutes``: 10 here, so no timing
+    matters); the right password is refused while locked; once the lock's time has passed
+    (moved into the past in the database) it is accepted again."""
+    from sqlalchemy import update
+
+    records = open_records(replace(records.settings, lockout_minutes=10))
     users.add_user(records, "ana", PW, "reviewer")
     for _ in range(2):
         with pytest.raises(users.SignInFailed, match="wrong user name or password"):
@@ -62,10 +69,14 @@ def test_lock_out_after_repeated_failures_then_expiry(records) -> None:
         users.authenticate(records, "ana", "not the password")
     with pytest.raises(users.SignInFailed, match="too many failed attempts"):
         users.authenticate(records, "ana", PW)  # right password, still locked
-    time.sleep(0.02 * 60 + 0.3)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    with records.session() as s:
+        s.execute(update(users.User).where(users.User.username == "ana")
+                  .values(locked_until=past))
     assert users.authenticate(records, "ana", PW).username == "ana"
     fails = [e["detail"] for e in records.audit_log(actor="ana", action="signin.fail")]
     assert "attempt 1" in fails and "attempt 3, locked" in fails and "locked" in fails
+    records.engine.dispose()
 
 
 @pytest.mark.heavy
@@ -209,9 +220,9 @@ def test_sign_ins_are_throttled_per_name_and_per_client(ws_settings: Settings) -
     """Past the per-name limit, a name (known or not) is refused at once: no password check,
     no more audit rows; past the per-client limit, every name from that client is refused; a
     new window lets them try again."""
-    records = open_records(replace(ws_settings, bcrypt_rounds=4, lockout_attempts=100,
-                                   signin_limit_name=3, signin_limit_client=5,
-                                   signin_window_minutes=0.02))
+    limits = replace(ws_settings, bcrypt_rounds=4, lockout_attempts=100, signin_limit_name=3,
+                     signin_limit_client=5, signin_window_minutes=60)
+    records = open_records(limits)
     try:
         users.add_user(records, "carol", PW, "admin")
         users.add_user(records, "dave", PW, "viewer")
@@ -230,8 +241,10 @@ def test_sign_ins_are_throttled_per_name_and_per_client(ws_settings: Settings) -
         with pytest.raises(users.SignInFailed, match="too many failed sign-ins"):
             users.authenticate(records, "dave", PW, client="10.1.1.1")
         assert users.authenticate(records, "dave", PW, client="10.2.2.2").username == "dave"
-        time.sleep(1.5)  # the window (1.2 s) is over
-        assert users.authenticate(records, "carol", PW, client="10.1.1.1").username == "carol"
+        time.sleep(0.1)  # with a 50 ms window, that window is over
+        later = open_records(replace(limits, signin_window_minutes=50 / 60_000))
+        assert users.authenticate(later, "carol", PW, client="10.1.1.1").username == "carol"
+        later.engine.dispose()
     finally:
         records.engine.dispose()
 
@@ -242,7 +255,8 @@ def test_cookie_sessions_end_at_sign_out_reset_disable_and_idle(ws_settings: Set
     stored."""
     from findme.cases import signins
 
-    records = open_records(replace(ws_settings, bcrypt_rounds=4, idle_minutes=0.02))
+    base = replace(ws_settings, bcrypt_rounds=4, idle_minutes=60)
+    records = open_records(base)
     try:
         users.add_user(records, "ines", PW, "reviewer")
         users.add_user(records, "boss", PW, "admin")
@@ -263,7 +277,10 @@ def test_cookie_sessions_end_at_sign_out_reset_disable_and_idle(ws_settings: Set
         assert signins.resume(records, token) is None
         users.set_active(records, "ines", True, actor="boss")
         token = signins.open_session(records, users.get_user(records, "ines"))
-        time.sleep(1.5)  # idle longer than 0.02 minutes
-        assert signins.resume(records, token) is None
+        time.sleep(0.1)
+        idle = open_records(replace(base, idle_minutes=50 / 60_000))  # 50 ms without a click
+        assert signins.resume(idle, token) is None
+        assert signins.resume(records, token) is None  # ended for good
+        idle.engine.dispose()
     finally:
         records.engine.dispose()
