@@ -48,7 +48,7 @@ def results() -> None:
     if not found:
         return
     st.subheader("Sightings")
-    for k, s in enumerate(found[:10]):
+    for s in found[:10]:
         c1, c2 = st.columns([1, 4])
         if s.crop is not None and ctx.can("photos.view"):
             c1.image(s.crop, width=100)
@@ -59,7 +59,9 @@ def results() -> None:
         if mark in done:
             c2.caption(f"lead {done[mark]}" if done[mark] else
                        "this case already has a lead from this camera (cooldown)")
-        elif c2.button("Create lead", key=f"live_lead_{k}_{s.case_id}_{s.first_s:.1f}"):
+        # keyed by the sighting itself, not its place in the list: a list that reorders
+        # between refreshes must not swallow the click
+        elif c2.button("Create lead", key=f"live_lead_{s.case_id}_{s.first_s:.1f}"):
             with session.state.lock:
                 done[mark] = leads.lead_from_sighting(ctx.ws.records, ctx.settings, s,
                                                       st.session_state["live_camera"], "webcam")
