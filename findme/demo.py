@@ -169,9 +169,10 @@ def _activity(ws: Workspace, live_settings: Settings, progress: Progress | None,
     from findme.video import scans
 
     made: list[int] = []
-    for k, (label, path) in enumerate(samples(live_settings).items()):
+    photos = samples(live_settings)  # the folder is listed once
+    for k, (label, path) in enumerate(photos.items()):
         if progress:
-            progress(f"searching the sample photo {label}", k, len(samples(live_settings)))
+            progress(f"searching the sample photo {label}", k, len(photos))
         result = ws.search(load_image(path, ws.settings), 3, "photo",
                            f"{DEMO_PREFIX}sample photo: {label}")
         made += result.lead_ids

@@ -22,6 +22,25 @@ def _account(settings: Settings) -> None:
     records.engine.dispose()
 
 
+def _signed_in(p, url: str):
+    """A headless Chromium page of ``url`` signed in as sam, once the overview shows; returns
+    (browser, page)."""
+    from playwright.sync_api import expect
+
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                args=CHROMIUM_ARGS)
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    expect.set_options(timeout=60_000)
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").fill("sam")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Open cases")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    return browser, page
+
+
 def _session_cookie(page) -> dict:
     """The session cookie, once the page's script has written it (waits up to 60 s)."""
     deadline = time.monotonic() + 60
@@ -38,18 +57,8 @@ def test_reload_keeps_the_sign_in_and_sign_out_ends_it(ws_settings: Settings) ->
 
     _account(ws_settings)
     with running_app(ws_settings.data_dir) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
-        expect.set_options(timeout=60_000)
+        browser, page = _signed_in(p, url)
         sign_in_form = page.get_by_role("textbox", name="User name")
-        page.goto(url)
-        sign_in_form.fill("sam")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Open cases")).to_be_visible()
-        page.wait_for_load_state("networkidle")
         cookie = _session_cookie(page)
         assert cookie["sameSite"] == "Strict" and len(cookie["value"]) >= 40
 
@@ -74,17 +83,8 @@ def test_reload_keeps_the_sign_in_and_sign_out_ends_it(ws_settings: Settings) ->
     # idle: the same dashboard with FINDME_IDLE_MINUTES=0.05 (3 s); 5 s without a click
     with running_app(ws_settings.data_dir, {"FINDME_IDLE_MINUTES": "0.05"}) as url, \
             sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                    args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
+        browser, page = _signed_in(p, url)
         sign_in_form = page.get_by_role("textbox", name="User name")
-        page.goto(url)
-        sign_in_form.fill("sam")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Open cases")).to_be_visible()
-        page.wait_for_load_state("networkidle")
         _session_cookie(page)
         time.sleep(5)
         page.reload()
