@@ -102,7 +102,10 @@ def test_a_viewer_sees_user_text_as_text_and_no_webhook_url(ws_settings: Setting
                 expect(page.get_by_role("heading", name=label).first).to_be_visible()
                 page.wait_for_load_state("networkidle")
                 if label == "Cases":
-                    expect(page.get_by_text(":red-badge[MATCH 0.99]").first).to_be_visible()
+                    # The page streams in: wait for every piece of user text the checks
+                    # below read, not only the first one.
+                    for text in (":red-badge[MATCH 0.99]", "**Gate**", "[click here]"):
+                        expect(page.get_by_text(text).first).to_be_visible()
                 else:
                     expect(page.get_by_text("History")).to_be_visible()
                 page.screenshot(path=str(shots / f"{label}.png"), full_page=True)
