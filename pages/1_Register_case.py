@@ -17,7 +17,14 @@ from findme.cases.registry import (
 )
 from findme.cases.transfer import ImportFileError
 from findme.ui import images, session
-from findme.ui.importing import report_table, run_import
+from findme.ui.importing import (
+    job_line,
+    job_report,
+    queue_import,
+    recent_jobs,
+    report_table,
+    run_import,
+)
 from findme.ui.text import safe
 
 ctx = session.page("Register a case", "cases.edit",
@@ -136,26 +143,53 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
                                      type=["zip"], key="import_photos")
         dry = st.checkbox("Check only (nothing is saved)", value=True, key="import_dry")
         go_import = st.form_submit_button("Import", key="import_go")
-    if go_import:
-        if sheet is None:
-            st.error("Add the case list first.")
+    queued = bool(ctx.ws.settings.broker_url)  # with a task queue, a worker imports
+    if go_import and sheet is None:
+        st.error("Add the case list first.")
+    elif go_import and queued:
+        try:
+            job_id = queue_import(ctx.ws, sheet.name, sheet.getvalue(),
+                                  photo_zip.getvalue() if photo_zip else None,
+                                  ctx.user.username, dry)
+        except (ImportFileError, ValueError) as exc:
+            st.error(f"Not imported: {safe(exc)}.")
         else:
-            bar = st.progress(0.0, text="Checking rows")
-            try:
-                with session.state.lock:
-                    report = run_import(
-                        ctx.ws, sheet.name, sheet.getvalue(),
-                        photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
-                        lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
-                                                       text=f"{k}/{n} {ref}"))
-            except ImportFileError as exc:
-                st.error(f"Not imported: {safe(exc)}.")
-            else:
-                verb = "would be " if dry else ""
-                (st.warning if report.count("rejected") else st.success)(
-                    f"{report.count('imported')} {verb}imported, {report.count('updated')} "
-                    f"{verb}updated, {report.count('unchanged')} unchanged, "
-                    f"{report.count('rejected')} rejected.")
-                if report.ignored_columns:
-                    st.caption("Columns ignored: " + safe(", ".join(report.ignored_columns)))
-                st.dataframe(report_table(report), hide_index=True, key="import_report")
+            st.success(f"Import {job_id} queued: a worker imports it; progress below.")
+    elif go_import:
+        bar = st.progress(0.0, text="Checking rows")
+        try:
+            with session.state.lock:
+                report = run_import(
+                    ctx.ws, sheet.name, sheet.getvalue(),
+                    photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
+                    lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
+                                                   text=f"{k}/{n} {ref}"))
+        except ImportFileError as exc:
+            st.error(f"Not imported: {safe(exc)}.")
+        else:
+            verb = "would be " if dry else ""
+            (st.warning if report.count("rejected") else st.success)(
+                f"{report.count('imported')} {verb}imported, {report.count('updated')} "
+                f"{verb}updated, {report.count('unchanged')} unchanged, "
+                f"{report.count('rejected')} rejected.")
+            if report.ignored_columns:
+                st.caption("Columns ignored: " + safe(", ".join(report.ignored_columns)))
+            st.dataframe(report_table(report), hide_index=True, key="import_report")
+    if queued:
+
+        @st.fragment(run_every=2.0)
+        def import_jobs_panel() -> None:
+            jobs = recent_jobs(ctx.ws)
+            if jobs:
+                st.markdown("**Queued imports**")
+            for job in jobs:
+                if job.status in ("queued", "running"):
+                    st.progress(job.fraction, text=safe(job_line(job)))
+                else:
+                    (st.error if job.status == "failed" else st.caption)(safe(job_line(job)))
+            finished = next((j for j in jobs if j.status == "done"), None)
+            if finished is not None:
+                st.dataframe(report_table(job_report(finished)), hide_index=True,
+                             key=f"import_job_report_{finished.id}")
+
+        import_jobs_panel()

@@ -159,3 +159,99 @@ def lead_camera(records, lead_id: int) -> str:
     with records.session() as s:
         return s.scalar(select(Probe.camera).join(Lead, Lead.probe_id == Probe.id)
                         .where(Lead.id == lead_id))
+
+
+def test_an_import_on_the_queue_survives_a_killed_worker(
+        ws_settings: Settings, orl: Path, chroma_server: str, redis_url: str,  # noqa: F811
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``findme import --queue`` packs the sheet's photos, a worker imports them; killed with
+    SIGKILL after its first batch, the other worker finishes the job: every row imported once,
+    no case, photo or vector twice, and the dead worker's rows still reported ``imported``."""
+    from findme.cases import import_jobs
+
+    people = sorted(orl.iterdir(), key=lambda p: int(p.name[1:]))
+    sheet = tmp_path / "cases.csv"
+    lines = ["ref,name,photos,consent"]
+    for person in people:
+        for k, n in enumerate((1, 2)):  # two cases a person: 80 rows, five batches
+            lines.append(f"Q-{person.name}-{k},Queue {person.name} {k},{person.name}/{n}.pgm,yes")
+    sheet.write_text("\n".join(lines) + "\n")
+    shared = replace(ws_settings, chroma_url=chroma_server, broker_url=redis_url)
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir),
+               FINDME_CHROMA_URL=chroma_server, FINDME_BROKER_URL=redis_url,
+               FINDME_QUEUE_HEARTBEAT="5")
+    cli = [sys.executable, "-m", "findme.cli"]
+    out = subprocess.run([*cli, "import", str(sheet), "--photos", str(orl), "--queue", "--json"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    job_id = json.loads(out.stdout)["job_id"]
+    kept = list(import_jobs.upload_folder(ws_settings).iterdir())
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o700"
+
+    logs = [(ARTIFACTS / f"import-worker-{n}.log").open("wb") for n in range(2)]
+    workers = [subprocess.Popen([*cli, "worker"], env=env, stdout=logs[n],
+                                stderr=subprocess.STDOUT) for n in range(2)]
+    names = {f"{socket.gethostname()}:{w.pid}": w for w in workers}
+    killed = None
+    try:
+        with open_workspace(shared) as ws:
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                assert any(w.poll() is None for w in workers), "the workers ended (see logs)"
+                job = import_jobs.get(ws.records, job_id)
+                if (killed is None and job.status == "running" and job.rows
+                        and job.worker in names):
+                    killed = (job.worker, [r for r in job.rows if r["status"] == "imported"])
+                    names[job.worker].send_signal(signal.SIGKILL)
+                if job.status in ("done", "failed"):
+                    break
+                time.sleep(0.2)
+            assert killed is not None, "the import was not seen between two batches"
+            assert job.status == "done", job.error
+            assert job.worker != killed[0], "the other worker finished the job"
+            report = import_jobs.report_of(job)
+            assert len(report.rows) == 80 and report.count("rejected") == 0, job.rows
+            assert report.count("imported") + report.count("unchanged") == 80
+            by_row = {r.row: r for r in report.rows}
+            assert killed[1] and all(by_row[r["row"]].status == "imported" for r in killed[1]), \
+                "rows the killed worker wrote are still reported imported"
+            cases = ws.records.list_cases()
+            assert sorted(c.ref for c in cases) == sorted(
+                f"Q-{p.name}-{k}" for p in people for k in (0, 1)), "each case exactly once"
+            photos = [p for c in cases for p in ws.records.photos(c.id)]
+            assert len(photos) == 80, "each photo exactly once"
+            for model in ws_settings.models:
+                assert ws.store.collection(model).count() == 80, f"{model}: vectors once each"
+        assert not any(import_jobs.upload_folder(ws_settings).iterdir()), "kept files removed"
+
+        # the Register page of a dashboard on the same queue shows the job and its rows
+        from findme.config import reset_settings
+        from findme.ui import state
+        from tests.pages_helpers import make_user, open_page
+
+        for key in ("FINDME_DATA_DIR", "FINDME_CHROMA_URL", "FINDME_BROKER_URL"):
+            monkeypatch.setenv(key, env[key])
+        monkeypatch.setenv("FINDME_SECRETS_FILE", str(ws_settings.data_dir / "none.toml"))
+        reset_settings()
+        try:
+            make_user(shared, "inv", "investigator")
+            at = open_page("register", "inv")
+            lines = [c.value.replace("\\", "") for c in at.caption]  # shown escaped
+            line = next(v for v in lines if f"Import {job_id} (cases.csv)" in v)
+            assert f"{report.count('imported')} imported" in line and "0 rejected" in line
+            (table,) = [d.value for d in at.dataframe if "reasons" in d.value.columns]
+            assert len(table) == 80 and set(table["status"]) <= {"imported", "unchanged"}
+        finally:
+            state.close_all()
+            reset_settings()
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        for log in logs:
+            log.close()

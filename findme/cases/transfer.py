@@ -81,6 +81,12 @@ class RowResult:
     status: str
     reasons: tuple[str, ...] = ()
 
+    @classmethod
+    def from_dict(cls, d: dict) -> RowResult:
+        """The inverse of :meth:`as_dict` (a queue job's stored rows)."""
+        return cls(d["row"], d.get("ref"), d.get("case_id"), d["status"],
+                   tuple(d.get("reasons") or ()))
+
     def as_dict(self) -> dict:
         """The row as the JSON of ``findme import --json``."""
         return {"row": self.row, "ref": self.ref, "case_id": self.case_id,
@@ -122,7 +128,7 @@ class PhotoSource:
     def read(self, name: str, limit: int) -> bytes:
         """The photo's bytes (ValueError with a sentence when it cannot be read)."""
         if self.archive is not None:
-            member = PurePosixPath(self.prefix, name.replace("\\", "/"))
+            member = PurePosixPath(self.prefix, member_name(name))
             if ".." in member.parts or member.is_absolute():
                 raise ValueError("the path leaves the ZIP")
             try:
@@ -143,6 +149,73 @@ class PhotoSource:
         if not path.exists():
             raise ValueError("no such file")
         return read_limited(path, limit)
+
+
+def member_name(path: str) -> str:
+    """A sheet's photo path as a ZIP member name: ``/`` separators, no leading ``/`` (how
+    :func:`pack_photos` stores absolute paths)."""
+    return path.replace("\\", "/").lstrip("/")
+
+
+def photo_paths(rows: Sequence[dict[str, str]]) -> list[str]:
+    """Every photo path the sheet's rows name, once each, in order."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for name in (row.get("photos") or "").split(";"):
+            if name.strip():
+                seen.setdefault(name.strip(), None)
+    return list(seen)
+
+
+def pack_photos(rows: Sequence[dict[str, str]], folder: Path, out: Path, limit: int) -> int:
+    """Write the photos the rows name (relative to ``folder``, or absolute) into the ZIP
+    ``out``, each under its sheet path (:func:`member_name`), so the sheet and that ZIP can be
+    imported on another machine. A photo that cannot be read is left out (its row is then
+    rejected with "no such file in the ZIP", as it would be here); returns how many were packed."""
+    packed = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for name in photo_paths(rows):
+            try:
+                data = PhotoSource(folder=folder).read(name, limit)
+            except (OSError, ValueError):
+                continue
+            archive.writestr(member_name(name), data)
+            packed += 1
+    return packed
+
+
+def open_files(sheet_name: str, sheet: bytes, photos_zip: Path | bytes | None
+               ) -> tuple[list[dict[str, str]], PhotoSource, tuple[str, ...]]:
+    """Open uploaded files as :func:`open_sheet` does, the photos inside a ZIP (``photos_zip``,
+    or the export ZIP that is the sheet). Raises :class:`ImportFileError` with a sentence when
+    the files as a whole cannot be read."""
+    source = None
+    if photos_zip is not None:
+        try:
+            source = PhotoSource(archive=zipfile.ZipFile(
+                io.BytesIO(photos_zip) if isinstance(photos_zip, bytes) else photos_zip))
+        except zipfile.BadZipFile:
+            raise ImportFileError("the photos file is not a readable ZIP") from None
+    rows, found, ignored = open_sheet(sheet_name, sheet, source)
+    if found.archive is None:
+        raise ImportFileError("add the photos as a ZIP file (the paths in the sheet are "
+                              "inside it), or import an export ZIP")
+    return rows, found, ignored
+
+
+def import_files(sheet_name: str, sheet: bytes, photos_zip: Path | bytes | None,
+                 records: Records, store: VectorStore | None, settings: Settings, actor: str,
+                 dry_run: bool = False,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 on_rows: Callable[[list[RowResult]], None] | None = None) -> ImportReport:
+    """Import uploaded files: a sheet (``.csv``/``.xlsx``) whose photo paths are inside
+    ``photos_zip``, or an export ZIP holding its own photos. Raises :class:`ImportFileError`
+    with a sentence when the files as a whole cannot be read; see :func:`import_cases`."""
+    rows, found, ignored = open_files(sheet_name, sheet, photos_zip)
+    report = import_cases(rows, found, records, None if dry_run else store, settings, actor,
+                          dry_run=dry_run, progress=progress, on_rows=on_rows)
+    report.ignored_columns = ignored
+    return report
 
 
 def open_sheet(name: str, data: bytes, photos: PhotoSource | None = None
@@ -282,10 +355,13 @@ class _Row:
 def import_cases(rows: Sequence[dict[str, str]], photos: PhotoSource, records: Records,
                  store: VectorStore | None, settings: Settings, actor: str,
                  dry_run: bool = False,
-                 progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
+                 progress: Callable[[int, int, str], None] | None = None,
+                 on_rows: Callable[[list[RowResult]], None] | None = None) -> ImportReport:
     """Import parsed sheet ``rows`` (see :func:`open_sheet`); photos read from ``photos``.
 
-    ``progress(done, total, ref)`` is called as rows are checked and written. With ``dry_run``
+    ``progress(done, total, ref)`` is called as rows are checked and written; ``on_rows(results)``
+    after each batch is written, with every row result so far (a queue job keeps them, so a
+    worker taking the job over knows what was written). With ``dry_run``
     (``store`` may then be None) nothing is written and no face is embedded. Returns the report;
     a per-row problem never stops the rest.
     """
@@ -311,6 +387,8 @@ def import_cases(rows: Sequence[dict[str, str]], photos: PhotoSource, records: R
                                       _would_be(r)) for r in good]
         report.rows += [RowResult(r.number, r.ref, getattr(r.existing, "id", None), "rejected",
                                   tuple(r.reasons)) for r in checked if r.reasons]
+        if on_rows:
+            on_rows(sorted(report.rows, key=lambda r: r.row))
     if progress:
         progress(total, total, "done")
     report.rows.sort(key=lambda r: r.row)

@@ -2,7 +2,7 @@
 separate processes under supervisord, which restarts whatever dies.
 
 With ``--queue`` (``make serve QUEUE=1``) a local ``redis-server`` and a ``findme worker`` run
-too, and CCTV scans go through the task queue (:mod:`findme.video.queue`).
+too, and CCTV scans and imports go through the task queue (:mod:`findme.queue`).
 
 The embedded vector store belongs to one process; here every process (and any ``findme`` command
 run beside them) shares one Chroma server on 127.0.0.1 over the same ``data/chroma`` folder, and
@@ -56,8 +56,8 @@ def config_text(settings: Settings, host: str, port: int, chroma_port: int,
                 watch: Path | None = None, queue_port: int | None = None) -> str:
     """The supervisord configuration for these settings (see the module docstring). With
     ``queue_port`` a ``redis-server`` on that loopback port is the task queue's broker and one
-    ``findme worker`` takes CCTV scans from it (unless ``FINDME_BROKER_URL`` names another
-    broker, which is then used instead of starting one)."""
+    ``findme worker`` takes CCTV scans and imports from it (unless ``FINDME_BROKER_URL`` names
+    another broker, which is then used instead of starting one)."""
     run = settings.data_dir / "run"
     logs = run / "logs"
     bin_dir = Path(sys.executable).parent
@@ -151,8 +151,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also scan new videos in this folder (FINDME_WATCH_DIR)")
     p.add_argument("--queue", action="store_true",
                    default=os.environ.get("FINDME_QUEUE", "") not in ("", "0"),
-                   help="run CCTV scans on a task queue: a local redis-server and one worker "
-                   "(FINDME_QUEUE=1; FINDME_BROKER_URL names another broker)")
+                   help="run CCTV scans and imports on a task queue: a local redis-server and "
+                   "one worker (FINDME_QUEUE=1; FINDME_BROKER_URL names another broker)")
     p.add_argument("--queue-port", type=int, default=6379)
     p.add_argument("--print", action="store_true", help="print the configuration and exit")
     p.set_defaults(func=cmd_serve)

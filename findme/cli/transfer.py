@@ -7,10 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from findme.cli.common import fail as _fail
 from findme.config import get_settings
 from findme.faces.image import read_limited
+
+if TYPE_CHECKING:
+    from findme.cases.transfer import ImportReport, PhotoSource
 
 
 def _bar(done: int, total: int, label: str) -> None:
@@ -44,6 +48,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             source = PhotoSource(folder=folder)
     except (OSError, ValueError, ImportFileError) as exc:
         return _fail(f"{sheet}: {exc}")
+    if args.queue:
+        return _queue_import(args, sheet.name, data, rows, source)
     progress = None if args.quiet else _bar
     try:
         if args.dry_run:
@@ -60,6 +66,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     except StoreBusy as exc:
         return _fail(str(exc))
     report.ignored_columns = ignored
+    return _print_report(report, args)
+
+
+def _print_report(report: ImportReport, args: argparse.Namespace) -> int:
+    ignored = report.ignored_columns
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
@@ -73,6 +84,54 @@ def cmd_import(args: argparse.Namespace) -> int:
             if r.status == "rejected":
                 print(f"  row {r.row} ({r.ref or 'no ref'}): " + "; ".join(r.reasons))
     return 1 if report.count("rejected") else 0
+
+
+def _queue_import(args: argparse.Namespace, name: str, data: bytes, rows: list,
+                  source: PhotoSource) -> int:
+    """``findme import --queue``: hand the sheet and the photos it names (packed into a ZIP
+    when they are in a folder here) to the task queue; with ``--wait``, follow the job."""
+    import tempfile
+    import time
+
+    from findme import queue
+    from findme.cases import import_jobs
+    from findme.cases.records import open_records
+    from findme.cases.transfer import pack_photos
+
+    settings = get_settings()
+    if not settings.broker_url:
+        return _fail("no task queue: set FINDME_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    records = open_records(settings)
+    try:
+        photos: Path | None = None
+        if source.folder is not None:  # a sheet + a photo folder on this machine
+            folder = import_jobs.upload_folder(settings)
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".zip", dir=folder)
+            os.close(fd)
+            photos = Path(tmp)
+            pack_photos(rows, source.folder, photos, settings.max_image_bytes)
+        try:
+            job_id = queue.submit_import(records, name, data, photos, args.dry_run, args.actor)
+        finally:
+            if photos is not None:
+                photos.unlink(missing_ok=True)  # moved in when it was kept
+        if not args.wait:
+            print(json.dumps({"job_id": job_id, "status": "queued"}) if args.json
+                  else f"import job {job_id} queued")
+            return 0
+        while (job := import_jobs.get(records, job_id)).status in ("queued", "running"):
+            if not args.quiet and job.total_rows:
+                _bar(min(job.done_rows, job.total_rows - 1), job.total_rows,
+                     job.worker or "queued")
+            time.sleep(0.5)
+        if job.status == "failed":
+            return _fail(f"import job {job_id} failed: {job.error}")
+        return _print_report(import_jobs.report_of(job), args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    finally:
+        records.engine.dispose()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -111,6 +170,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
     p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--queue", action="store_true",
+                   help="hand the import to the task queue (FINDME_BROKER_URL): a `findme "
+                   "worker` runs it; photos in a folder here are packed and sent along")
+    p.add_argument("--wait", action="store_true",
+                   help="with --queue: follow the job and print its report")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
 

@@ -71,8 +71,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def _submit(settings: Settings, args: argparse.Namespace, camera: str) -> int:
     """``findme scan --queue``: hand the video to the task queue; prints the job id."""
+    from findme import queue
     from findme.cases.records import open_records
-    from findme.video import queue
 
     if is_stream(args.source):
         try:
@@ -93,9 +93,9 @@ def _submit(settings: Settings, args: argparse.Namespace, camera: str) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """``findme worker``: take scan jobs from the task queue until stopped."""
+    """``findme worker``: take scan and import jobs from the task queue until stopped."""
+    from findme import queue
     from findme.config import get_settings
-    from findme.video import queue
 
     settings = get_settings()
     if not settings.broker_url:
@@ -133,7 +133,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 if not steady or size == 0 or scans.scanned(ws.records, fp):
                     continue
                 if ws.settings.broker_url:  # a worker scans it; the fingerprint is kept now
-                    from findme.video import queue
+                    from findme import queue
 
                     scan_id = queue.submit(ws.records, str(path.resolve()),
                                            args.camera or path.stem, args.every, None,
@@ -176,7 +176,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("worker", help="take scan jobs from the task queue (FINDME_BROKER_URL)")
+    p = sub.add_parser("worker",
+                       help="take scan and import jobs from the task queue (FINDME_BROKER_URL)")
     p.add_argument("--threads", type=int, default=1, help="jobs at a time (default 1)")
     p.set_defaults(func=cmd_worker)
 

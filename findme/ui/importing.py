@@ -7,19 +7,13 @@ its photos): a page never reads a server folder.
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Callable
 
 import pandas as pd
 
-from findme.cases.transfer import (
-    ImportFileError,
-    ImportReport,
-    PhotoSource,
-    export_cases,
-    import_cases,
-    open_sheet,
-)
+from findme.cases import import_jobs
+from findme.cases.import_jobs import ImportJobRecord
+from findme.cases.transfer import ImportReport, export_cases, import_files, open_files
 from findme.workspace import Workspace
 
 
@@ -27,22 +21,46 @@ def run_import(ws: Workspace, sheet_name: str, sheet: bytes, photos_zip: bytes |
                actor: str, dry_run: bool,
                progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
     """Import an uploaded sheet (``.csv``/``.xlsx``, photo paths inside ``photos_zip``) or an
-    export ZIP. Raises :class:`ImportFileError` with a sentence when the files as a whole
-    cannot be read."""
-    source = None
-    if photos_zip is not None:
-        try:
-            source = PhotoSource(archive=zipfile.ZipFile(io.BytesIO(photos_zip)))
-        except zipfile.BadZipFile:
-            raise ImportFileError("the photos file is not a readable ZIP") from None
-    rows, found, ignored = open_sheet(sheet_name, sheet, source)
-    if found.archive is None:
-        raise ImportFileError("add the photos as a ZIP file (the paths in the sheet are "
-                              "inside it), or import an export ZIP")
-    report = import_cases(rows, found, ws.records, None if dry_run else ws.store, ws.settings,
-                          actor, dry_run=dry_run, progress=progress)
-    report.ignored_columns = ignored
-    return report
+    export ZIP in this process. Raises :class:`~findme.cases.transfer.ImportFileError` with a
+    sentence when the files as a whole cannot be read."""
+    return import_files(sheet_name, sheet, photos_zip, ws.records, ws.store, ws.settings, actor,
+                        dry_run=dry_run, progress=progress)
+
+
+def queue_import(ws: Workspace, sheet_name: str, sheet: bytes, photos_zip: bytes | None,
+                 actor: str, dry_run: bool) -> int:
+    """Check that the uploaded files can be read (ImportFileError with a sentence if not),
+    then hand them to the task queue; returns the job id."""
+    from findme import queue
+
+    open_files(sheet_name, sheet, photos_zip)
+    return queue.submit_import(ws.records, sheet_name, sheet, photos_zip, dry_run, actor)
+
+
+def recent_jobs(ws: Workspace, limit: int = 5) -> list[ImportJobRecord]:
+    """The latest queued imports, newest first."""
+    return import_jobs.recent(ws.records, limit)
+
+
+def job_line(job: ImportJobRecord) -> str:
+    """One line about a queued import: file, state, progress or counts, worker, error."""
+    what = f"Import {job.id} ({job.file_name}{', check only' if job.dry_run else ''})"
+    if job.status == "queued":
+        return f"{what}: waiting for a worker"
+    if job.status == "running":
+        return (f"{what}: {job.done_rows}/{job.total_rows or '?'} rows checked on "
+                f"{job.worker}")
+    if job.status == "failed":
+        return f"{what}: failed, {job.error}"
+    verb = "would be " if job.dry_run else ""
+    return (f"{what}: {job.count('imported')} {verb}imported, {job.count('updated')} "
+            f"{verb}updated, {job.count('unchanged')} unchanged, {job.count('rejected')} "
+            "rejected")
+
+
+def job_report(job: ImportJobRecord) -> ImportReport:
+    """A queued import's row results (so far, while it runs)."""
+    return import_jobs.report_of(job)
 
 
 def report_table(report: ImportReport) -> pd.DataFrame:

@@ -374,7 +374,7 @@ def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, c
             raise ValueError(str(exc)) from exc
     ids = []
     if ws.settings.broker_url:  # on the task queue: any worker takes them
-        from findme.video import queue
+        from findme import queue
 
         for name, data in files:
             path = save_upload(ws.settings, name, data)

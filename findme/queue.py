@@ -1,19 +1,22 @@
-"""CCTV scans on a distributed task queue: Dramatiq over Redis (``FINDME_BROKER_URL``).
+"""Background work on a distributed task queue: Dramatiq over Redis (``FINDME_BROKER_URL``).
 
-Without a broker nothing here is used: scans run in threads of the dashboard, as they always did.
-With one, the CCTV page, ``findme scan --queue`` and ``findme watch`` (with a broker) write the
-job row (``queued``) and send a message; ``findme worker`` processes on any machine that reaches
-the broker, the database (``FINDME_DATABASE_URL``), a Chroma server (``FINDME_CHROMA_URL``) and
-the data folder (uploads) take them one at a time. Progress, stop and results stay in the job
-rows, as before.
+Two kinds of job: CCTV scans (:mod:`findme.video.scans`) and case imports
+(:mod:`findme.cases.import_jobs`). Without a broker nothing here is used: scans run in threads of
+the dashboard and imports in the page's or the CLI's process, as they always did. With one, the
+CCTV page, ``findme scan --queue`` and ``findme watch`` (with a broker), the Register page's
+import and ``findme import --queue`` write the job row (``queued``) and send a message;
+``findme worker`` processes on any machine that reaches the broker, the database
+(``FINDME_DATABASE_URL``), a Chroma server (``FINDME_CHROMA_URL``) and the data folder (uploads)
+take them one at a time. Progress, stop and results stay in the job rows, as before.
 
 Why Dramatiq rather than Celery: its Redis broker acknowledges a message only after the job is
 done and gives a dead worker's messages to another worker once that worker's heartbeat stops
 (``FINDME_QUEUE_HEARTBEAT`` seconds), instead of a visibility timeout that would hand a long
 scan to a second worker while the first is still on it; and Celery 5.7 pins a ``python-dateutil``
-that conflicts with ChromaDB's dependencies. A job taken over restarts from the beginning of its
-video; a sighting already turned into a lead by the dead worker is found again, not duplicated
-(:func:`findme.cases.leads.lead_from_sighting`).
+that conflicts with ChromaDB's dependencies. A job taken over restarts from the beginning: a
+sighting already turned into a lead by the dead worker is found again, not duplicated
+(:func:`findme.cases.leads.lead_from_sighting`), and an import is idempotent by case number and
+photo bytes (:func:`findme.cases.import_jobs.merge_rows` keeps the dead worker's row results).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import signal
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 from findme.cases.records import Records
@@ -31,6 +35,7 @@ from findme.video import scans
 from findme.workspace import Workspace, open_workspace
 
 QUEUE = "findme-scans"
+IMPORT_QUEUE = "findme-imports"
 
 
 @functools.cache
@@ -55,10 +60,43 @@ def _scan_actor(url: str, heartbeat_seconds: float) -> Any:
                                                "time_limit": 7 * 24 * 3600 * 1000})
 
 
-def actor(settings: Settings) -> Any:
-    """The scan actor bound to the configured broker (ValueError without one)."""
+@functools.cache
+def _import_actor(url: str, heartbeat_seconds: float) -> Any:
+    import dramatiq
+
+    broker = _broker(url, heartbeat_seconds)
+    return dramatiq.Actor(_import, broker=broker, actor_name="import_cases",
+                          queue_name=IMPORT_QUEUE, priority=0,
+                          options={"max_retries": 3, "time_limit": 24 * 3600 * 1000})
+
+
+def _require_broker(settings: Settings) -> None:
     if not settings.broker_url:
         raise ValueError("no task queue: set FINDME_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+
+
+def import_actor(settings: Settings) -> Any:
+    """The import actor bound to the configured broker (ValueError without one)."""
+    _require_broker(settings)
+    return _import_actor(settings.broker_url, settings.queue_heartbeat_seconds)
+
+
+def submit_import(records: Records, sheet_name: str, sheet: bytes,
+                  photos: bytes | Path | None, dry_run: bool, actor_name: str | None) -> int:
+    """Keep the files (:func:`findme.cases.import_jobs.keep_files`), record a ``queued``
+    import job and send it to the queue; returns the job id."""
+    from findme.cases import import_jobs
+
+    send = import_actor(records.settings).send  # fails before anything is kept
+    folder = import_jobs.keep_files(records.settings, sheet_name, sheet, photos)
+    job_id = import_jobs.create(records, sheet_name, str(folder), dry_run, actor_name)
+    send(job_id)
+    return job_id
+
+
+def actor(settings: Settings) -> Any:
+    """The scan actor bound to the configured broker (ValueError without one)."""
+    _require_broker(settings)
     return _scan_actor(settings.broker_url, settings.queue_heartbeat_seconds)
 
 
@@ -103,25 +141,33 @@ def _scan(scan_id: int, source: str) -> None:
     finally:
         job = scans.get(ws.records, scan_id)
         if job.status != "running" and scans.is_upload(ws.settings, source):
-            from pathlib import Path
-
             Path(source).unlink(missing_ok=True)
 
 
+def _import(job_id: int) -> None:
+    """The job: claim the import, run it, remove its kept files once it is finished."""
+    from findme.cases import import_jobs
+
+    ws = _workspace()
+    import_jobs.run(ws.records, ws.store, ws.settings, job_id, worker_name())
+
+
 def run_worker(settings: Settings, threads: int = 1) -> None:
-    """Process scan jobs until SIGTERM or SIGINT (``findme worker``)."""
+    """Process scan and import jobs until SIGTERM or SIGINT (``findme worker``)."""
     from dramatiq import Worker
 
-    actor(settings)  # declares the actor on the broker
+    actor(settings)  # declares the actors on the broker
+    import_actor(settings)
     broker = _broker(settings.broker_url, settings.queue_heartbeat_seconds)
     _workspace()  # open the stores (and fail early) before taking a job
-    worker = Worker(broker, queues={QUEUE}, worker_threads=threads, worker_timeout=1000)
+    worker = Worker(broker, queues={QUEUE, IMPORT_QUEUE}, worker_threads=threads,
+                    worker_timeout=1000)
     worker.queue_prefetch = threads  # one job per thread: the others stay for other workers
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     worker.start()
-    print(f"findme worker {worker_name()} waiting for scan jobs", flush=True)
+    print(f"findme worker {worker_name()} waiting for scan and import jobs", flush=True)
     try:
         while not done.wait(1.0):
             pass
