@@ -8,11 +8,10 @@ real photos' embeddings. Probes: fresh faces of enrolled identities. Reported pe
   ``ef_search`` values: single-probe p50 / p95 latency, genuine recall@10 (a face of the probe's
   own identity in the top 10), and the real photos' rank-1;
 * exact numpy brute force (float32 matmul + argpartition) in the same run, as the baseline;
-* the store engines are timed interleaved (each probe goes to every ``ef_search`` in turn), so
-  bursts of noise from other tenants of a shared machine hit all of them alike; the exact
-  baseline is timed in its own pass over the same probes, because each exact query streams the
-  whole gallery (512 MB at 1M) through the caches and would leave every store query after it
-  cold, which no real search sees;
+* each engine is timed in its own block over the same probes, with only its own index loaded,
+  as the app runs: interleaving them (each probe to every engine in turn) made three 1 GB
+  indexes and the exact scan's 512 MB stream thrash each other's caches, which no real search
+  sees (at 1M, M 48, ef_search 150: p50 5.14 ms interleaved, 2.95 ms alone);
 * ``--keep DIR`` keeps the built store (the gallery is drawn from a fixed seed, so it is the
   same gallery every run) and reuses it: a 1M build takes ~30 min here, a re-measurement seconds;
 * once, on a small real gallery: ``DeepFace.find`` per probe photo against our whole search
@@ -27,7 +26,6 @@ Usage: .venv/bin/python bench/search.py [--sizes 10000,100000] [--probes 300] [-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import shutil
@@ -156,50 +154,46 @@ def bench_size(n_faces: int, gen: FaceLike, real: np.ndarray, real_labels: list[
         top = np.argpartition(-sims, 10)[:10]
         return owners[top[np.argsort(-sims[top])]].tolist()
 
-    # one copy of the built store per ef_search (Chroma fixes it when the index is loaded),
-    # each opened as the app opens it
-    engines: dict[str, Callable[[np.ndarray], list[int]]] = {"numpy exact (baseline)": exact}
-    with contextlib.ExitStack() as stack:
-        for ef in ef_values:
-            ef_settings = replace(settings, data_dir=tmp / f"ef{ef}", hnsw_ef_search=ef)
-            shutil.copytree(built, ef_settings.chroma_dir)
-            with open_store(ef_settings) as store:
-                store.collection(model).modify(configuration={"hnsw": {"ef_search": ef}})
-            store = stack.enter_context(open_store(ef_settings))
+    def measure(search: Callable[[np.ndarray], list[int]]) -> tuple[list[float], int, float]:
+        """Latencies and genuine hits over the probes, and the real photos' rank-1."""
+        times, found = [], 0
+        gc.disable()
+        try:
+            for k, q in enumerate(probe_vecs):
+                s = time.perf_counter()
+                top = search(q)
+                times.append(time.perf_counter() - s)
+                found += pick[k] in top
+        finally:
+            gc.enable()
+        hits = [search(v)[:1] for v in real[~enrolled]]
+        rank1 = float(np.mean([len(h) and h[0] == real_ids[x]
+                               for h, x in zip(hits, lab[~enrolled], strict=True)]))
+        return times, found, rank1
+
+    # each engine in its own block, with only its index loaded, as the app runs: three 1 GB
+    # indexes queried in turn thrash each other's caches (measured at 1M, M 48, ef_search 150:
+    # p50 5.14 ms interleaved with two other copies, 2.95 ms alone)
+    results = {"numpy exact (baseline)": measure(exact)}
+    for ef in ef_values:  # a copy per ef_search: Chroma fixes it when the index is loaded
+        ef_settings = replace(settings, data_dir=tmp / f"ef{ef}", hnsw_ef_search=ef)
+        shutil.copytree(built, ef_settings.chroma_dir)
+        with open_store(ef_settings) as store:
+            store.collection(model).modify(configuration={"hnsw": {"ef_search": ef}})
+        with open_store(ef_settings) as store:
             for q in gen.faces(gen.identities(200)):  # warm the index before timing
                 store.query(model, q, 10)
 
             def chroma(q: np.ndarray, store: VectorStore = store) -> list[int]:
                 return [int(owners[h.photo_id - 1]) for h in store.query(model, q, 10)[0]]
 
-            engines[f"store ef_search={ef}"] = chroma
-        # store engines interleaved: every probe goes to every ef_search in turn, so a burst of
-        # noise from other tenants of this machine lands on all of them alike; the exact
-        # baseline in its own pass (it streams the whole gallery through the caches)
-        times: dict[str, list[float]] = {name: [] for name in engines}
-        found = dict.fromkeys(engines, 0)
-        passes = [[n for n in engines if n != "numpy exact (baseline)"],
-                  ["numpy exact (baseline)"]]
-        gc.disable()
-        try:
-            for names in passes:
-                for k, q in enumerate(probe_vecs):
-                    for name in names:
-                        s = time.perf_counter()
-                        top = engines[name](q)
-                        times[name].append(time.perf_counter() - s)
-                        found[name] += pick[k] in top
-        finally:
-            gc.enable()
-        print(f"{'engine':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'recall@10':>10s} "
-              f"{'real rank-1':>12s}")
-        for name, search in engines.items():
-            real_hits = [search(v)[:1] for v in real[~enrolled]]
-            rank1 = np.mean([len(h) and h[0] == real_ids[x]
-                             for h, x in zip(real_hits, lab[~enrolled], strict=True)])
-            print(f"{name:28s} {percentile_ms(times[name], 50):8.2f} "
-                  f"{percentile_ms(times[name], 95):8.2f} "
-                  f"{found[name] / len(probe_vecs):10.4f} {rank1:12.3f}")
+            results[f"store ef_search={ef}"] = measure(chroma)
+        shutil.rmtree(ef_settings.data_dir, ignore_errors=True)
+    print(f"{'engine':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'recall@10':>10s} "
+          f"{'real rank-1':>12s}")
+    for name, (times, found, rank1) in results.items():
+        print(f"{name:28s} {percentile_ms(times, 50):8.2f} {percentile_ms(times, 95):8.2f} "
+              f"{found / len(probe_vecs):10.4f} {rank1:12.3f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -158,9 +158,9 @@ class Settings:
     chroma_token: str = field(default="", repr=False)
     broker_url: str = field(default="", repr=False)
     queue_heartbeat_seconds: float = 60.0
-    hnsw_ef_search: int = 200
+    hnsw_ef_search: int = 150
     hnsw_ef_construction: int = 200
-    hnsw_max_neighbors: int = 32
+    hnsw_max_neighbors: int = 48
     search_candidates: int = 50
     calibration_file: str = ""
     store_wait_seconds: float = 30.0
@@ -291,9 +291,9 @@ class Settings:
             chroma_token=_env_str("FINDME_CHROMA_TOKEN"),
             broker_url=_env_str("FINDME_BROKER_URL"),
             queue_heartbeat_seconds=_env_float("FINDME_QUEUE_HEARTBEAT", 60.0),
-            hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 200, minimum=10),
+            hnsw_ef_search=_env_int("FINDME_HNSW_EF_SEARCH", 150, minimum=10),
             hnsw_ef_construction=_env_int("FINDME_HNSW_EF_CONSTRUCTION", 200, minimum=10),
-            hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 32, minimum=4),
+            hnsw_max_neighbors=_env_int("FINDME_HNSW_M", 48, minimum=4),
             search_candidates=_env_int("FINDME_SEARCH_CANDIDATES", 50, minimum=1),
             calibration_file=_env_str("FINDME_CALIBRATION_FILE"),
             store_wait_seconds=_env_float("FINDME_STORE_WAIT", 30.0),

@@ -7,9 +7,9 @@ second opener waits up to ``FINDME_STORE_WAIT`` seconds (default 30) for it, the
 :class:`StoreBusy` saying what to do instead.
 
 HNSW settings (``FINDME_HNSW_*``) are fixed when a collection is created; search asks for more
-candidates than it returns (``Settings.search_candidates``) and ``ef_search`` defaults to 200,
-both chosen with ``bench/search.py``: genuine recall@10 1.000 at 100k faces with p95 < 4 ms;
-at 1M it measured 0.9967 (README, *Speed*).
+candidates than it returns (``Settings.search_candidates``). M 48 and ``ef_search`` 150 were
+chosen with ``bench/search.py``: genuine recall@10 1.000 at 100k faces (p95 2.75 ms) and at 1M
+(p95 3.13 ms, 1,000 probes); M 32 missed 1 in 300 at 1M (README, *Speed*).
 No metadata filter is used on the search path (Chroma's ``where`` costs 50-115 ms at 100k rows).
 """
 
