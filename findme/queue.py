@@ -50,24 +50,24 @@ def _broker(url: str, heartbeat_seconds: float) -> Any:
     return broker
 
 
-@functools.cache
-def _scan_actor(url: str, heartbeat_seconds: float) -> Any:
+def _declare(fn: Any, url: str, heartbeat_seconds: float, name: str, queue: str,
+             hours: int) -> Any:
+    """An actor for ``fn`` on the broker: retried 3 times, stopped after ``hours``."""
     import dramatiq
 
-    broker = _broker(url, heartbeat_seconds)
-    return dramatiq.Actor(_scan, broker=broker, actor_name="scan_video", queue_name=QUEUE,
-                          priority=0, options={"max_retries": 3,
-                                               "time_limit": 7 * 24 * 3600 * 1000})
+    return dramatiq.Actor(fn, broker=_broker(url, heartbeat_seconds), actor_name=name,
+                          queue_name=queue, priority=0,
+                          options={"max_retries": 3, "time_limit": hours * 3600 * 1000})
+
+
+@functools.cache
+def _scan_actor(url: str, heartbeat_seconds: float) -> Any:
+    return _declare(_scan, url, heartbeat_seconds, "scan_video", QUEUE, 7 * 24)
 
 
 @functools.cache
 def _import_actor(url: str, heartbeat_seconds: float) -> Any:
-    import dramatiq
-
-    broker = _broker(url, heartbeat_seconds)
-    return dramatiq.Actor(_import, broker=broker, actor_name="import_cases",
-                          queue_name=IMPORT_QUEUE, priority=0,
-                          options={"max_retries": 3, "time_limit": 24 * 3600 * 1000})
+    return _declare(_import, url, heartbeat_seconds, "import_cases", IMPORT_QUEUE, 24)
 
 
 def _require_broker(settings: Settings) -> None:

@@ -7,6 +7,7 @@ pass so a crash in an earlier run is repaired before any new work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -60,6 +61,12 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def upload_name(name: str) -> str:
+    """A user-given file name as kept in the data folder's ``uploads/``: its last path part,
+    reduced to letters, digits and ``._-``, at most its last 80 characters (may be empty)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)[-80:]
 
 
 def open_workspace(settings: Settings, repair: bool = True) -> Workspace:

@@ -7,6 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
+from findme.cases import import_jobs
 from findme.cases.records import GENDERS, CaseDetails, RecordError
 from findme.cases.registry import (
     EnrollmentRejected,
@@ -19,9 +20,7 @@ from findme.cases.transfer import ImportFileError
 from findme.ui import images, session
 from findme.ui.importing import (
     job_line,
-    job_report,
     queue_import,
-    recent_jobs,
     report_table,
     run_import,
 )
@@ -167,11 +166,7 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
         except ImportFileError as exc:
             st.error(f"Not imported: {safe(exc)}.")
         else:
-            verb = "would be " if dry else ""
-            (st.warning if report.count("rejected") else st.success)(
-                f"{report.count('imported')} {verb}imported, {report.count('updated')} "
-                f"{verb}updated, {report.count('unchanged')} unchanged, "
-                f"{report.count('rejected')} rejected.")
+            (st.warning if report.count("rejected") else st.success)(report.summary() + ".")
             if report.ignored_columns:
                 st.caption("Columns ignored: " + safe(", ".join(report.ignored_columns)))
             st.dataframe(report_table(report), hide_index=True, key="import_report")
@@ -179,7 +174,7 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
 
         @st.fragment(run_every=2.0)
         def import_jobs_panel() -> None:
-            jobs = recent_jobs(ctx.ws)
+            jobs = import_jobs.recent(ctx.ws.records, 5)
             if jobs:
                 st.markdown("**Queued imports**")
             for job in jobs:
@@ -189,7 +184,7 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
                     (st.error if job.status == "failed" else st.caption)(safe(job_line(job)))
             finished = next((j for j in jobs if j.status == "done"), None)
             if finished is not None:
-                st.dataframe(report_table(job_report(finished)), hide_index=True,
+                st.dataframe(report_table(import_jobs.report_of(finished)), hide_index=True,
                              key=f"import_job_report_{finished.id}")
 
         import_jobs_panel()

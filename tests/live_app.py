@@ -17,6 +17,17 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def sign_in(page, user: str, password: str) -> None:
+    """Sign in through the form the page shows, as a person does; returns once the overview
+    ("Open cases") is visible."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("textbox", name="User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Open cases")).to_be_visible()
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as s:

@@ -19,6 +19,7 @@ import pytest
 from findme.config import Settings
 from findme.evaluation.datasets import identities
 from tests.live_app import ARTIFACTS, CHROMIUM_ARGS, running_app
+from tests.live_app import sign_in as live_sign_in
 
 pytestmark = pytest.mark.heavy
 PASSWORD = "correct horse battery"
@@ -52,10 +53,7 @@ def test_register_search_confirm_in_chromium(ws_settings: Settings, celeb5: Path
 
         def sign_in(name: str) -> None:
             page.goto(url)
-            page.get_by_role("textbox", name="User name").fill(name)
-            page.get_by_role("textbox", name="Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("Open cases")).to_be_visible()
+            live_sign_in(page, name, PASSWORD)
 
         def go(label: str) -> None:
             page.locator('[data-testid="stSidebar"]').get_by_role("link", name=label).click()

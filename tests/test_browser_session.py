@@ -10,7 +10,7 @@ import pytest
 from findme.cases import users
 from findme.cases.records import open_records
 from findme.config import Settings
-from tests.live_app import CHROMIUM_ARGS, running_app
+from tests.live_app import CHROMIUM_ARGS, running_app, sign_in
 
 pytestmark = pytest.mark.heavy
 PASSWORD = "correct horse battery"
@@ -33,10 +33,7 @@ def _signed_in(p, url: str):
     page.set_default_timeout(60_000)
     expect.set_options(timeout=60_000)
     page.goto(url)
-    page.get_by_role("textbox", name="User name").fill("sam")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Open cases")).to_be_visible()
+    sign_in(page, "sam", PASSWORD)
     page.wait_for_load_state("networkidle")
     return browser, page
 

@@ -21,7 +21,7 @@ from findme.alerts.rules import queue_test
 from findme.cases import users
 from findme.cases.records import CaseDetails, open_records
 from findme.config import Settings
-from tests.live_app import ARTIFACTS, CHROMIUM_ARGS, running_app
+from tests.live_app import ARTIFACTS, CHROMIUM_ARGS, running_app, sign_in
 
 pytestmark = pytest.mark.heavy
 PASSWORD = "correct horse battery"
@@ -92,10 +92,7 @@ def test_a_viewer_sees_user_text_as_text_and_no_webhook_url(ws_settings: Setting
             expect.set_options(timeout=120_000)
             page.on("request", lambda r: requests.append(r.url))
             page.goto(url)
-            page.get_by_role("textbox", name="User name").fill("vic")
-            page.get_by_role("textbox", name="Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("Open cases")).to_be_visible()
+            sign_in(page, "vic", PASSWORD)
             pages = {}
             for label in ("Cases", "Alerts"):
                 page.locator('[data-testid="stSidebar"]').get_by_role("link", name=label).click()

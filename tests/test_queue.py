@@ -8,6 +8,7 @@ machine, with no duplicate.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from tests.live_app import ARTIFACTS, free_port
 from tests.test_chroma_server import chroma_server  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.heavy
+CLI = [sys.executable, "-m", "findme.cli"]
 
 
 @pytest.fixture
@@ -58,6 +60,27 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     proc.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def _workers(env: dict[str, str], log_name: str, n: int = 2) -> Iterator[list[subprocess.Popen]]:
+    """``n`` ``findme worker`` processes (logs in the test artifacts), stopped at the end."""
+    logs = [(ARTIFACTS / f"{log_name}-{k}.log").open("wb") for k in range(n)]
+    workers = [subprocess.Popen([*CLI, "worker"], env=env, stdout=logs[k],
+                                stderr=subprocess.STDOUT) for k in range(n)]
+    try:
+        yield workers
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        for log in logs:
+            log.close()
+
+
 def _sightings(job) -> list[tuple]:
     return sorted((s["case_id"], s["decision"], round(s["first_s"], 1), round(s["last_s"], 1))
                   for s in job.sightings or [])
@@ -80,22 +103,18 @@ def test_scans_spread_over_two_workers_and_survive_a_killed_one(
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir),
                FINDME_CHROMA_URL=chroma_server, FINDME_BROKER_URL=redis_url,
                FINDME_QUEUE_HEARTBEAT="5")
-    cli = [sys.executable, "-m", "findme.cli"]
     ids = []
     for k in range(6):
-        out = subprocess.run([*cli, "scan", str(clip), "--camera", f"gate-{k}", "--every",
+        out = subprocess.run([*CLI, "scan", str(clip), "--camera", f"gate-{k}", "--every",
                               "0.2", "--queue", "--json"], env=env, capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         ids.append(json.loads(out.stdout)["scan_id"])
 
-    logs = [(ARTIFACTS / f"worker-{n}.log").open("wb") for n in range(2)]
-    workers = [subprocess.Popen([*cli, "worker"], env=env, stdout=logs[n],
-                                stderr=subprocess.STDOUT) for n in range(2)]
-    names = {f"{socket.gethostname()}:{w.pid}": w for w in workers}
     seen: dict[int, set[str]] = {i: set() for i in ids}
     killed = None
-    try:
+    with _workers(env, "worker") as workers:
+        names = {f"{socket.gethostname()}:{w.pid}": w for w in workers}
         records = open_workspace(shared).records
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
@@ -124,7 +143,7 @@ def test_scans_spread_over_two_workers_and_survive_a_killed_one(
         assert len({w for ws_ in seen.values() for w in ws_}) == 2, "both workers took jobs"
 
         # one machine, no queue: the same video gives the same sightings
-        single = subprocess.run([*cli, "scan", str(clip), "--camera", "single", "--every",
+        single = subprocess.run([*CLI, "scan", str(clip), "--camera", "single", "--every",
                                  "0.2", "--json", "--quiet"],
                                 env={**env, "FINDME_BROKER_URL": ""}, capture_output=True,
                                 text=True, timeout=600)
@@ -137,17 +156,6 @@ def test_scans_spread_over_two_workers_and_survive_a_killed_one(
         per_camera = sorted(lead_camera(records, lead.id) for lead in leads)
         assert per_camera == sorted([f"gate-{k}" for k in range(6)] + ["single"]), per_camera
         assert all(s["lead_id"] for j in jobs.values() for s in j.sightings)
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                w.kill()
-        for log in logs:
-            log.close()
 
 
 def lead_camera(records, lead_id: int) -> str:
@@ -180,20 +188,16 @@ def test_an_import_on_the_queue_survives_a_killed_worker(
     env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir),
                FINDME_CHROMA_URL=chroma_server, FINDME_BROKER_URL=redis_url,
                FINDME_QUEUE_HEARTBEAT="5")
-    cli = [sys.executable, "-m", "findme.cli"]
-    out = subprocess.run([*cli, "import", str(sheet), "--photos", str(orl), "--queue", "--json"],
+    out = subprocess.run([*CLI, "import", str(sheet), "--photos", str(orl), "--queue", "--json"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     job_id = json.loads(out.stdout)["job_id"]
     kept = list(import_jobs.upload_folder(ws_settings).iterdir())
     assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o700"
 
-    logs = [(ARTIFACTS / f"import-worker-{n}.log").open("wb") for n in range(2)]
-    workers = [subprocess.Popen([*cli, "worker"], env=env, stdout=logs[n],
-                                stderr=subprocess.STDOUT) for n in range(2)]
-    names = {f"{socket.gethostname()}:{w.pid}": w for w in workers}
     killed = None
-    try:
+    with _workers(env, "import-worker") as workers:
+        names = {f"{socket.gethostname()}:{w.pid}": w for w in workers}
         with open_workspace(shared) as ws:
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
@@ -244,14 +248,3 @@ def test_an_import_on_the_queue_survives_a_killed_worker(
         finally:
             state.close_all()
             reset_settings()
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.send_signal(signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                w.kill()
-        for log in logs:
-            log.close()

@@ -22,7 +22,7 @@ import pytest
 
 from findme.config import Settings
 from findme.evaluation.datasets import identities
-from tests.live_app import ARTIFACTS, CHROMIUM_ARGS, free_port
+from tests.live_app import ARTIFACTS, CHROMIUM_ARGS, free_port, sign_in
 
 pytestmark = pytest.mark.heavy
 PASSWORD = "correct horse battery"
@@ -107,10 +107,7 @@ def test_supervised_processes_share_the_stores_and_survive_a_kill(ws_settings: S
             page.set_default_timeout(180_000)
             expect.set_options(timeout=180_000)
             page.goto(url)
-            page.get_by_role("textbox", name="User name").fill("anna")
-            page.get_by_role("textbox", name="Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_text("Open cases")).to_be_visible()
+            sign_in(page, "anna", PASSWORD)
             page.locator('[data-testid="stSidebar"]').get_by_role(
                 "link", name="Search photos").click()
             box = page.locator('[data-testid="stFileUploader"]').filter(

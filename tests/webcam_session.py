@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.live_app import CHROMIUM_ARGS, running_app
+from tests.live_app import CHROMIUM_ARGS, running_app, sign_in
 
 RED_PIXELS_JS = """(video) => {
   const c = document.createElement('canvas');
@@ -59,10 +59,7 @@ def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: 
         page.goto(url)
         result["url"] = page.url
         result["secure_context"] = page.evaluate("window.isSecureContext")
-        page.get_by_role("textbox", name="User name").fill(user)
-        page.get_by_role("textbox", name="Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Open cases")).to_be_visible()
+        sign_in(page, user, password)
         link = page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Live camera")
         link.click()
         expect(page.get_by_text("Camera name")).to_be_visible()

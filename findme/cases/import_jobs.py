@@ -27,14 +27,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.cases.transfer import (
-    MAX_SHEET_BYTES,
-    ImportFileError,
     ImportReport,
     RowResult,
     import_files,
+    read_sheet,
 )
 from findme.config import Settings
 from findme.search.store import VectorStore
+from findme.workspace import upload_name
 
 STATUSES = ("queued", "running", "done", "failed")
 
@@ -86,10 +86,6 @@ class ImportJobRecord:
         if self.status in ("done", "failed"):
             return 1.0
         return min(1.0, self.done_rows / self.total_rows) if self.total_rows else 0.0
-
-    def count(self, status: str) -> int:
-        """How many rows reported so far ended with ``status``."""
-        return sum(r.get("status") == status for r in self.rows or [])
 
 
 def _record(row: ImportJob) -> ImportJobRecord:
@@ -197,7 +193,7 @@ def keep_files(settings: Settings, sheet_name: str, sheet: bytes,
     ``uploads/imports/<random>/`` in the data folder, readable by this user only."""
     folder = upload_folder(settings) / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
-    _write_private(folder / _safe(sheet_name), sheet)
+    _write_private(_sheet_path(folder, sheet_name), sheet)
     if isinstance(photos, Path):
         shutil.move(photos, folder / PHOTOS)
         os.chmod(folder / PHOTOS, 0o600)
@@ -206,9 +202,8 @@ def keep_files(settings: Settings, sheet_name: str, sheet: bytes,
     return folder
 
 
-def _safe(name: str) -> str:
-    base = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
-    return base[-80:] or "cases.csv"
+def _sheet_path(folder: Path, sheet_name: str) -> Path:
+    return folder / (upload_name(sheet_name) or "cases.csv")
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -228,9 +223,7 @@ def run(records: Records, store: VectorStore, settings: Settings, job_id: int,
         return None
     folder = Path(before.folder)
     try:
-        sheet = (folder / _safe(before.file_name)).read_bytes()
-        if len(sheet) > MAX_SHEET_BYTES and not before.file_name.lower().endswith(".zip"):
-            raise ImportFileError(f"the sheet is over {MAX_SHEET_BYTES // 2**20} MB")
+        sheet = read_sheet(_sheet_path(folder, before.file_name), before.file_name)
         photos = folder / PHOTOS if (folder / PHOTOS).exists() else None
         seen = [0.0]
 
@@ -245,7 +238,7 @@ def run(records: Records, store: VectorStore, settings: Settings, job_id: int,
         report = import_files(before.file_name, sheet, photos, records, store, settings,
                               before.started_by or "queue", dry_run=before.dry_run,
                               progress=step, on_rows=None if before.dry_run else batch)
-    except (ImportFileError, OSError) as exc:
+    except (OSError, ValueError) as exc:  # ImportFileError is a ValueError
         fail(records, job_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - the job row must say it failed, whatever the cause
         traceback.print_exc()

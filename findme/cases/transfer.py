@@ -61,6 +61,7 @@ COLUMNS = ("ref", "name", "photos", "age", "gender", "birth_date", "last_seen",
 REQUIRED = ("ref", "name")
 MAX_ROWS = 20_000
 MAX_SHEET_BYTES = 50 * 2**20
+MAX_ZIP_BYTES = 4 * 2**30  # an export ZIP holds the photos too
 BATCH_ROWS = 16  # rows whose faces are embedded together
 YES = {"yes", "y", "true", "1", "x", "ja", "oui", "si", "sí"}
 NO = {"no", "n", "false", "0", "", "nein", "non"}
@@ -104,6 +105,13 @@ class ImportReport:
     def count(self, status: str) -> int:
         """How many rows ended with ``status``."""
         return sum(r.status == status for r in self.rows)
+
+    def summary(self) -> str:
+        """``3 imported, 0 updated, 1 unchanged, 1 rejected`` (``would be imported`` in a dry
+        run)."""
+        verb = "would be " if self.dry_run else ""
+        return (f"{self.count('imported')} {verb}imported, {self.count('updated')} {verb}updated,"
+                f" {self.count('unchanged')} unchanged, {self.count('rejected')} rejected")
 
     def as_dict(self) -> dict:
         """``{"imported", "updated", "unchanged", "rejected", "dry_run", "rows": [...]}``."""
@@ -149,6 +157,13 @@ class PhotoSource:
         if not path.exists():
             raise ValueError("no such file")
         return read_limited(path, limit)
+
+
+def read_sheet(path: Path, name: str | None = None) -> bytes:
+    """A sheet file's bytes (``name``, default the path's, says what kind): at most
+    :data:`MAX_SHEET_BYTES`, or :data:`MAX_ZIP_BYTES` for a ZIP; ValueError when larger."""
+    zipped = (name or path.name).lower().endswith(".zip")
+    return read_limited(path, MAX_ZIP_BYTES if zipped else MAX_SHEET_BYTES)
 
 
 def member_name(path: str) -> str:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from findme.cli.common import fail as _fail
 from findme.config import get_settings
-from findme.faces.image import read_limited
 
 if TYPE_CHECKING:
     from findme.cases.transfer import ImportReport, PhotoSource
@@ -31,15 +30,20 @@ def _bar(done: int, total: int, label: str) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a case list (CSV, Excel or an export ZIP); prints counts or ``--json``."""
     from findme.cases.records import open_records
-    from findme.cases.transfer import ImportFileError, PhotoSource, import_cases, open_sheet
+    from findme.cases.transfer import (
+        ImportFileError,
+        PhotoSource,
+        import_cases,
+        open_sheet,
+        read_sheet,
+    )
     from findme.search.store import StoreBusy
     from findme.workspace import open_workspace
 
     settings = get_settings()
     sheet = Path(args.file)
-    limit = 4 * 2**30 if sheet.suffix.lower() == ".zip" else 50 * 2**20
     try:
-        data = read_limited(sheet, limit)
+        data = read_sheet(sheet)
         folder = Path(args.photos) if args.photos else sheet.resolve().parent
         if args.photos and not folder.is_dir():
             return _fail(f"{args.photos}: not a folder")
@@ -74,10 +78,7 @@ def _print_report(report: ImportReport, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
-        verb = "would be " if args.dry_run else ""
-        print(f"{report.count('imported')} {verb}imported, {report.count('updated')} {verb}"
-              f"updated, {report.count('unchanged')} unchanged, {report.count('rejected')} "
-              "rejected")
+        print(report.summary())
         if ignored:
             print(f"columns ignored: {', '.join(ignored)}")
         for r in report.rows:

@@ -37,11 +37,6 @@ def queue_import(ws: Workspace, sheet_name: str, sheet: bytes, photos_zip: bytes
     return queue.submit_import(ws.records, sheet_name, sheet, photos_zip, dry_run, actor)
 
 
-def recent_jobs(ws: Workspace, limit: int = 5) -> list[ImportJobRecord]:
-    """The latest queued imports, newest first."""
-    return import_jobs.recent(ws.records, limit)
-
-
 def job_line(job: ImportJobRecord) -> str:
     """One line about a queued import: file, state, progress or counts, worker, error."""
     what = f"Import {job.id} ({job.file_name}{', check only' if job.dry_run else ''})"
@@ -52,15 +47,7 @@ def job_line(job: ImportJobRecord) -> str:
                 f"{job.worker}")
     if job.status == "failed":
         return f"{what}: failed, {job.error}"
-    verb = "would be " if job.dry_run else ""
-    return (f"{what}: {job.count('imported')} {verb}imported, {job.count('updated')} "
-            f"{verb}updated, {job.count('unchanged')} unchanged, {job.count('rejected')} "
-            "rejected")
-
-
-def job_report(job: ImportJobRecord) -> ImportReport:
-    """A queued import's row results (so far, while it runs)."""
-    return import_jobs.report_of(job)
+    return f"{what}: {import_jobs.report_of(job).summary()}"
 
 
 def report_table(report: ImportReport) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from findme.cases.tables import now as _now
 from findme.config import Settings
 from findme.video import processor as video
 from findme.video.frames import VideoError, check_camera_url, is_stream, redact
-from findme.workspace import Workspace
+from findme.workspace import Workspace, upload_name
 
 STATUSES = ("queued", "running", "done", "failed", "stopped", "interrupted")
 
@@ -336,8 +336,7 @@ def save_upload(settings: Settings, name: str, data: bytes) -> Path:
     (the name reduced to letters, digits and ``._-``, at most 80 characters)."""
     folder = settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)
-    path = folder / f"{uuid.uuid4().hex}-{safe[-80:]}"
+    path = folder / f"{uuid.uuid4().hex}-{upload_name(name)}"
     path.write_bytes(data)
     return path
 
