@@ -87,6 +87,28 @@ def test_old_schema_upgrades_on_postgres(postgres_url: str, ws_settings: Setting
     assert records.audit_log()[0]["action"] == "case.status"
 
 
+def test_case_numbers_are_not_reused_on_postgres(postgres_url: str, ws_settings: Settings
+                                                ) -> None:
+    """create, erase, create: a new number (sequences never hand one out twice), also after
+    reopening; the one-open-lead-per-searched-photo index exists here too."""
+    _fresh(postgres_url)
+    settings = replace(ws_settings, database_url=postgres_url)
+    records = rec.open_records(settings)
+    first = records.create_case(rec.CaseDetails("First"), actor="pg-test")
+    records.delete_case_rows(first, actor="pg-test")
+    second = records.create_case(rec.CaseDetails("Second"), actor="pg-test")
+    records.delete_case_rows(second, actor="pg-test")
+    records.engine.dispose()
+    reopened = rec.open_records(settings)
+    third = reopened.create_case(rec.CaseDetails("Third"), actor="pg-test")
+    assert len({first, second, third}) == 3 and third > second > first
+    with reopened.engine.connect() as conn:
+        assert conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = "
+                                 "'uq_leads_open_probe'")).scalar().endswith(
+            "WHERE ((status)::text = 'new'::text)")
+    reopened.engine.dispose()
+
+
 @pytest.mark.heavy
 def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_settings: Settings,
                                                    orl: Path) -> None:

@@ -12,7 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,7 +42,16 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
 
 
 class Base(DeclarativeBase):
-    """Declarative base of every table."""
+    """Declarative base of every table.
+
+    Every table's integer id is ``AUTOINCREMENT`` on SQLite: an id names one thing forever (a
+    case number in the audit log, a lead in a link, a photo's vectors), so the id of an erased
+    row is never handed out again (plain SQLite reuses the highest freed one; PostgreSQL's
+    sequences never do). A table that sets its own ``__table_args__`` must keep
+    ``sqlite_autoincrement`` (``tests/test_ids.py`` checks every table).
+    """
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
 
 class Case(Base):
@@ -87,9 +108,18 @@ class Probe(Base):
 
 
 class Lead(Base):
-    """A probe face that may show a registered child, waiting for a person's review."""
+    """A probe face that may show a registered child, waiting for a person's review.
+
+    ``probe_fingerprint`` (a hash of the searched image's pixels, see
+    :func:`findme.cases.leads.fingerprint`) with the partial unique index: one open (``new``)
+    lead per case per searched image, whoever searches it and however often."""
 
     __tablename__ = "leads"
+    __table_args__ = (
+        Index("uq_leads_open_probe", "case_id", "probe_fingerprint", unique=True,
+              sqlite_where=text("status = 'new'"), postgresql_where=text("status = 'new'")),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", ondelete="SET NULL"),
                                                  nullable=True)
@@ -106,6 +136,7 @@ class Lead(Base):
     margin: Mapped[float | None] = mapped_column(Float, nullable=True)
     stranger_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    probe_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True)
