@@ -21,10 +21,12 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_MODELS = ("facenet", "arcface-mbf")
-#: how ``arcface-mbf`` runs: ``auto`` = OpenVINO at the CPU's best precision (bfloat16 where the
-#: CPU computes it natively, else float32), ``f32`` = OpenVINO in float32 only, ``tensorflow`` =
-#: the plain TensorFlow graph (also the fallback when OpenVINO is not installed)
-INFERENCE_CHOICES = ("auto", "f32", "tensorflow")
+#: how ``arcface-mbf`` runs: ``f32`` (default) = OpenVINO in float32, the same scores and
+#: decisions on every CPU; ``bf16`` = OpenVINO at the CPU's best precision (bfloat16 where the CPU
+#: computes it natively, float32 elsewhere: faster on such CPUs, but scores move, so it needs a
+#: calibration made in bfloat16, checked at load); ``tensorflow`` = the plain TensorFlow graph
+#: (also the fallback when OpenVINO is not installed). ``auto``, the old default, means ``bf16``.
+INFERENCE_CHOICES = ("f32", "bf16", "tensorflow", "auto")
 
 
 class ConfigError(ValueError):
@@ -137,7 +139,7 @@ class Settings:
     data_dir: Path
     models: tuple[str, ...] = DEFAULT_MODELS
     detector: str = "centerface"
-    inference: str = "auto"
+    inference: str = "f32"
     flip: bool = True
     max_pixels: int = 40_000_000
     max_file_bytes: int = 50 * 2**20
@@ -272,7 +274,8 @@ class Settings:
             data_dir=data_dir,
             models=models,
             detector=_env_str("FINDME_DETECTOR", "centerface"),
-            inference=_env_choice("FINDME_INFERENCE", "auto", INFERENCE_CHOICES),
+            inference=_env_choice("FINDME_INFERENCE", "f32", INFERENCE_CHOICES).replace(
+                "auto", "bf16"),
             flip=_env_bool("FINDME_FLIP", True),
             max_pixels=_env_int("FINDME_MAX_PIXELS", 40_000_000, minimum=1),
             max_file_bytes=_env_int("FINDME_MAX_FILE_BYTES", 50 * 2**20, minimum=1),

@@ -134,7 +134,8 @@ def test_orl_identification(orl: Path, settings: Settings) -> None:
 
 @pytest.mark.heavy
 def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) -> None:
-    """OpenVINO (default, and forced float32) gives the TensorFlow graph's vectors."""
+    """OpenVINO (float32, the default, and bfloat16 where asked for) gives the TensorFlow
+    graph's vectors."""
     photos = [orl / f"s{k}" / "1.pgm" for k in range(1, 7)]
     photos += [ps[0] for ps in identities(celeb5 / "val").values()]
     crops = []
@@ -142,7 +143,7 @@ def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) 
         image = load_image(p, get_settings())
         crops.append(align(image, detect(image, get_settings())[0], "arcface-mbf"))
     out = {}
-    for mode in ("auto", "f32", "tensorflow"):
+    for mode in ("bf16", "f32", "tensorflow"):
         cfg = replace(settings, inference=mode)
         out[mode] = embed(crops, "arcface-mbf", cfg)
         engine = inference_engine("arcface-mbf", cfg)
@@ -150,11 +151,11 @@ def test_arcface_mbf_engines_agree(orl: Path, celeb5: Path, settings: Settings) 
         print(f"\n  {mode:10s} -> {engine}")
     assert engine == "tensorflow" and inference_engine(
         "arcface-mbf", replace(settings, inference="f32")) == "openvino f32"
-    for mode in ("auto", "f32"):
+    for mode in ("bf16", "f32"):
         cos = np.einsum("nd,nd->n", out[mode], out["tensorflow"])
         print(f"  {mode:10s} cosine to TensorFlow: min {cos.min():.6f}")
         assert cos.min() > (0.9999 if mode == "f32" else 0.999)
-    sims = out["auto"] @ out["auto"].T  # still distinct people
+    sims = out["bf16"] @ out["bf16"].T  # still distinct people
     assert sims[~np.eye(len(crops), dtype=bool)].max() < 0.9
 
 

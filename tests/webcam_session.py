@@ -63,7 +63,8 @@ def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: 
         link = page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Live camera")
         link.click()
         expect(page.get_by_text("Camera name")).to_be_visible()
-        deadline = time.monotonic() + 120  # the models load once, in the background
+        # the models load once, in the background: minutes on a loaded 2-core machine
+        deadline = time.monotonic() + 600
         while page.get_by_text("Loading the recognition models").count() and \
                 time.monotonic() < deadline:
             time.sleep(2)
@@ -75,17 +76,16 @@ def main(data_dir: str, y4m: str, out_dir: str, user: str, password: str, name: 
         expect(frame.locator("video")).to_be_visible()
         page.screenshot(path=str(out / "1-started.png"), full_page=True)
         try:
-            expect(page.get_by_text("In view:")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("In view:")).to_be_visible(timeout=300_000)
             expect(page.get_by_text(name).first).to_be_visible()
             result["seconds_to_name"] = round(time.monotonic() - started, 1)
             result["in_view"] = page.locator("p", has_text="In view:").first.inner_text()
             video = frame.locator("video").element_handle()
             best = {"red": 0}
-            for _ in range(10):  # the overlay is drawn into the video itself
+            deadline = time.monotonic() + 120  # the overlay is drawn into the video itself
+            while best["red"] <= 200 and time.monotonic() < deadline:
                 px = video.evaluate(RED_PIXELS_JS)
                 best = px if px["red"] > best["red"] else best
-                if px["red"] > 200:
-                    break
                 time.sleep(0.5)
             result["video"] = best
             page.get_by_role("button", name="Create lead").first.click()  # a reviewer acts

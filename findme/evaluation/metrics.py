@@ -142,3 +142,33 @@ def bootstrap_ci(values: np.ndarray, stat: Callable[[np.ndarray], float],
     rng = np.random.default_rng(seed)
     stats = [stat(values[rng.integers(0, len(values), len(values))]) for _ in range(reps)]
     return (float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5)))
+
+
+def _binomial_pmf(n: int, rate: float) -> list[float]:
+    from math import comb
+
+    return [comb(n, k) * rate ** k * (1.0 - rate) ** (n - k) for k in range(n + 1)]
+
+
+def most_consistent_with(n: int, rate: float, alpha: float = 1e-3) -> int:
+    """The largest count of ``n`` independent trials that a true ``rate`` makes likely: the
+    smallest ``k`` with P(count > k) <= ``alpha`` (binomial). A promise "at most ``rate``" is
+    broken, at that confidence, only by a count above it; e.g. a 10% stranger rate on 105
+    searches: 21 (at ``alpha`` 0.001), while the point estimate is 10.5."""
+    if n < 0 or not 0.0 <= rate <= 1.0 or not 0.0 < alpha < 1.0:
+        raise ValueError("need n >= 0, 0 <= rate <= 1 and 0 < alpha < 1")
+    pmf = _binomial_pmf(n, rate)
+    tail = 0.0
+    for k in range(n, -1, -1):  # tail = P(count > k - 1) as k falls
+        if tail + pmf[k] > alpha:
+            return k
+        tail += pmf[k]
+    return 0
+
+
+def fewest_consistent_with(n: int, rate: float, alpha: float = 1e-3) -> int:
+    """The smallest count of ``n`` trials that a true ``rate`` makes likely: the largest ``k``
+    with P(count < k) <= ``alpha``. A promise "at least ``rate``" is broken only by fewer."""
+    if n < 0 or not 0.0 <= rate <= 1.0 or not 0.0 < alpha < 1.0:
+        raise ValueError("need n >= 0, 0 <= rate <= 1 and 0 < alpha < 1")
+    return n - most_consistent_with(n, 1.0 - rate, alpha)

@@ -131,11 +131,13 @@ def import_openvino() -> Any:
 class MobileFaceNet(Embedder):
     """The repaired ArcFace-loss MobileFaceNet graph on OpenVINO, or on TensorFlow.
 
-    ``FINDME_INFERENCE``: ``auto`` keeps OpenVINO's choice for the CPU (bfloat16 where it is
-    computed natively, e.g. AMX / AVX-512 BF16; measured cosine >= 0.9997 against float32 on real
-    faces), ``f32`` forces float32, ``tensorflow`` runs the graph on TensorFlow (also the fallback
-    when OpenVINO is not installed). OpenVINO batches run in slices of :attr:`SLICE` faces
-    (measured fastest here: activations of larger slices leave the CPU cache).
+    ``FINDME_INFERENCE``: ``f32`` (default) runs OpenVINO in float32, so a photo gets the same
+    scores and decisions on every CPU; ``bf16`` keeps OpenVINO's choice for the CPU (bfloat16
+    where it is computed natively, e.g. AMX / AVX-512 BF16; measured cosine >= 0.9997 against
+    float32 on real faces; the matcher then wants a calibration made in bfloat16), ``tensorflow``
+    runs the graph on TensorFlow (also the fallback when OpenVINO is not installed). OpenVINO
+    batches run in slices of :attr:`SLICE` faces (measured fastest here: activations of larger
+    slices leave the CPU cache).
     """
 
     SLICE = 8
@@ -156,7 +158,7 @@ class MobileFaceNet(Embedder):
         model = core.read_model(str(self.paths[0]))  # OpenVINO reads the frozen graph itself
         model.reshape([-1, 112, 112, 3])
         config = {"PERFORMANCE_HINT": "LATENCY"}
-        if precision == "f32":
+        if precision != "bf16":  # float32 unless bfloat16 is asked for
             config["INFERENCE_PRECISION_HINT"] = "f32"
         compiled = core.compile_model(model, "CPU", config)
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()

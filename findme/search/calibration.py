@@ -30,7 +30,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +119,25 @@ class Calibration:
     rates: dict[str, float] = field(default_factory=lambda: {"match_fpir": MATCH_FPIR,
                                                               "possible_far": POSSIBLE_FAR})
     recall: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the numbers the scores were learned from: ``f32``, or ``bf16`` when ``arcface-mbf`` ran
+    #: in bfloat16 (``FINDME_INFERENCE=bf16`` on a CPU that computes it natively)
+    precision: str = "f32"
+
+    def check_precision(self, settings: Settings) -> None:
+        """Refuse (:class:`CalibrationMissing`) to decide with thresholds learned from other
+        numbers than the models give here: ``arcface-mbf`` in bfloat16 moves scores (cosine to
+        float32 about 0.9997), enough to move a decision at the edge of a threshold. Float32
+        (the default) needs a float32 calibration; ``FINDME_INFERENCE=bf16`` on a CPU with
+        native bfloat16 needs one made that way. Loads ``arcface-mbf`` only for ``bf16``."""
+        if "arcface-mbf" not in settings.models:
+            return
+        running = precision_of(settings)
+        if running != self.precision:
+            raise CalibrationMissing(
+                f"arcface-mbf runs in {running} here but the calibration ({self.source}) was "
+                f"learned in {self.precision}: run `FINDME_INFERENCE={settings.inference} "
+                "findme calibrate DATASET_DIR... --strangers DIR` to learn one for these numbers, "
+                "or set FINDME_INFERENCE=f32 with a float32 calibration (the shipped default)")
 
     def fusion(self, models: Sequence[str]) -> Fusion:
         """The fusion for exactly these models (order-insensitive)."""
@@ -131,8 +150,8 @@ class Calibration:
 
     def to_json(self) -> dict:
         """JSON-friendly form (what :func:`save` writes)."""
-        return {"source": self.source, "made": self.made, "rates": self.rates,
-                "recall": self.recall,
+        return {"source": self.source, "made": self.made, "precision": self.precision,
+                "rates": self.rates, "recall": self.recall,
                 "models": {m: {"match": t.match, "possible": t.possible}
                            for m, t in self.model_thresholds.items()},
                 "fusions": {k: {"models": list(f.models), "weights": list(f.weights),
@@ -153,7 +172,17 @@ class Calibration:
                      for k, v in data["fusions"].items()},
             source=data.get("source", ""), made=data.get("made", ""),
             rates=data.get("rates", {"match_fpir": MATCH_FPIR, "possible_far": POSSIBLE_FAR}),
-            recall=data.get("recall", {}))
+            recall=data.get("recall", {}), precision=data.get("precision", "f32"))
+
+
+def precision_of(settings: Settings) -> str:
+    """``bf16`` when ``arcface-mbf`` computes in bfloat16 in this process (asked for with
+    ``FINDME_INFERENCE=bf16`` and native to the CPU), else ``f32``."""
+    if "arcface-mbf" not in settings.models or settings.inference != "bf16":
+        return "f32"
+    from findme.faces.models import inference_engine
+
+    return "bf16" if inference_engine("arcface-mbf", settings).endswith("bf16") else "f32"
 
 
 def _sigmoid(z: float) -> float:
@@ -365,6 +394,8 @@ def calibrate_folders(roots: Sequence[Path], models: Sequence[str],
             f" ({int(has_face[n:].sum())} photos)"
     calibration = calibrate_vectors(arrays, labels, source, fusion_sets or [tuple(models)],
                                     unknown)
+    calibration = replace(calibration,
+                          precision=precision_of(replace(settings, models=tuple(models))))
     return calibration, {"photos": len(items), "no_face": no_face, "people": len(set(labels)),
                          "strangers": int(has_face[n:].sum())}
 
@@ -391,7 +422,7 @@ def apply_thresholds(settings: Settings, scorer: str, match: float, possible: fl
         raise ValueError(f"unknown scorer {scorer!r}")
     updated = Calibration(models, fusions, current.source + f"; thresholds of {key} set by "
                           f"{actor}", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                          current.rates, current.recall)
+                          current.rates, current.recall, current.precision)
     save(updated, settings.calibration_path)
     if records is not None:
         records.audit(actor, "thresholds.apply", key,  # type: ignore[attr-defined]

@@ -82,6 +82,7 @@ class Matcher:
         self.store = store
         self.settings = settings
         self.calibration = calibration or calib.load(settings)
+        self.calibration.check_precision(settings)
         self.models = tuple(settings.models)
         self.fusion = self.calibration.fusion(self.models)
 
