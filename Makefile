@@ -63,6 +63,7 @@ bench: setup eval-data  ## speed benchmarks (ratios against baselines measured i
 	$(BIN)/python bench/video.py
 	$(BIN)/python bench/open_set.py
 	$(BIN)/python bench/import_cases.py
+	$(BIN)/python bench/concurrency.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -445,17 +445,22 @@ def applicable_scorers(result: Evaluation, calibration: calib.Calibration) -> li
 
 
 def evaluate_own_cases(records: object, store: object, settings: Settings,
-                       calibration: calib.Calibration | None = None) -> Evaluation:
+                       calibration: calib.Calibration | None = None,
+                       progress: Progress | None = None) -> Evaluation:
     """Leave-one-photo-out over the registered cases with two or more ready photos.
 
     Each such photo is searched against every other stored photo (its own removed), with the
     stored vectors, so a deployment measures itself on its own children without external data.
+    ``progress(stage, done, total)`` is called after the vectors are read and after each scorer
+    (a model or the fusion). Raises ValueError when no case has two ready photos.
     """
     models = list(settings.models)
     calibration = calibration or calib.load(settings)
     fusion = calibration.fusion(models) if len(models) > 1 else None
     photos = records.photos(status="ready")  # type: ignore[attr-defined]
     vecs = {m: store.vectors(m, [p.id for p in photos]) for m in models}  # type: ignore
+    if progress:
+        progress("stored vectors read", 1, 1)
     photos = [p for p in photos if all(p.id in vecs[m] for m in models)]
     per_case: dict[int, int] = {}
     for p in photos:
@@ -468,7 +473,9 @@ def evaluate_own_cases(records: object, store: object, settings: Settings,
     emb = Embedded(labels, matrices, np.ones(len(photos), bool))
     scores = _scorers(emb, emb, models, fusion)
     results = {}
-    for name, full in scores.items():
+    for done, (name, full) in enumerate(scores.items()):
+        if progress:
+            progress("scoring", done, len(scores))
         full = full[probes].copy()
         full[np.arange(len(probes)), probes] = -np.inf  # a photo never finds itself
         t = fusion.thresholds if name == "fused" else calibration.model_thresholds.get(name)
@@ -476,6 +483,8 @@ def evaluate_own_cases(records: object, store: object, settings: Settings,
         results[name] = metrics_from_scores(person_scores(full, labels),
                                             [labels[k] for k in probes],
                                             Scores(sorted(set(labels)), np.zeros((0, 0))), th)
+    if progress:
+        progress("scoring", len(scores), len(scores))
     counts = {"people": len(per_case), "enrolled_photos": len(photos), "probes": len(probes),
               "distractors": 0}
     return Evaluation("own cases", "leave one photo out", models, counts, results, {},
