@@ -35,10 +35,9 @@ if not ctx.demo and stats.open_cases == 0 and ctx.can("demo.load"):
             "sample cases from public photos of adults, kept apart from real cases.")
     if st.button("Load the demo workspace", key="load_demo"):
         bar = st.progress(0.0, text="Loading demo cases")
-        with session.state.lock:
-            demo.load(session.demo_workspace(), ctx.settings,
-                               lambda what, k, n: bar.progress(k / max(n, 1), text=what),
-                               actor=ctx.user.username)
+        demo.load(session.demo_workspace(), ctx.settings,
+                  lambda what, k, n: bar.progress(k / max(n, 1), text=what),
+                  actor=ctx.user.username)
         st.session_state["workspace_choice"] = "Demo"
         st.rerun()
 

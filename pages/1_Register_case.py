@@ -111,7 +111,7 @@ if submitted:
             raise RecordError("add at least one photo with a usable face")
         photos = [PhotoInput(f.name, f.getvalue(), choices.get(f.file_id))
                   for f in files if f.file_id in choices]
-        with session.state.lock, st.spinner("Saving the case and its photos"):
+        with st.spinner("Saving the case and its photos"):
             result = enroll_case(details, photos, ctx.ws.records, ctx.ws.store, ctx.settings,
                                  actor=ctx.user.username)
     except RecordError as exc:
@@ -157,12 +157,11 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
     elif go_import:
         bar = st.progress(0.0, text="Checking rows")
         try:
-            with session.state.lock:
-                report = run_import(
-                    ctx.ws, sheet.name, sheet.getvalue(),
-                    photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
-                    lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
-                                                   text=f"{k}/{n} {ref}"))
+            report = run_import(
+                ctx.ws, sheet.name, sheet.getvalue(),
+                photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
+                lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
+                                               text=f"{k}/{n} {ref}"))
         except ImportFileError as exc:
             st.error(f"Not imported: {safe(exc)}.")
         else:

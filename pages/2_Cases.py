@@ -120,7 +120,7 @@ if ctx.can("cases.edit"):
                                 type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"],
                                 key=f"more_{case_id}")
         if more and st.button("Add these photos", key="add_photos"):
-            with session.state.lock, st.spinner("Checking and storing the photos"):
+            with st.spinner("Checking and storing the photos"):
                 outcomes = add_photos(case_id, [PhotoInput(f.name, f.getvalue()) for f in more],
                                       records, ctx.ws.store, ctx.settings, ctx.user.username)
             for o in outcomes:
@@ -138,7 +138,7 @@ if ctx.can("cases.erase"):
             if typed.strip().lstrip("#") != str(case_id):
                 st.error("The number typed does not match: nothing was erased.")
             else:
-                with session.state.lock, st.spinner("Erasing"):
+                with st.spinner("Erasing"):
                     delete_case(case_id, records, ctx.ws.store, ctx.settings, ctx.user.username)
                 st.session_state.pop("registered_case", None)
                 st.success(f"Case #{case_id} was erased.")

@@ -43,10 +43,9 @@ if go:
         st.error("Nothing to search: add a photo.")
     else:
         bar = st.progress(0.0, text="Searching")
-        with session.state.lock:
-            found = search_uploads(
-                ctx.ws, uploads, ctx.user.username, top_k,
-                lambda k, n, name: bar.progress(k / max(n, 1), text=f"{k}/{n} {name}"))
+        found = search_uploads(
+            ctx.ws, uploads, ctx.user.username, top_k,
+            lambda k, n, name: bar.progress(k / max(n, 1), text=f"{k}/{n} {name}"))
         st.session_state["search_results"] = found
 
 found = st.session_state.get("search_results") or []

@@ -62,9 +62,8 @@ def results() -> None:
         # keyed by the sighting itself, not its place in the list: a list that reorders
         # between refreshes must not swallow the click
         elif c2.button("Create lead", key=f"live_lead_{s.case_id}_{s.first_s:.1f}"):
-            with session.state.lock:
-                done[mark] = leads.lead_from_sighting(ctx.ws.records, ctx.settings, s,
-                                                      st.session_state["live_camera"], "webcam")
+            done[mark] = leads.lead_from_sighting(ctx.ws.records, ctx.settings, s,
+                                                  st.session_state["live_camera"], "webcam")
             st.rerun(scope="fragment")
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from findme.config import get_settings
 from findme.evaluation import charts as eval_charts
+from findme.evaluation import jobs as eval_jobs
 from findme.evaluation import protocol as evaluation
 from findme.provision import weights
 from findme.search import calibration
@@ -49,11 +50,15 @@ sizes = st.multiselect("Gallery sizes to project to (needs never-enrolled people
 conditions = st.multiselect("Robustness slices (probes degraded on purpose)",
                             [c for c in evaluation.CONDITIONS if c != "original"], key="conds")
 
+own_job = f"{ctx.settings.data_dir}:{ctx.user.username}"  # whose evaluation of own cases
+
 if st.button("Run evaluation", type="primary", key="run"):
     if not models:
         st.error("Choose at least one model.")
     elif dataset != "Our own cases" and not folder:
         st.error("Give a folder.")
+    elif dataset == "Our own cases":  # a worker thread runs it; its progress is shown below
+        eval_jobs.start_own_cases(ctx.ws, own_job)
     else:
         bar = st.progress(0.0, text="starting")
 
@@ -61,22 +66,37 @@ if st.button("Run evaluation", type="primary", key="run"):
             bar.progress(done / max(total, 1), text=f"{stage}: {done}/{total}")
 
         try:
-            if dataset == "Our own cases":
-                with session.state.lock:
-                    result = evaluation.evaluate_own_cases(ctx.ws.records, ctx.ws.store,
-                                                           ctx.settings)
-            else:
-                result = evaluation.evaluate(
-                    evaluation.check_folder(ctx.settings, folder, any_folder), models,
-                    int(enroll), evaluation.check_folder(ctx.settings, distractors, any_folder)
-                    if distractors else None,
-                    ["original", *conditions], settings=settings, progress=progress,
-                    gallery_sizes=sizes)
+            result = evaluation.evaluate(
+                evaluation.check_folder(ctx.settings, folder, any_folder), models,
+                int(enroll), evaluation.check_folder(ctx.settings, distractors, any_folder)
+                if distractors else None,
+                ["original", *conditions], settings=settings, progress=progress,
+                gallery_sizes=sizes)
             st.session_state["evaluation"] = result
             bar.progress(1.0, text="done")
         except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
             st.error(safe(exc))
 
+
+
+@st.fragment(run_every=1.0)
+def own_cases_job() -> None:
+    """The evaluation of own cases running in its worker thread: its progress while it runs,
+    then its result (or why it failed)."""
+    job = eval_jobs.latest(own_job)
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.fraction, text=f"Evaluating own cases: {job.text}")
+    elif job.error:
+        st.error(safe(job.error))
+    else:
+        st.session_state["evaluation"] = job.result
+        eval_jobs.forget(job)
+        st.rerun()
+
+
+own_cases_job()
 result = st.session_state.get("evaluation")
 if result is not None:
     st.subheader(f"{result.dataset}: {result.protocol}")
