@@ -11,18 +11,25 @@ candidates than it returns (``Settings.search_candidates``). M 48 and ``ef_searc
 chosen with ``bench/search.py``: genuine recall@10 1.000 at 100k faces (p95 2.75 ms) and at 1M
 (p95 3.13 ms, 1,000 probes); M 32 missed 1 in 300 at 1M (README, *Speed*).
 No metadata filter is used on the search path (Chroma's ``where`` costs 50-115 ms at 100k rows).
+
+A Chroma server is reached with ``FINDME_CHROMA_TOKEN`` (sent as ``Authorization: Bearer``); when
+it is unset, the token ``findme serve`` keeps in the data folder (``run/chroma.token``) is used.
+Erasure under a server asks it to purge its files (``POST /findme/v1/purge``, served by
+``findme chroma-server``) so no erased vector stays in SQLite free pages or HNSW files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -33,6 +40,9 @@ from findme.config import Settings
 PREFIX = "faces-"
 REBUILD_SUFFIX = ".rebuild"
 LOCK_FILE = ".findme.lock"
+TOKEN_FILE = ("run", "chroma.token")  # under the data folder, written by `findme serve`
+PURGE_PATH = "/findme/v1/purge"
+log = logging.getLogger(__name__)
 
 
 class StoreBusy(RuntimeError):
@@ -65,18 +75,21 @@ class VectorStore:
 
         self.settings = settings
         self._lock_fd: int | None = None
+        self._headers: dict[str, str] = {}
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
-            headers = ({"Authorization": f"Bearer {settings.chroma_token}"}
-                       if settings.chroma_token else None)
+            token = server_token(settings)
+            self._headers = {"Authorization": f"Bearer {token}"} if token else {}
             try:
                 self.client = chromadb.HttpClient(host=url.hostname or "127.0.0.1",
                                                   port=url.port or 8000,
-                                                  ssl=url.scheme == "https", headers=headers,
+                                                  ssl=url.scheme == "https",
+                                                  headers=self._headers or None,
                                                   settings=chroma_settings)
             except Exception as exc:
-                if "401" in str(exc) or "403" in str(exc) or "nauthori" in str(exc):
+                text = f"{type(exc).__name__} {exc}"
+                if any(k in text for k in ("401", "403", "nauthori", "Forbidden", "AuthError")):
                     raise StoreRefused(
                         f"the Chroma server at {settings.chroma_url} refused the connection "
                         "(401/403): set FINDME_CHROMA_TOKEN to the token its gate expects"
@@ -274,20 +287,57 @@ class VectorStore:
             else:  # the old one was dropped: the copy is complete
                 self.client.get_collection(n, embedding_function=None).modify(name=final)
 
-    def _purge_files(self) -> None:
-        """Embedded only: delete segment folders no collection uses, and VACUUM the SQLite."""
-        if not self.embedded:
-            return
-        db = self.settings.chroma_dir / "chroma.sqlite3"
-        con = sqlite3.connect(db, timeout=60)
-        try:
-            live = {row[0] for row in con.execute("SELECT id FROM segments")}
-            for entry in self.settings.chroma_dir.iterdir():
-                if entry.is_dir() and entry.name not in live and len(entry.name) == 36:
-                    shutil.rmtree(entry, ignore_errors=True)
-            con.execute("VACUUM")
-        finally:
-            con.close()
+    def _purge_files(self) -> bool:
+        """Leave no deleted vector in the store's files: embedded, purge the folder here
+        (:func:`purge_folder`); with a server, ask it to (``findme chroma-server`` does). Returns
+        False, with a warning in the log, when the server cannot (a plain ``chroma run``)."""
+        if self.embedded:
+            purge_folder(self.settings.chroma_dir)
+            return True
+        import httpx
+
+        url = self.settings.chroma_url.rstrip("/") + PURGE_PATH
+        answer = httpx.post(url, headers=self._headers, timeout=3600)
+        if answer.status_code in (401, 403):
+            raise StoreRefused(f"the Chroma server at {self.settings.chroma_url} refused to "
+                               "purge erased vectors (401/403): check FINDME_CHROMA_TOKEN")
+        if answer.status_code == 404:
+            log.warning("the Chroma server at %s cannot purge its files (not `findme "
+                        "chroma-server`): erased vectors may stay in its SQLite free pages "
+                        "until it is vacuumed", self.settings.chroma_url)
+            return False
+        answer.raise_for_status()
+        return True
+
+
+def server_token(settings: Settings) -> str:
+    """The token for the Chroma server: ``FINDME_CHROMA_TOKEN``, else the one ``findme serve``
+    keeps in the data folder (``run/chroma.token``), else empty."""
+    if settings.chroma_token:
+        return settings.chroma_token
+    path = settings.data_dir.joinpath(*TOKEN_FILE)
+    with contextlib.suppress(OSError):
+        return path.read_text(encoding="utf-8").strip()
+    return ""
+
+
+def purge_folder(chroma_dir: Path | str) -> None:
+    """Delete the segment folders of a Chroma folder that no collection uses (dropped
+    collections' HNSW files) and VACUUM its SQLite file, so deleted rows leave no bytes in free
+    pages, then truncate any write-ahead log. Run it where no other copy of SQLite in the same
+    process writes the file (the server runs it in a child process)."""
+    folder = Path(chroma_dir)
+    con = sqlite3.connect(folder / "chroma.sqlite3", timeout=60)
+    try:
+        con.execute("PRAGMA busy_timeout = 60000")
+        live = {row[0] for row in con.execute("SELECT id FROM segments")}
+        for entry in folder.iterdir():
+            if entry.is_dir() and entry.name not in live and len(entry.name) == 36:
+                shutil.rmtree(entry, ignore_errors=True)
+        con.execute("VACUUM")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
 
 
 def open_store(settings: Settings) -> VectorStore:
