@@ -151,3 +151,122 @@ def test_only_a_role_that_edits_cases_may_mark_one_found(ws_settings: Settings) 
     out = leads.review(r, lead, "ivan", "confirm", "same child", mark_found=True,
                        role="investigator")
     assert out.case_marked_found and r.get_case(case).status == "found"
+
+
+# ----------------------------------------------------------------------------- searched twice
+
+
+def _enrolled(workspace, orl) -> int:
+    """A case of ORL person s11 (photos 1-3), beside another child (s12)."""
+    from findme.cases.registry import PhotoInput, enroll_case
+
+    def enroll(name: str, person: str) -> int:
+        return enroll_case(CaseDetails(name=name, consent_recorded=True),
+                           [PhotoInput(f"{i}.pgm", (orl / person / f"{i}.pgm").read_bytes())
+                            for i in (1, 2, 3)],
+                           workspace.records, workspace.store, workspace.settings).case_id
+
+    case = enroll("Lead Child", "s11")
+    enroll("Other Child", "s12")
+    return case
+
+
+@pytest.mark.heavy
+def test_the_same_photo_searched_again_makes_no_second_lead(workspace, orl) -> None:
+    """One open lead per case per searched image (its pixels): the same photo uploaded again,
+    under another name, returns the open lead and notes the repeat (no second lead, crop or
+    alert); another photo of the child makes its own lead; once the lead is reviewed, a new
+    search of the photo may make a new one."""
+    from findme.alerts.store import list_alerts
+    from findme.faces.image import load_image
+
+    ws = workspace
+    case = _enrolled(ws, orl)
+    photo = orl / "s11" / "8.pgm"
+    first = ws.search(load_image(photo.read_bytes(), ws.settings), source="photo",
+                      source_ref="tip.jpg")
+    assert len(first.lead_ids) == 1
+    alerts, crops = len(list_alerts(ws.records)), sorted(ws.settings.leads_dir.iterdir())
+
+    again = ws.search(load_image(photo.read_bytes(), ws.settings), source="photo",
+                      source_ref="tip (1).jpg")
+    assert again.lead_ids == first.lead_ids and again.probe_id != first.probe_id
+    (lead,) = ws.records.leads()
+    assert lead.case_id == case and lead.probe_id == first.probe_id
+    assert len(list_alerts(ws.records)) == alerts
+    assert sorted(ws.settings.leads_dir.iterdir()) == crops
+    assert len(ws.records.audit_log(action="lead.create")) == 1
+    (repeat,) = ws.records.audit_log(action="lead.repeat")
+    assert repeat["target"] == f"lead:{lead.id}" and f"probe:{again.probe_id}" in repeat["detail"]
+
+    other = ws.search(load_image(orl / "s11" / "9.pgm", ws.settings), source="photo",
+                      source_ref="another.jpg")
+    assert len(other.lead_ids) == 1 and other.lead_ids != first.lead_ids
+
+    leads.review(ws.records, lead.id, "rita", "reject", "not her")
+    later = ws.search(load_image(photo.read_bytes(), ws.settings), source="photo")
+    assert len(later.lead_ids) == 1 and later.lead_ids != first.lead_ids
+    assert len(ws.records.leads(case_id=case)) == 3
+
+
+@pytest.mark.heavy
+def test_concurrent_searches_of_one_photo_make_one_lead(workspace, orl) -> None:
+    """Four searches of the same photo at once, each with its own database connection (as four
+    dashboard sessions or processes): the database, not a check before the insert, decides,
+    so exactly one lead, one crop and one set of alerts remain, and every search names it."""
+    import threading
+
+    from findme.alerts.store import list_alerts
+    from findme.faces.image import load_image
+
+    ws = workspace
+    _enrolled(ws, orl)
+    image = load_image(orl / "s11" / "8.pgm", ws.settings)
+    result = ws.matcher.search_image(image)
+    assert result.faces[0].best.decision.makes_lead
+    start, ids, errors = threading.Barrier(4), [], []
+
+    def search() -> None:
+        records = open_records(ws.settings)
+        try:
+            start.wait()
+            ids.append(leads.record_search(records, ws.settings, image, result, "photo",
+                                           "tip.jpg").lead_ids)
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+        finally:
+            records.engine.dispose()
+
+    threads = [threading.Thread(target=search) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    (lead,) = ws.records.leads()
+    assert ids == [[lead.id]] * 4
+    assert len(list(ws.settings.leads_dir.iterdir())) == 1
+    assert {a.lead_id for a in list_alerts(ws.records)} == {lead.id}
+    assert ws.records.counts()["probes"] == 4
+
+
+def test_the_database_refuses_a_second_open_lead_for_one_image(ws_settings: Settings) -> None:
+    """The rule lives in the schema (a partial unique index), so no writer can get round it; a
+    reviewed lead leaves room for a new one, and leads without a fingerprint are not limited."""
+    from sqlalchemy.exc import IntegrityError
+
+    r = _records(ws_settings)
+    case = r.create_case(CaseDetails("A"))
+
+    def add(fp: str | None) -> int:
+        return r.add_lead(None, case, None, [0, 0, 9, 9], 0.9, {}, "match", fingerprint=fp)
+
+    first = add("f" * 64)
+    with pytest.raises(IntegrityError):
+        add("f" * 64)
+    add("e" * 64)
+    add(None)
+    add(None)
+    leads.review(r, first, "rita", "reject")
+    add("f" * 64)
+    assert len(r.leads()) == 5

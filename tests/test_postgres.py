@@ -109,6 +109,46 @@ def test_case_numbers_are_not_reused_on_postgres(postgres_url: str, ws_settings:
     reopened.engine.dispose()
 
 
+def test_concurrent_leads_from_one_image_make_one_on_postgres(postgres_url: str,
+                                                              ws_settings: Settings) -> None:
+    """Four writers making the lead of one case from one image at once, each on its own
+    connection: PostgreSQL's unique index makes one lead; every writer gets its id."""
+    import threading
+
+    import numpy as np
+
+    from findme.cases.leads import NewLead, create_lead
+    from findme.search.decision import Decision
+
+    _fresh(postgres_url)
+    settings = replace(ws_settings, database_url=postgres_url)
+    case = rec.open_records(settings).create_case(rec.CaseDetails("A"), actor="pg-test")
+    new = NewLead(case, None, (5, 5, 40, 40), 0.99, {"facenet": 0.9}, Decision.MATCH,
+                  np.full((48, 48, 3), 120, np.uint8), fingerprint="f" * 64)
+    start, ids, errors = threading.Barrier(4), [], []
+
+    def make() -> None:
+        records = rec.open_records(settings)
+        try:
+            start.wait()
+            ids.append(create_lead(records, settings, new, None, "photo"))
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+        finally:
+            records.engine.dispose()
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    records = rec.open_records(settings)
+    (lead,) = records.leads()
+    assert errors == [] and ids == [lead.id] * 4
+    assert len(list(settings.leads_dir.iterdir())) == 1
+    records.engine.dispose()
+
+
 @pytest.mark.heavy
 def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_settings: Settings,
                                                    orl: Path) -> None:
@@ -124,6 +164,9 @@ def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_setting
                           source_ref="pg.jpg")
         assert found.faces[0].best.case_id == result.case_id
         assert found.lead_ids and ws.records.leads()[0].scores.keys() == set(settings.models)
+        again = ws.search(load_image(orl / "s22" / "9.pgm", settings), source="photo",
+                          source_ref="pg (1).jpg")  # the same photo again: the same lead
+        assert again.lead_ids == found.lead_ids and len(ws.records.leads()) == 1
         delete_case(result.case_id, ws.records, ws.store, settings)
         counts = ws.records.counts()
         assert (counts["cases"], counts["photos"], counts["leads"]) == (0, 0, 0)

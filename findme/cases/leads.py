@@ -6,6 +6,14 @@ most a stray crop, which the start-up reconcile removes). Photo search, the CLI,
 CCTV all come here: :func:`record_search` for a searched photo, :func:`lead_from_match` for a
 person's "Create lead", :func:`lead_from_sighting` for video.
 
+A photo searched again makes no second lead: a searched image's lead carries the image's
+:func:`fingerprint`, and the database keeps one open (``new``) lead per case per fingerprint (a
+partial unique index), so the same photo uploaded twice, or by two people at once, leaves one
+lead; the repeat is audited on it (``lead.repeat``). Different photos of a child make their own
+leads, and once a lead is reviewed a new search of its photo may make a new one. Video frames
+(``VIDEO_SOURCES``) keep a lead per frame for review; their repeats are ruled by the camera
+cooldown and :func:`lead_from_sighting`.
+
 A lead is a probe face that may show a registered child. A person decides: ``confirm`` or
 ``reject`` with a note. Under the two-person rule (``FINDME_TWO_PERSON_RULE``) a lead counts as
 confirmed only after two different reviewers confirm it; one rejection rejects it. Confirming can
@@ -15,6 +23,7 @@ mark the case found. Every verdict is audited.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import uuid
 from dataclasses import dataclass, replace
@@ -22,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from findme.alerts.rules import queue_for_lead
 from findme.cases.records import RecordError, Records, _values, add_audit, fault_point
@@ -37,6 +47,7 @@ if TYPE_CHECKING:
     from findme.video.processor import Sighting
 
 VERDICTS = ("confirm", "reject")
+VIDEO_SOURCES = ("cctv", "webcam")  # frames: each a moment of a stream, under the camera cooldown
 
 
 # ----------------------------------------------------------------------------- making leads
@@ -45,7 +56,9 @@ VERDICTS = ("confirm", "reject")
 @dataclass(frozen=True)
 class NewLead:
     """What a lead is made of: the case and registered photo it may show, the probe face's box,
-    fused score, per-model scores and decision, and the probe face crop (RGB) to keep."""
+    fused score, per-model scores and decision, and the probe face crop (RGB) to keep.
+    ``fingerprint`` (see :func:`fingerprint`) names the searched image: one open lead per case
+    per fingerprint; None for leads no image rule applies to (a person's own, video)."""
 
     case_id: int
     photo_id: int | None
@@ -57,14 +70,34 @@ class NewLead:
     margin: float | None = None
     stranger_rate: float | None = None
     quality: dict | None = None
+    fingerprint: str | None = None
 
     @classmethod
     def of_match(cls, match: Match, crop: np.ndarray | None,
-                 quality: dict | None = None) -> NewLead:
+                 quality: dict | None = None, fingerprint: str | None = None) -> NewLead:
         """A lead of a ranked :class:`~findme.search.matcher.Match` (with what a reviewer
         needs: margin to the next case, stranger chance, the probe face's quality)."""
         return cls(match.case_id, match.photo_id, tuple(match.box), match.score, match.scores,
-                   Decision(match.decision), crop, match.margin, match.stranger_rate, quality)
+                   Decision(match.decision), crop, match.margin, match.stranger_rate, quality,
+                   fingerprint)
+
+
+def fingerprint(image: np.ndarray) -> str:
+    """A searched image's fingerprint: the SHA-256 (hex, 64 characters) of its decoded pixels,
+    shape and type. The same file decodes to the same pixels, so the same bytes (under any file
+    name, and a lossless copy of them) give the same fingerprint; any other photo another."""
+    digest = hashlib.sha256(f"{image.shape}|{image.dtype}|".encode())
+    digest.update(np.ascontiguousarray(image).data)
+    return digest.hexdigest()
+
+
+def open_lead(records: Records, case_id: int, fingerprint: str) -> int | None:
+    """The open (``new``) lead of ``case_id`` made from the image with ``fingerprint``, if
+    any (there is at most one)."""
+    with records.session() as s:
+        return s.scalar(select(Lead.id).where(Lead.case_id == case_id,
+                                              Lead.probe_fingerprint == fingerprint,
+                                              Lead.status == "new"))
 
 
 def _save_crop(settings: Settings, crop: np.ndarray) -> str:
@@ -88,6 +121,11 @@ def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: in
     ``alert_source`` keys the alert cooldown (one camera, one uploader; default ``source``).
     A crash before the commit leaves no lead and no alert (the stray crop is removed by the
     start-up reconcile); an error removes the crop at once. Returns the lead id.
+
+    With ``new.fingerprint`` set and an open lead of the case from that image already there
+    (made before, or by a search committing a moment earlier), no lead, crop or alert is made:
+    the repeat (``probe_id``) is audited on the existing lead and its id returned. The database
+    decides (a unique index checked by the insert itself), so concurrent searches cannot race.
     """
     crop = _save_crop(settings, new.crop) if new.crop is not None and new.crop.size else None
     try:
@@ -95,12 +133,23 @@ def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: in
             lead_id = records.add_lead(probe_id, new.case_id, new.photo_id, list(new.face_box),
                                        new.score, new.scores, Decision(new.decision), crop,
                                        actor, session=s, margin=new.margin,
-                                       stranger_rate=new.stranger_rate, quality=new.quality)
+                                       stranger_rate=new.stranger_rate, quality=new.quality,
+                                       fingerprint=new.fingerprint)
             fault_point("lead-before-alerts")
             queue_for_lead(s, settings, lead_id, new.case_id, new.decision, new.score, source,
                            alert_source)
             fault_point("lead-before-commit")
         return lead_id
+    except IntegrityError:
+        if crop:
+            (settings.data_dir / crop).unlink(missing_ok=True)
+        existing = (open_lead(records, new.case_id, new.fingerprint)
+                    if new.fingerprint is not None else None)
+        if existing is None:  # another constraint (the case was erased meanwhile...)
+            raise
+        records.audit(actor, "lead.repeat", f"lead:{existing}",
+                      f"case:{new.case_id} probe:{probe_id}")
+        return existing
     except BaseException:
         if crop:
             (settings.data_dir / crop).unlink(missing_ok=True)
@@ -110,18 +159,29 @@ def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: in
 def record_search(records: Records, settings: Settings, image: np.ndarray,
                   result: SearchResult, source: str, source_ref: str | None = None,
                   alert_source: str | None = None) -> SearchResult:
-    """Record a photo search as a probe and make a lead of each face whose best match is
-    ``match`` or ``possible`` (faces that match nobody leave nothing). Returns ``result`` with
-    its ``probe_id`` and ``lead_ids``."""
+    """Record a photo search of the RGB ``image`` as a probe and make a lead of each face whose
+    best match is ``match`` or ``possible`` (faces that match nobody leave nothing).
+
+    One open lead per case per image: when several faces of the photo match one case, the
+    best-scoring face makes its lead; when the same image was searched before and its lead for
+    that case is still open, that lead is returned (the repeat audited), not a second one.
+    (A video frame, ``source`` in ``VIDEO_SOURCES``, is exempt: see the module docstring.)
+    Returns ``result`` with its ``probe_id`` and ``lead_ids`` (each once, best score first)."""
     probe_id = records.add_probe(source, source_ref, len(result.faces))
-    lead_ids = []
-    for fr in result.faces:
+    image_fp = None if source in VIDEO_SOURCES else fingerprint(image)
+    lead_ids: list[int] = []
+    cases: set[int] = set()
+    for fr in sorted(result.faces, key=lambda f: -f.best.score if f.best else 0.0):
         best = fr.best
-        if best is None or not Decision(best.decision).makes_lead:
+        if best is None or not Decision(best.decision).makes_lead or best.case_id in cases:
             continue
-        new = NewLead.of_match(best, crop_face(image, fr.face.box), fr.quality.as_dict())
-        lead_ids.append(create_lead(records, settings, new, probe_id, source,
-                                    alert_source or f"{source}:{source_ref or ''}"))
+        cases.add(best.case_id)
+        new = NewLead.of_match(best, crop_face(image, fr.face.box), fr.quality.as_dict(),
+                               image_fp)
+        lead_id = create_lead(records, settings, new, probe_id, source,
+                              alert_source or f"{source}:{source_ref or ''}")
+        if lead_id not in lead_ids:
+            lead_ids.append(lead_id)
     return replace(result, probe_id=probe_id, lead_ids=lead_ids)
 
 

@@ -209,7 +209,9 @@ class Records:
     # ------------------------------------------------------------------ cases
 
     def create_case(self, details: CaseDetails, actor: str = "system") -> int:
-        """Insert a case (status ``open``); returns its id. Validates ``details`` first."""
+        """Insert a case (status ``open``); returns its id, the case number, which is never one
+        an erased case had (AUTOINCREMENT on SQLite, a sequence on PostgreSQL). Validates
+        ``details`` first."""
         details.validate()
         with self.session() as s:
             case = Case(**{f: getattr(details, f) for f in CaseDetails.__dataclass_fields__})
@@ -404,17 +406,21 @@ class Records:
                  face_box: list, fused_score: float, scores: dict, decision: str,
                  crop_path: str | None = None, actor: str = "system",
                  session: Session | None = None, margin: float | None = None,
-                 stranger_rate: float | None = None, quality: dict | None = None) -> int:
-        """Record a lead (status ``new``, audited); returns its id. With ``session`` the row is
-        written in the caller's transaction (see :func:`findme.cases.leads.create_lead`, the one
-        way leads are made)."""
+                 stranger_rate: float | None = None, quality: dict | None = None,
+                 fingerprint: str | None = None) -> int:
+        """Record a lead (status ``new``, audited); returns its id (never one an erased lead
+        had). With ``session`` the row is written in the caller's transaction (see
+        :func:`findme.cases.leads.create_lead`, the one way leads are made). ``fingerprint``
+        names the searched image: the database refuses a second open lead of one case with the
+        same fingerprint (``IntegrityError``)."""
         if decision not in DECISIONS:
             raise RecordError(f"decision must be one of {', '.join(DECISIONS)}")
         with nullcontext(session) if session is not None else self.session() as s:
             lead = Lead(probe_id=probe_id, case_id=case_id, photo_id=photo_id,
                         face_box=face_box, fused_score=fused_score, scores=scores,
                         decision=decision, crop_path=crop_path, margin=margin,
-                        stranger_rate=stranger_rate, quality=quality)
+                        stranger_rate=stranger_rate, quality=quality,
+                        probe_fingerprint=fingerprint)
             s.add(lead)
             s.flush()
             add_audit(s, actor=actor, action="lead.create", target=f"lead:{lead.id}",
