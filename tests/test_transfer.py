@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -95,8 +96,12 @@ def test_two_hundred_cases_import_once_export_and_come_back(
     broken.write_bytes((celeb5 / "val" / "madonna").iterdir().__next__().read_bytes()[:3000])
     rows.insert(17, ["BAD-001", "Cut Off", str(broken), "", "", "", "", "yes", ""])
     sheet = _write_sheet(tmp_path / "cases.csv", rows)
+    for row in rows[:17] + rows[18:]:  # the photo folder: photos resolve only inside it
+        for name in row[2].split(";"):
+            (photos / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(orl.parent / name, photos / name)
 
-    first = _run(ws_settings, "import", str(sheet), "--photos", str(orl.parent), "--json")
+    first = _run(ws_settings, "import", str(sheet), "--photos", str(photos), "--json")
     report = json.loads(first.stdout)
     assert first.returncode == 1, first.stderr[-2000:]  # one row rejected
     rejected = [r for r in report["rows"] if r["status"] == "rejected"]
@@ -108,7 +113,7 @@ def test_two_hundred_cases_import_once_export_and_come_back(
     before = _stored(ws_settings)
     assert len(before) == 200 and sum(map(len, before.values())) == 40 * 3 + 5 * 2 + 155
 
-    again = json.loads(_run(ws_settings, "import", str(sheet), "--photos", str(orl.parent),
+    again = json.loads(_run(ws_settings, "import", str(sheet), "--photos", str(photos),
                             "--json").stdout)
     assert (again["imported"], again["updated"], again["unchanged"]) == (0, 0, 200)
     assert _stored(ws_settings) == before
@@ -182,8 +187,8 @@ def test_excel_sheets_read_like_csv(tmp_path: Path) -> None:
 
 
 def test_export_keeps_a_formula_like_name_as_text(ws_settings: Settings) -> None:
-    """A name starting with ``=`` is exported as text a spreadsheet will not run (and is read
-    back unchanged); the export is audited."""
+    """A name starting with ``=`` is exported as text a spreadsheet will not run (a leading
+    apostrophe; read back unchanged); the export is audited."""
     import io
     import zipfile
 
@@ -196,7 +201,7 @@ def test_export_keeps_a_formula_like_name_as_text(ws_settings: Settings) -> None
         buf = io.BytesIO()
         assert export_cases(records, ws_settings, buf, "tester") == 1
         text = zipfile.ZipFile(buf).read("cases.csv").decode()
-        assert text.startswith("ref,name,photos") and ',"' + " =HYPERLINK" in text
+        assert text.startswith("ref,name,photos") and ",\"'=HYPERLINK" in text
         rows, source, _ = open_sheet("export.zip", buf.getvalue())
         assert rows[0]["name"] == '=HYPERLINK("http://x")' and source.archive is not None
         assert records.audit_log(action="cases.export")

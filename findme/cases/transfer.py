@@ -10,7 +10,8 @@ column                  meaning
                         duplicates
 ``name``                the child's name
 ``photos``              one or more photo paths separated by ``;`` (relative to the photo folder,
-                        the sheet's folder, or inside the ZIP)
+                        the sheet's folder, or inside the ZIP); a path that resolves outside that
+                        folder (``..``, an absolute path, a symlink) is refused
 ``age``, ``gender``     optional; age at disappearance in years
 ``birth_date``,         optional dates, ``YYYY-MM-DD``
 ``last_seen_date``
@@ -27,8 +28,10 @@ Every row is checked first (details, every photo read, decoded, one usable face)
 problem is rejected with its reasons and nothing of it is stored, while the other rows go on.
 Usable faces are embedded in batches (the models load once). ``dry_run`` checks everything and
 writes nothing. A photo already registered for the case (same bytes) is skipped, so running an
-import twice changes nothing. (Over 400 lines as one cohesive thing: the import format, read
-and written.)
+import twice changes nothing. A sheet is streamed and refused past :data:`MAX_ROWS` rows
+before the rest is read. Formula-like text is exported behind an apostrophe
+(:func:`defuse_cell`) that the import takes off again. (Over 400 lines as one cohesive
+thing: the import format, read and written.)
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import re
+import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -60,6 +67,8 @@ COLUMNS = ("ref", "name", "photos", "age", "gender", "birth_date", "last_seen",
            "last_seen_date", "description", "guardian", "consent", "lawful_basis", "status")
 REQUIRED = ("ref", "name")
 MAX_ROWS = 20_000
+MAX_COLUMNS = 100  # cells read per line; further columns are ignored
+BLANK_TAIL = 1_000  # blank lines looked at past the last row before a sheet counts as too long
 MAX_SHEET_BYTES = 50 * 2**20
 MAX_ZIP_BYTES = 4 * 2**30  # an export ZIP holds the photos too
 BATCH_ROWS = 16  # rows whose faces are embedded together
@@ -124,8 +133,18 @@ class ImportReport:
 # ----------------------------------------------------------------------------- reading sheets
 
 
+#: what reading a damaged ZIP member raises (bad CRC, broken deflate stream, cut off, a
+#: compression method or encryption zipfile cannot read)
+ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                     RuntimeError)
+
+
 class PhotoSource:
-    """Where a sheet's photo paths point: a folder on this machine, or a ZIP's members."""
+    """Where a sheet's photo paths point: a folder on this machine, or a ZIP's members.
+
+    A path in a folder is resolved (``..``, symlinks) and must stay inside the folder; a ZIP
+    member must stay inside the ZIP. A damaged member is that photo's error, not the import's.
+    """
 
     def __init__(self, folder: Path | None = None, archive: zipfile.ZipFile | None = None,
                  prefix: str = "") -> None:
@@ -134,7 +153,9 @@ class PhotoSource:
         self.prefix = prefix
 
     def read(self, name: str, limit: int) -> bytes:
-        """The photo's bytes (ValueError with a sentence when it cannot be read)."""
+        """The bytes of the photo ``name`` (at most ``limit``); ValueError (or OSError) with a
+        sentence when it cannot be read: missing, outside the folder or ZIP, too large,
+        damaged."""
         if self.archive is not None:
             member = PurePosixPath(self.prefix, member_name(name))
             if ".." in member.parts or member.is_absolute():
@@ -145,18 +166,51 @@ class PhotoSource:
                 raise ValueError("no such file in the ZIP") from None
             if info.file_size > limit:
                 raise ValueError(f"larger than {limit // 2**20} MB")
-            with self.archive.open(info) as f:
-                data = f.read(limit + 1)
+            try:
+                with self.archive.open(info) as f:
+                    data = f.read(limit + 1)
+            except ZIP_MEMBER_ERRORS as exc:
+                raise ValueError(f"damaged in the ZIP ({type(exc).__name__})") from None
             if len(data) > limit:
                 raise ValueError(f"larger than {limit // 2**20} MB")
             return data
         if self.folder is None:
             raise ValueError("no photo folder was given")
-        path = Path(name).expanduser()
-        path = path if path.is_absolute() else self.folder / path
-        if not path.exists():
-            raise ValueError("no such file")
-        return read_limited(path, limit)
+        return _read_regular(inside_folder(self.folder, name), limit)
+
+
+def inside_folder(folder: Path, name: str) -> Path:
+    """The real path of the sheet's photo path ``name`` (relative to ``folder``, or absolute),
+    every ``..`` and symlink resolved; ValueError when that lands outside ``folder`` (``..``, an
+    absolute path elsewhere, a symlink pointing out) or the file does not exist."""
+    root = folder.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError("outside the photo folder")
+    if not path.exists():
+        raise ValueError("no such file")
+    return path
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never more than ``limit``: opened without following a symlink
+    put in its place after :func:`inside_folder` resolved it, and without blocking on a named
+    pipe; ValueError for anything else, or over the limit."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise OSError(f"cannot read the file ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"file is {info.st_size / 2**20:.0f} MB, over the "
+                             f"{limit / 2**20:.0f} MB limit")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"file grew past the {limit / 2**20:.0f} MB limit while read")
+    return data
 
 
 def read_sheet(path: Path, name: str | None = None) -> bytes:
@@ -255,35 +309,29 @@ def open_sheet(name: str, data: bytes, photos: PhotoSource | None = None
         if info.file_size > MAX_SHEET_BYTES:
             raise ImportFileError(f"{sheet} is over {MAX_SHEET_BYTES // 2**20} MB")
         prefix = str(PurePosixPath(sheet).parent).lstrip(".")
-        rows, ignored = _parse(sheet, archive.read(info))
+        try:
+            content = archive.read(info)
+        except ZIP_MEMBER_ERRORS:
+            raise ImportFileError(f"{sheet} is damaged in the ZIP") from None
+        rows, ignored = _parse(sheet, content)
         return rows, photos or PhotoSource(archive=archive, prefix=prefix), ignored
     rows, ignored = _parse(name, data)
     return rows, photos or PhotoSource(), ignored
 
 
 def _parse(name: str, data: bytes) -> tuple[list[dict[str, str]], tuple[str, ...]]:
-    if name.lower().endswith((".xlsx", ".xlsm")):
-        import pandas as pd
-
+    """A sheet's bytes as (rows as ``{column: text}``, ignored columns). Streamed: at most
+    :data:`MAX_ROWS` rows (and :data:`MAX_COLUMNS` columns) are read; one more refuses the sheet
+    before the rest is parsed. Empty lines keep their row number (as ``{}``); blank lines at the
+    end are dropped. Every cell loses the guard :func:`defuse_cell` gave it on export."""
+    lower = name.lower()
+    if lower.endswith((".xlsx", ".xlsm")):
+        header, table = _limited(_xlsx_lines(data))
+    elif lower.endswith((".csv", ".txt")):
         try:
-            frame = pd.read_excel(io.BytesIO(data), dtype=object, engine="openpyxl")
-        except Exception as exc:  # noqa: BLE001 - any parser error is "not a workbook"
-            raise ImportFileError(f"not a readable Excel workbook ({exc})") from None
-        table = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
-        header = [str(c) for c in frame.columns]
-    elif name.lower().endswith((".csv", ".txt")):
-        try:
-            text = data.decode("utf-8-sig")
+            header, table = _limited(_csv_lines(data, "utf-8-sig"))
         except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        lines = list(csv.reader(io.StringIO(text), dialect))
-        if not lines:
-            raise ImportFileError("the sheet is empty")
-        header, table = lines[0], lines[1:]
+            header, table = _limited(_csv_lines(data, "cp1252"))
     else:
         raise ImportFileError("import a .csv or .xlsx sheet, or a .zip holding cases.csv")
     header = [h.strip().lower().replace(" ", "_") for h in header]
@@ -291,17 +339,86 @@ def _parse(name: str, data: bytes) -> tuple[list[dict[str, str]], tuple[str, ...
     if missing:
         raise ImportFileError(f"the sheet has no {' or '.join(missing)} column (columns: "
                               f"{', '.join(COLUMNS)})")
-    if len(table) > MAX_ROWS:
-        raise ImportFileError(f"{len(table)} rows; at most {MAX_ROWS} per import")
     ignored = tuple(h for h in header if h and h not in COLUMNS)
     rows = []
     for values in table:
-        if not any(str(v).strip() for v in values):
-            rows.append({})  # an empty line keeps its row number and is skipped
-            continue
-        rows.append({h: str(v).strip() for h, v in zip(header, values, strict=False)
-                     if h in COLUMNS})
+        rows.append({h: restore_cell(v).strip() for h, v in zip(header, values, strict=False)
+                     if h in COLUMNS})  # an empty line ([]) keeps its row number: skipped
     return rows, ignored
+
+
+def _limited(lines: Iterator[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a sheet's ``lines``, read one at a time and no further than
+    :data:`MAX_ROWS` rows (blank rows as ``[]``; blank rows at the end dropped, at most
+    :data:`BLANK_TAIL` of them looked at past the limit). ImportFileError beyond that."""
+    too_many = ImportFileError(f"the sheet has more than {MAX_ROWS} rows; at most {MAX_ROWS} "
+                               "per import")
+    header = next(lines, None)
+    if header is None:
+        raise ImportFileError("the sheet is empty")
+    table: list[list[str]] = []
+    blank = 0
+    for values in lines:
+        if not any(v.strip() for v in values):
+            blank += 1
+            if len(table) + blank > MAX_ROWS + BLANK_TAIL:
+                raise too_many
+            continue
+        table += [[] for _ in range(blank)]
+        blank = 0
+        if len(table) >= MAX_ROWS:
+            raise too_many
+        table.append(values)
+    return header, table
+
+
+def _csv_lines(data: bytes, encoding: str) -> Iterator[list[str]]:
+    """A CSV's lines as lists of text, decoded as they are read (UnicodeDecodeError from
+    ``utf-8-sig`` says: try ``cp1252``); at most :data:`MAX_COLUMNS` cells a line."""
+    errors = "strict" if encoding.startswith("utf") else "replace"
+    try:
+        dialect: type[csv.Dialect] = csv.Sniffer().sniff(
+            data[:4096].decode(encoding, errors="ignore"), delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors=errors, newline="")
+    try:
+        for line in csv.reader(text, dialect):
+            yield line[:MAX_COLUMNS]
+    except csv.Error as exc:
+        raise ImportFileError(f"not a readable CSV sheet ({exc})") from None
+
+
+def _xlsx_lines(data: bytes) -> Iterator[list[str]]:
+    """The first worksheet's rows as lists of text (:func:`_cell`), streamed by openpyxl in
+    read-only mode; as wide as the header (at most :data:`MAX_COLUMNS`)."""
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            strings = [i for i in z.infolist() if i.filename.endswith("sharedStrings.xml")]
+            if sum(i.file_size for i in strings) > MAX_SHEET_BYTES:  # read whole when opened
+                raise ImportFileError("the workbook's text table is too large")
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True,
+                                      keep_links=False)
+        try:
+            sheet = book.worksheets[0]
+            sheet.reset_dimensions()  # a workbook's stated size may be wrong: read what is there
+            first = next(sheet.iter_rows(max_row=1, max_col=MAX_COLUMNS, values_only=True), ())
+            header = [_cell(v) for v in first]
+            while header and not header[-1].strip():
+                header.pop()
+            if not header:
+                return
+            yield header
+            for values in sheet.iter_rows(min_row=2, max_col=len(header), values_only=True):
+                yield [_cell(v) for v in values]
+        finally:
+            book.close()
+    except ImportFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser error is "not a workbook"
+        raise ImportFileError(f"not a readable Excel workbook ({exc})") from None
 
 
 def _cell(value: object) -> str:
@@ -501,7 +618,7 @@ def export_cases(records: Records, settings: Settings, out: Path | io.BytesIO, a
     Cases without an organisation number get ``case-<id>`` as their ``ref`` in the file."""
     cases = sorted(records.list_cases(), key=lambda c: c.id)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # quotes a cell holding a CR or an LF
     writer.writerow(COLUMNS)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for c in cases:
@@ -525,7 +642,34 @@ def export_cases(records: Records, settings: Settings, out: Path | io.BytesIO, a
 
 
 def _text(value: object) -> str:
-    """A CSV cell: empty for None; text a spreadsheet would run as a formula gets a leading
-    apostrophe-free guard (a space), so a name like ``=HYPERLINK(...)`` stays text."""
-    text = "" if value is None else str(value)
-    return " " + text if text[:1] in ("=", "+", "-", "@") else text
+    """A CSV cell: empty for None, any other value as text defused by :func:`defuse_cell`."""
+    return "" if value is None else defuse_cell(str(value))
+
+
+# ----------------------------------------------------------------------------- formula guard
+
+#: characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell, or a line
+#: of a cell, as a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_CLASS = "".join(map(re.escape, FORMULA_STARTS))  # inside a regex [...]
+#: where a line starts: the text's start, after LF, after a CR that is not part of CR LF
+_LINE_START = r"(?:^|(?<=\n)|(?<=\r)(?!\n))"
+_UNGUARDED = re.compile(_LINE_START + f"(?=[{_CLASS}]|'[{_CLASS}'])")
+_GUARDED = re.compile(_LINE_START + f"'(?=[{_CLASS}'])")
+
+
+def defuse_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it but never runs it: every line (the text's start, and
+    after each CR, LF or CR LF inside it) that starts with ``= + - @``, a tab or a CR gets a
+    leading apostrophe, as OWASP advises (``+91 98765 43210`` -> ``'+91 98765 43210``). A line
+    that already starts with an apostrophe followed by one of those (or by another apostrophe)
+    gets one more, so :func:`restore_cell` gives back exactly ``text``; any other text comes out
+    as it went in (``'Tis`` stays ``'Tis``)."""
+    return _UNGUARDED.sub("'", text)
+
+
+def restore_cell(text: str) -> str:
+    """The inverse of :func:`defuse_cell`: the guarding apostrophe taken off each line start
+    (``'+91 98765 43210`` -> ``+91 98765 43210``). The import applies it to every cell, so an
+    export reads back exactly."""
+    return _GUARDED.sub("", text)
