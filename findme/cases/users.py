@@ -2,10 +2,12 @@
 
 Passwords are stored only as bcrypt hashes. There is no default account: the first admin is made
 with ``findme users add NAME --role admin`` or the one-time first-run form (which works only while
-no user exists, and only with the setup code printed where the dashboard was started). After
-``lockout_attempts`` failed sign-ins in a row an account is locked for ``lockout_minutes``; failed
-sign-ins are also limited per user name and per client address. Every sign-in, failure, lock and
-account change is written to the audit log.
+no user exists, and only with the setup code printed where the dashboard was started). Each
+password check is reserved in the database before it runs (:mod:`findme.cases.throttle`): after
+``lockout_attempts`` failed checks in a row a name - known or not - is locked for
+``lockout_minutes``, an address that keeps failing on a name waits exponentially longer, and an
+address is limited over all names. Every sign-in, failure, lock and account change is written to
+the audit log.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
-from sqlalchemy import Boolean, DateTime, Integer, String, func, or_, select, update
+from sqlalchemy import Boolean, DateTime, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from findme.cases import throttle
@@ -235,70 +237,74 @@ def list_users(records: Records) -> list[UserRecord]:
         return [_record(u) for u in s.scalars(select(User).order_by(User.username))]
 
 
+WRONG = "wrong user name or password"
+
+
+def locked_message(minutes: int) -> str:
+    """The one answer to a sign-in refused by the lock-out: the same for every name, known or
+    not, and whatever the password."""
+    return f"too many failed attempts: the account is locked; try again in {minutes} minute(s)"
+
+
+def _verify(password: str, stored: bytes) -> bool:
+    """The password check (bcrypt; slow by design, so run outside any transaction)."""
+    return bcrypt.checkpw(password.encode()[:72], stored)
+
+
 def authenticate(records: Records, username: str, password: str,
                  client: str | None = None) -> UserRecord:
     """Check a sign-in from ``client`` (the browser's address, when known); returns the account
     or raises :class:`SignInFailed`.
 
-    Failures count towards the account's lock-out; a success resets that count. Failures of any
-    name, known or not, also count per name and per client in a window: past
-    ``signin_limit_name`` / ``signin_limit_client`` further attempts are refused at once,
-    without a password check or an audit row, until the window ends. Audited (a failure is
-    committed before the error is raised).
+    The attempt is reserved in the database *before* the password is checked
+    (:func:`findme.cases.throttle.reserve`: per client first, then per address and name, then
+    the name's lock-out), so a burst of parallel sign-ins gets at most ``lockout_attempts``
+    checks; a refused attempt is answered at once, without a check, with
+    :func:`locked_message` (or, for an address past its allowance, "too many failed sign-ins")
+    and the minutes to wait - the same words for known and unknown names and whatever the
+    password. A success clears the name's failures. Audited (a failure is committed before the
+    error is raised); an address refused for its own allowance writes no audit row.
     """
     settings = records.settings
+    name = username.strip()
+    actor = name[:100] or "?"
     now = _now()
-    failure: str | None = None
-    keys = throttle.keys_for(username, client)
-    wait = throttle.wait_minutes(records, keys, now)
-    if wait:  # refused before any password check, the same way for every name
-        raise SignInFailed(f"too many failed sign-ins: try again in {wait} minute(s)")
+    try:
+        held = throttle.reserve(records, name, client, now)
+    except throttle.Refused as refused:
+        if refused.by_client:
+            raise SignInFailed(f"too many failed sign-ins: try again in {refused.minutes} "
+                               "minute(s)") from None
+        records.audit(actor, "signin.fail", None, "locked")
+        raise SignInFailed(locked_message(refused.minutes)) from None
     with records.session() as s:
-        u = s.scalar(select(User).where(User.username == username.strip()))
-        if u is not None:
-            uid, name, stored = u.id, u.username, u.password_hash.encode()
-            locked, active = _aware(u.locked_until), u.active
-    if u is None:
-        bcrypt.checkpw(password.encode()[:72], dummy_hash(settings.bcrypt_rounds))
-        with records.session() as s:
-            add_audit(s, actor=username.strip()[:100] or "?", action="signin.fail",
-                      detail="unknown user" + throttle.count_failure(s, keys, now, settings))
-        raise SignInFailed("wrong user name or password")
-    if locked and locked > now:
-        minutes = max(1, round((locked - now).total_seconds() / 60))
-        records.audit(name, "signin.fail", None, "locked")
-        raise SignInFailed(f"too many failed attempts: try again in {minutes} minute(s)")
-    right = bcrypt.checkpw(password.encode()[:72], stored)  # slow: outside any transaction
+        u = s.scalar(select(User).where(User.username == name))
+        uid, stored, active = (u.id, u.password_hash.encode(), u.active) if u else (
+            None, dummy_hash(settings.bcrypt_rounds), False)
+    right = _verify(password, stored) and uid is not None  # outside any transaction
+    if right:
+        throttle.release(records, held)
     with records.session() as s:
-        if not right:  # one atomic increment per guess: parallel guesses all count
-            count = s.execute(update(User).where(User.id == uid).values(
-                failed_attempts=User.failed_attempts + 1).returning(User.failed_attempts)
-            ).scalar_one()
-            detail, failure = f"attempt {count}", "wrong user name or password"
-            detail += throttle.count_failure(s, keys, now, settings)
-            if count >= settings.lockout_attempts:
-                s.execute(update(User).where(User.id == uid).values(
-                    locked_until=now + dt.timedelta(minutes=settings.lockout_minutes),
-                    failed_attempts=0))
+        if not right:
+            detail = ("unknown user, " if uid is None else "") + f"attempt {held.attempt}"
+            failure = WRONG
+            if held.attempt >= settings.lockout_attempts:
                 detail += ", locked"
-                failure = ("too many failed attempts: the account is locked for "
-                           f"{settings.lockout_minutes:g} minutes")
-            add_audit(s, actor=name, action="signin.fail", detail=detail)
+                failure = locked_message(throttle.minutes_until(held.locked_until, _now()))
+            if uid is not None:  # shown on the Admin page
+                s.execute(update(User).where(User.id == uid).values(
+                    failed_attempts=held.attempt,
+                    locked_until=held.locked_until if ", locked" in detail else None))
+            add_audit(s, actor=actor, action="signin.fail", detail=detail)
         elif not active:
-            add_audit(s, actor=name, action="signin.fail", detail="disabled")
+            add_audit(s, actor=actor, action="signin.fail", detail="disabled")
             failure = "this account is disabled; ask an admin"
-        elif s.execute(update(User).where(  # not locked by a parallel guess meanwhile
-                User.id == uid, or_(User.locked_until.is_(None), User.locked_until <= now))
-                .values(failed_attempts=0, locked_until=None, last_login_at=now)
-                ).rowcount != 1:
-            add_audit(s, actor=name, action="signin.fail", detail="locked")
-            failure = "too many failed attempts: the account is locked"
         else:
-            add_audit(s, actor=name, action="signin")
-            user = _record(s.get(User, uid))
-    if failure:
-        raise SignInFailed(failure)
-    return user
+            s.execute(update(User).where(User.id == uid).values(
+                failed_attempts=0, locked_until=None, last_login_at=now))
+            add_audit(s, actor=actor, action="signin")
+            return _record(s.get(User, uid))
+    raise SignInFailed(failure)
 
 
 def _update(records: Records, username: str, actor: str, action: str, detail: str | None,
@@ -360,5 +366,6 @@ def reset_password(records: Records, username: str, password: str, actor: str) -
     hashed = _hash(password, records.settings.bcrypt_rounds)
     user = _update(records, username, actor, "user.password", None, password_hash=hashed,
                    failed_attempts=0, locked_until=None)
+    throttle.clear_name(records, username)
     _end_sessions(records, username)
     return user
