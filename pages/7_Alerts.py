@@ -80,8 +80,10 @@ pick = st.selectbox("Delivery attempts of alert", [a.id for a in items], key="pi
 chosen = next(a for a in items if a.id == pick)
 tries = alert_store.attempts(records, [pick])
 if tries:
-    st.dataframe(pd.DataFrame([t.__dict__ for t in tries]), hide_index=True, width="stretch",
-                 key="attempts")
+    attempts = pd.DataFrame([t.__dict__ for t in tries])
+    if chosen.channel == "webhook":  # a receiver's answer can quote its secret URL: code only
+        attempts = attempts.drop(columns=["response"])
+    st.dataframe(attempts, hide_index=True, width="stretch", key="attempts")
 else:
     st.caption("No delivery attempt yet (dashboard notifications need none).")
 retryable = chosen.status in ("failed", "pending") and chosen.channel != "dashboard"

@@ -130,9 +130,23 @@ def webhook_label(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}/… (path hidden)"
 
 
+def status_line(status: int) -> str:
+    """``500 Internal Server Error``: an HTTP status code and its standard name, never the
+    receiver's own reason text."""
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} (non-standard status)"
+
+
 def send_webhook(alert: AlertRecord, settings: Settings) -> Delivery:
     """POST the JSON payload, signed, with the alert's idempotency key, to
-    ``FINDME_WEBHOOK_URL`` (the row keeps only :func:`webhook_label`)."""
+    ``FINDME_WEBHOOK_URL``. Returns (or raises with) only the status code and its standard name
+    (:func:`status_line`): the receiver's body, reason text and headers can quote the URL's path
+    and query, which are often the secret (a Slack or Teams hook), so none of it is kept; the row
+    names the receiver by :func:`webhook_label`. A redirect is not followed (an error)."""
     import requests
 
     body = alert.body.encode()
@@ -141,14 +155,17 @@ def send_webhook(alert: AlertRecord, settings: Settings) -> Delivery:
                "User-Agent": "FindMeAI-alerts"}
     try:
         r = requests.post(settings.webhook_url, data=body, headers=headers,
-                          timeout=settings.alert_timeout_seconds)
+                          timeout=settings.alert_timeout_seconds, allow_redirects=False,
+                          stream=True)  # the body is never read
     except requests.RequestException as exc:  # its message holds the URL: keep only the kind
         raise DeliveryError(f"webhook {webhook_label(settings.webhook_url)} unreachable "
                             f"({type(exc).__name__})", True) from exc
+    status = status_line(r.status_code)
+    r.close()
     if r.status_code >= 300:
-        raise DeliveryError(f"webhook answered {r.status_code}", _retryable(r.status_code),
-                            r.status_code, r.text[:RESPONSE_CHARS])
-    return Delivery(r.headers.get("X-Request-Id"), r.status_code, r.text[:RESPONSE_CHARS])
+        raise DeliveryError(f"webhook answered {status}", _retryable(r.status_code),
+                            r.status_code, status)
+    return Delivery(None, r.status_code, status)
 
 
 def _text(body: Any) -> str:
