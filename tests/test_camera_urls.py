@@ -115,3 +115,38 @@ def test_camera_credentials_are_never_stored(ws_settings: Settings) -> None:
         assert "s3cret" not in kept and "admin" not in kept and "***@127.0.0.1" in kept
     for f in ws_settings.data_dir.glob("findme.db*"):  # the database and its write-ahead log
         assert b"s3cret" not in f.read_bytes(), f
+
+
+def test_open_capture_checks_a_stream_it_was_not_handed_checked() -> None:
+    """``open_capture`` given a plain stream URL checks it itself, with no network allowed
+    (nothing is reached); given :func:`check_camera_url`'s result it connects to the address
+    that was checked."""
+    from findme.video.frames import CameraURL, open_capture
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/cam.mjpg"
+    try:
+        with pytest.raises(VideoError, match="FINDME_CAMERA_NETWORKS"):
+            open_capture(url)
+        assert seen == []
+        checked = check_camera_url(url, ("127.0.0.1/32",))
+        assert isinstance(checked, CameraURL) and checked.addresses == ("127.0.0.1",)
+        with pytest.raises(VideoError, match="cannot be opened"):
+            open_capture(checked)
+        assert seen and seen[0] == "/cam.mjpg"  # reached, through the relay
+    finally:
+        server.shutdown()
+        server.server_close()
