@@ -21,10 +21,16 @@ if ctx.settings.two_person_rule:
     st.info("Two-person rule: a lead is confirmed only when two different reviewers confirm it.")
 
 linked = None  # an alert's link: Review_leads?lead=N opens that lead
-try:
-    linked = leads.get(records, int(st.query_params.get("lead", "")))
-except (ValueError, RecordError):
-    linked = None
+link = st.query_params.get("lead", "")
+if link:
+    # digits only, at most 18 (a longer number overflowed SQLite's integers and crashed)
+    if link.isascii() and link.isdigit() and len(link) <= 18:
+        try:
+            linked = leads.get(records, int(link))
+        except (ValueError, RecordError):
+            linked = None
+    if linked is None:
+        st.warning("No such lead: the link names no lead here.")
 show = st.segmented_control("Show", ["new", *[s for s in LEAD_STATUSES if s != "new"]],
                             default=linked.lead.status if linked else "new",
                             key="lead_status") or "new"

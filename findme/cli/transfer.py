@@ -136,7 +136,9 @@ def _queue_import(args: argparse.Namespace, name: str, data: bytes, rows: list,
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write every case with its photos to a ZIP (readable by ``findme import``)."""
+    """Write every case with its photos to a ZIP (readable by ``findme import``): first to a
+    new private ``OUT.zip.part`` (refused when anything, a symlink included, is at that name),
+    renamed when complete; returns the exit code."""
     from findme.cases.records import open_records
     from findme.cases.transfer import export_cases
 
@@ -144,15 +146,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".zip":
         return _fail("the export is a .zip file")
-    if out.exists() and not args.force:
+    if os.path.lexists(out) and not args.force:
         return _fail(f"{out} exists (use --force to replace it)")
+    tmp = out.with_name(out.name + ".part")
+    try:  # children's records: a new private file; never a symlink or file planted at the name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return _fail(f"{tmp} exists (an export stopped half-way, or someone put it there): "
+                     "look at it, remove it and try again")
+    except OSError as exc:
+        return _fail(f"{tmp}: {exc.strerror or exc}")
     records = open_records(settings)
     try:
-        tmp = out.with_name(out.name + ".part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # children's records
         with os.fdopen(fd, "wb") as f:
             n = export_cases(records, settings, f, args.actor)
         tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # ours: created above, never someone else's
+        raise
     finally:
         records.engine.dispose()
     print(f"{n} case(s) written to {out}")
