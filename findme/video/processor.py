@@ -276,8 +276,8 @@ def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: floa
     is written here (see :mod:`findme.video.sightings`).
     """
     guard = lock if lock is not None else nullcontext()
-    if is_stream(str(source)):
-        check_camera_url(str(source), settings.camera_networks)
+    if is_stream(str(source)):  # the checked URL carries its addresses to the relay
+        source = check_camera_url(str(source), settings.camera_networks)
     report = FrameReport()
     proc = VideoProcessor(matcher, settings, every_s)
     start = time.monotonic()
