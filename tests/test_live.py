@@ -125,7 +125,8 @@ def test_live_page_over_https_on_a_lan_address(ws_settings: Settings, celeb5: Pa
     certificate, gets a secure context, the fake camera, and the enrolled person's name."""
     from findme.cases import users
 
-    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir))
+    env = dict(os.environ, FINDME_DATA_DIR=str(ws_settings.data_dir),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))  # the CA key: outside data/, not ~
     made = subprocess.run([sys.executable, "-m", "findme.cli", "cert", "--ip", "10.231.0.1"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
