@@ -29,7 +29,7 @@ def _signed_in(p, url: str):
 
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                 args=CHROMIUM_ARGS)
-    page = browser.new_page()
+    page = browser.new_context().new_page()  # a context: more tabs can share its cookies
     page.set_default_timeout(60_000)
     expect.set_options(timeout=60_000)
     page.goto(url)
@@ -91,5 +91,55 @@ def test_reload_keeps_the_sign_in_and_sign_out_ends_it(ws_settings: Settings) ->
     try:
         details = [e["detail"] for e in records.audit_log(actor="sam", action="signout")]
         assert "idle or expired" in details
+    finally:
+        records.engine.dispose()
+
+
+def test_a_sign_out_or_an_ended_session_reaches_every_tab(ws_settings: Settings) -> None:
+    """Two tabs of one browser, signed in by the cookie: a sign-out in one ends the other at its
+    next click; the next person to sign in there lands on the Overview (not the page the tab
+    was on); a session past its lifetime (moved into the past in the database) ends too."""
+    import datetime as dt
+
+    from playwright.sync_api import expect, sync_playwright
+    from sqlalchemy import update
+
+    from findme.cases import signins
+
+    _account(ws_settings)
+    records = open_records(ws_settings)
+    users.add_user(records, "tom", PASSWORD, "investigator")
+    with running_app(ws_settings.data_dir) as url, sync_playwright() as p:
+        browser, tab_a = _signed_in(p, url)
+        _session_cookie(tab_a)
+        tab_b = tab_a.context.new_page()
+        tab_b.set_default_timeout(60_000)
+        tab_b.goto(f"{url}/Review_leads")  # the cookie signs this tab in
+        expect(tab_b.get_by_role("heading", name="Review leads")).to_be_visible()
+
+        tab_a.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+        expect(tab_a.get_by_role("textbox", name="User name")).to_be_visible()
+
+        tab_b.locator('[data-testid="stSidebar"]').get_by_role(
+            "link", name="Cases", exact=True).click()  # the next click in the other tab
+        expect(tab_b.get_by_role("textbox", name="User name")).to_be_visible()
+        expect(tab_b.get_by_text("Signed in as")).to_have_count(0)
+
+        sign_in(tab_b, "tom", PASSWORD)  # waits for the Overview ("Open cases")
+        expect(tab_b.get_by_text("Signed in as tom")).to_be_visible()
+        assert "Review_leads" not in tab_b.url and "Cases" not in tab_b.url, tab_b.url
+
+        with records.session() as s:  # tom's session is past its lifetime
+            s.execute(update(signins.SignInSession).where(
+                signins.SignInSession.username == "tom").values(
+                expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        tab_b.locator('[data-testid="stSidebar"]').get_by_role(
+            "link", name="Cases", exact=True).click()
+        expect(tab_b.get_by_role("textbox", name="User name")).to_be_visible()
+        expect(tab_b.get_by_text("Signed in as")).to_have_count(0)
+        browser.close()
+    try:
+        ends = [e["detail"] for e in records.audit_log(actor="tom", action="signout")]
+        assert ends == ["idle or expired"], ends
     finally:
         records.engine.dispose()

@@ -1,11 +1,13 @@
 """Sign-ins that survive a reload: a random token in a browser cookie, its hash in the database.
 
 :func:`open_session` is called after a successful password check and returns the token the
-dashboard puts in the ``findme_session`` cookie. :func:`resume` turns a cookie back into the
-account when the session is neither revoked, expired (``session_hours``), idle for longer than
-``idle_minutes`` (``FINDME_IDLE_MINUTES``), nor older than the account's password (a reset ends
-it), and the account is still active. :func:`revoke` ends one session (sign-out); an account's
-sessions all end with :func:`revoke_all` (password reset, disable). Only the SHA-256 of a token
+dashboard puts in the ``findme_session`` cookie. :func:`resume` turns a token (the cookie's, or
+the one a tab keeps) back into the account when the session is neither revoked, expired
+(``session_hours``), idle for longer than ``idle_minutes`` (``FINDME_IDLE_MINUTES``), nor older
+than the account's password (a reset ends it), and the account is still active; the dashboard
+calls it on every run of every page, so a sign-out in one tab ends the others. :func:`revoke`
+ends one session (sign-out); an account's sessions all end with :func:`revoke_all` (password
+reset, disable). Only the SHA-256 of a token
 is stored, so a copy of the database does not sign anyone in.
 """
 
@@ -25,7 +27,7 @@ from findme.cases.tables import aware as _aware
 from findme.cases.tables import now as _now
 
 COOKIE = "findme_session"
-TOUCH_SECONDS = 30  # last-seen is written at most this often per session
+TOUCH_SECONDS = 30  # last-seen is written at most this often per session (see _touch_every)
 
 
 class SignInSession(Base):
@@ -60,9 +62,17 @@ def open_session(records: Records, user: users.UserRecord, client: str | None = 
     return token
 
 
+def _touch_every(idle: dt.timedelta) -> dt.timedelta:
+    """How often last-seen is written: every ``TOUCH_SECONDS`` at most, and often enough that a
+    short idle time-out (a quarter of it) never ends a session that is in use."""
+    return min(dt.timedelta(seconds=TOUCH_SECONDS), idle / 4)
+
+
 def resume(records: Records, token: str | None) -> users.UserRecord | None:
-    """The account a cookie's token still signs in, or None (and the session is revoked when
-    it timed out, so it cannot come back)."""
+    """The account a session token still signs in, or None; called on every run of every page
+    (so it is the one place a session ends: revoked, past ``session_hours``, idle past
+    ``idle_minutes``, password changed, account disabled). Counts as activity. A timed-out
+    session is revoked and audited, so it cannot come back."""
     if not isinstance(token, str) or not token or len(token) > 200:
         return None
     now = _now()
@@ -76,24 +86,13 @@ def resume(records: Records, token: str | None) -> users.UserRecord | None:
             add_audit(s, actor=row.username, action="signout", detail="idle or expired")
             return None
         username, stamp = row.username, row.stamp
-        if (now - _aware(row.last_seen_at)).total_seconds() >= TOUCH_SECONDS:
+        if now - _aware(row.last_seen_at) >= _touch_every(idle):
             row.last_seen_at = now
     user = users.get_user(records, username)
     if user is None or not user.active or user.stamp != stamp:
         revoke(records, token)
         return None
     return user
-
-
-def touch(records: Records, token: str | None) -> None:
-    """Record activity on a session (the idle time-out counts from the last one)."""
-    if token:
-        now = _now()
-        with records.session() as s:
-            s.execute(update(SignInSession).where(
-                SignInSession.token_hash == _hash(token), SignInSession.revoked.is_(False),
-                SignInSession.last_seen_at < now - dt.timedelta(seconds=TOUCH_SECONDS))
-                .values(last_seen_at=now))
 
 
 def revoke(records: Records, token: str | None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import streamlit as st
 from findme import demo
 from findme.alerts import store as alert_store
 from findme.cases import signins, users
-from findme.cases.records import RecordError
+from findme.cases.records import RecordError, Records
 from findme.config import Settings, get_settings
 from findme.ui import state
 from findme.workspace import Workspace
@@ -121,9 +120,12 @@ def _sign_in_form() -> None:
                 st.error(f"Not signed in: {exc}.")
             else:
                 token = signins.open_session(records, user, _client_address())
+                someone_before = _start_clean()
                 _remember(user, token)
                 st.session_state["set_cookie"] = token
-                st.rerun()
+                if someone_before:  # not the previous user's page: the Overview
+                    st.switch_page(NAV[0][0])
+                st.rerun()  # a first sign-in stays on the page its link opened
 
 
 def _client_address() -> str:
@@ -136,11 +138,26 @@ def _client_address() -> str:
     return address if isinstance(address, str) and address else "local"
 
 
-def _remember(user: users.UserRecord, token: str | None) -> None:
+#: set in a tab's state once someone was signed in there (survives :func:`_start_clean`)
+_SIGNED_IN_BEFORE = "_signed_in_before"
+
+
+def _remember(user: users.UserRecord, token: str) -> None:
+    """Keep ``user``'s sign-in in this tab: the name, the stamp of the password it used and
+    the server-side session token that every run re-checks (:func:`current_user`)."""
     st.session_state["user"] = user.username
     st.session_state["user_stamp"] = user.stamp
     st.session_state["session_token"] = token
-    st.session_state["last_active"] = time.monotonic()
+    st.session_state[_SIGNED_IN_BEFORE] = True
+
+
+def _start_clean() -> bool:
+    """Empty this tab's state before a sign-in (nothing a previous user's pages kept is left);
+    returns whether someone was signed in at this tab before."""
+    before = bool(st.session_state.get(_SIGNED_IN_BEFORE))
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    return before
 
 
 def _cookie_token() -> str | None:
@@ -153,47 +170,66 @@ def _cookie_token() -> str | None:
 
 
 def current_user() -> users.UserRecord | None:
-    """The signed-in, still active account, re-read every run (disabling an account, changing a
-    role or resetting its password takes effect at once: a session opened with the old password
-    ends). A reload keeps the sign-in through the session cookie; ``FINDME_IDLE_MINUTES``
-    without a click ends it."""
+    """The signed-in, still active account, or None; the server-side session is re-checked on
+    every run of every page (:func:`findme.cases.signins.resume`): a session signed out in
+    another tab, older than ``FINDME_SESSION_HOURS``, idle for ``FINDME_IDLE_MINUTES``, opened
+    with a password since reset, or of an account since disabled, ends here - the tab's state
+    is emptied and it shows the sign-in form on the Overview. A role change takes effect at
+    once. A tab not signed in yet is signed in by the session cookie (a reload, another tab),
+    starting from an empty state."""
     records = live().records
     name = st.session_state.get("user")
-    if not name:
-        token = _cookie_token()
+    if name:
+        token = st.session_state.get("session_token")
+        if not token:  # signed in by code, not the form (tests): a session like the form's
+            token = _open_for(records, name)
         user = signins.resume(records, token) if token else None
-        if user is None:
-            if token:
-                st.session_state["clear_cookie"] = True
-            return None
-        _remember(user, token)
+        if user is None or user.username != name:
+            _forget()
+            st.switch_page(NAV[0][0])  # the next person signs in on the Overview
         return user
-    idle = time.monotonic() - st.session_state.get("last_active", time.monotonic())
-    if idle > records.settings.idle_minutes * 60:
-        records.audit(name, "signout", None, "idle")
-        _forget()
+    token = _cookie_token()
+    user = signins.resume(records, token) if token else None
+    if user is None:
+        if token:
+            st.session_state["clear_cookie"] = True
         return None
-    user = users.get_user(records, name)
-    if user is None or not user.active or user.stamp != st.session_state.get("user_stamp"):
-        _forget()
-        return None
-    st.session_state["last_active"] = time.monotonic()
-    signins.touch(records, st.session_state.get("session_token"))
+    _start_clean()
+    _remember(user, token)
     return user
 
 
+def _open_for(records: Records, name: str) -> str | None:
+    """A server-side session for a tab whose state names ``name`` without one (only code that
+    signs a user in directly, such as the page tests, leaves that), when the state's password
+    stamp is still the account's; None otherwise."""
+    user = users.get_user(records, name)
+    if user is None or not user.active or user.stamp != st.session_state.get("user_stamp"):
+        return None
+    token = signins.open_session(records, user, _client_address())
+    st.session_state["session_token"] = token
+    return token
+
+
 def _forget() -> None:
-    """End this tab's sign-in: the server-side session is revoked and the cookie cleared."""
-    signins.revoke(live().records, st.session_state.get("session_token"))
-    for key in list(st.session_state.keys()):
-        del st.session_state[key]
-    st.session_state["clear_cookie"] = True
+    """End this tab's sign-in: the server-side session is revoked, the tab's state emptied and
+    the session cookie cleared (unless it already holds another sign-in, made in another
+    tab since)."""
+    token = st.session_state.get("session_token")
+    signins.revoke(live().records, token)
+    cookie = _cookie_token()
+    _start_clean()
+    st.session_state[_SIGNED_IN_BEFORE] = True
+    if cookie is None or cookie == token:
+        st.session_state["clear_cookie"] = True
 
 
 def sign_out(user: users.UserRecord) -> None:
-    """End the session (audited)."""
+    """End the session (audited) and show the sign-in form on the Overview (the next person
+    does not land on this user's page)."""
     live().records.audit(user.username, "signout")
     _forget()
+    st.switch_page(NAV[0][0])
 
 
 def _cookie_script() -> None:
