@@ -270,3 +270,27 @@ def test_the_database_refuses_a_second_open_lead_for_one_image(ws_settings: Sett
     leads.review(r, first, "rita", "reject")
     add("f" * 64)
     assert len(r.leads()) == 5
+
+
+@pytest.mark.heavy
+def test_a_case_erased_between_search_and_lead_makes_no_lead_and_no_error(workspace,
+                                                                           orl) -> None:
+    """Searches and erasures run side by side: a match on a case erased a moment later leaves
+    no lead, crop or alert (and no foreign-key error reaches the person searching)."""
+    from findme.alerts.store import list_alerts
+    from findme.cases.registry import delete_case
+    from findme.faces.image import load_image
+
+    ws = workspace
+    case = _enrolled(ws, orl)
+    image = load_image(orl / "s11" / "8.pgm", ws.settings)
+    result = ws.search(image)  # ranked, nothing written yet
+    assert result.faces[0].best.case_id == case and result.faces[0].best.decision.makes_lead
+    delete_case(case, ws.records, ws.store, ws.settings)
+    recorded = leads.record_search(ws.records, ws.settings, image, result, "photo", "tip.jpg")
+    assert recorded.lead_ids == [] and ws.records.leads() == []
+    assert not list(ws.settings.leads_dir.glob("*.jpg")) and not list_alerts(ws.records)
+    best = result.faces[0]
+    with pytest.raises(leads.CaseErased, match="erased"):  # a person's "Create lead" says so
+        leads.lead_from_match(ws.records, ws.settings, image[:10, :10], best.face, best.best,
+                              recorded.probe_id, "rita")

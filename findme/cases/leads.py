@@ -113,6 +113,16 @@ def _save_crop(settings: Settings, crop: np.ndarray) -> str:
     return rel
 
 
+class CaseErased(RecordError):
+    """The matched case was erased between the search and its lead (searches and erasures run
+    side by side): nothing was written."""
+
+
+def _case_exists(records: Records, case_id: int) -> bool:
+    with records.session() as s:
+        return s.get(Case, case_id) is not None
+
+
 def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: int | None,
                 source: str, alert_source: str | None = None, actor: str = "system") -> int:
     """Make a lead: crop file, then lead row + audit entry + alert outbox rows in one commit.
@@ -145,7 +155,10 @@ def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: in
             (settings.data_dir / crop).unlink(missing_ok=True)
         existing = (open_lead(records, new.case_id, new.fingerprint)
                     if new.fingerprint is not None else None)
-        if existing is None:  # another constraint (the case was erased meanwhile...)
+        if existing is None:
+            if not _case_exists(records, new.case_id):  # erased between search and lead
+                raise CaseErased(f"case #{new.case_id} was erased after the search: no lead "
+                                 "made") from None
             raise
         records.audit(actor, "lead.repeat", f"lead:{existing}",
                       f"case:{new.case_id} probe:{probe_id}")
@@ -178,8 +191,11 @@ def record_search(records: Records, settings: Settings, image: np.ndarray,
         cases.add(best.case_id)
         new = NewLead.of_match(best, crop_face(image, fr.face.box), fr.quality.as_dict(),
                                image_fp)
-        lead_id = create_lead(records, settings, new, probe_id, source,
-                              alert_source or f"{source}:{source_ref or ''}")
+        try:
+            lead_id = create_lead(records, settings, new, probe_id, source,
+                                  alert_source or f"{source}:{source_ref or ''}")
+        except CaseErased:
+            continue  # nobody to find any more: the search result still shows the match
         if lead_id not in lead_ids:
             lead_ids.append(lead_id)
     return replace(result, probe_id=probe_id, lead_ids=lead_ids)
@@ -236,7 +252,11 @@ def lead_from_sighting(records: Records, settings: Settings, sighting: Sighting,
     new = NewLead(sighting.case_id, sighting.photo_id, tuple(sighting.box), sighting.score,
                   sighting.scores, Decision(sighting.decision), sighting.crop, sighting.margin,
                   sighting.stranger_rate, sighting.quality)
-    return create_lead(records, settings, new, probe, f"{source} {camera}", f"camera:{camera}")
+    try:
+        return create_lead(records, settings, new, probe, f"{source} {camera}",
+                           f"camera:{camera}")
+    except CaseErased:
+        return None
 
 
 @dataclass(frozen=True)
