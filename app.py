@@ -9,6 +9,7 @@ import streamlit as st
 from findme import demo
 from findme.provision import weights
 from findme.ui import overview, session
+from findme.ui.text import safe
 
 ctx = session.page("Find Me AI", caption="Face search that helps find missing children. "
                    "A match is a lead for a person to review, never a verdict.")
@@ -46,4 +47,4 @@ with st.expander("Models and detectors"):
     st.dataframe(pd.DataFrame([s.__dict__ for s in statuses])[["name", "kind", "ok", "default",
                                                                "detail"]],
                  hide_index=True, width="stretch")
-    st.caption(f"Data folder: {ctx.settings.data_dir}")
+    st.caption(f"Data folder: {safe(ctx.settings.data_dir)}")

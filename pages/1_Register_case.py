@@ -11,13 +11,14 @@ from findme.cases import import_jobs
 from findme.cases.records import GENDERS, CaseDetails, RecordError
 from findme.cases.registry import (
     EnrollmentRejected,
+    EnrollResult,
     PhotoInput,
     enroll_case,
     inspect_photo,
     require_lawful_basis,
 )
 from findme.cases.transfer import ImportFileError
-from findme.ui import images, session
+from findme.ui import images, page_state, session
 from findme.ui.importing import (
     job_line,
     queue_import,
@@ -29,44 +30,51 @@ from findme.ui.text import safe
 ctx = session.page("Register a case", "cases.edit",
                    "Enter what is known about the child and add one or more clear photos. "
                    "The case is saved only with at least one usable photo.")
+mine = page_state.of(ctx)  # photo checks and the form's one-time token: this workspace and user
+# Every widget of the case form carries the form's one-time token: once a case is saved the
+# token changes, the form comes back empty, and a second click on the old form saves nothing.
+form = page_state.OneTimeForm(mine, "register")
+token = form.token
+notice = st.container()  # the case saved last, with a link to it
 
 # Photos first (each checked on upload), then the details in a form: typing a name or ticking
 # consent does not rerun the page, so a rerun never races an upload in progress.
 st.subheader("1. Photos of the child")
 photos_area = st.container()
-with st.form("case_details", enter_to_submit=False):
+with st.form(form.key("details"), enter_to_submit=False):
     st.subheader("2. What is known")
     left, right = st.columns(2)
-    name = left.text_input("Child's name *", key="name", max_chars=200)
+    name = left.text_input("Child's name *", key=form.key("name"), max_chars=200)
     birth = left.date_input("Date of birth", value=None, min_value=dt.date(1900, 1, 1),
-                            max_value=dt.date.today(), key="birth")
+                            max_value=dt.date.today(), key=form.key("birth"))
     age = left.number_input("Age at disappearance", min_value=0, max_value=120, value=None,
-                            step=1, key="age")
-    gender = left.selectbox("Gender", GENDERS, index=None, key="gender")
-    place = right.text_input("Last seen (place)", key="place", max_chars=300)
+                            step=1, key=form.key("age"))
+    gender = left.selectbox("Gender", GENDERS, index=None, key=form.key("gender"))
+    place = right.text_input("Last seen (place)", key=form.key("place"), max_chars=300)
     seen = right.date_input("Last seen (date)", value=None, min_value=dt.date(1900, 1, 1),
-                            max_value=dt.date.today(), key="seen")
-    guardian = right.text_input("Guardian contact (phone / e-mail)", key="guardian",
+                            max_value=dt.date.today(), key=form.key("seen"))
+    guardian = right.text_input("Guardian contact (phone / e-mail)", key=form.key("guardian"),
                                 max_chars=300)
-    assigned = right.text_input("Assigned investigator (user name)", key="assigned",
+    assigned = right.text_input("Assigned investigator (user name)", key=form.key("assigned"),
                                 value=ctx.user.username, max_chars=100)
-    notes = st.text_area("Description and case notes", key="notes")
+    notes = st.text_area("Description and case notes", key=form.key("notes"))
     consent = st.checkbox("The guardian's consent to store these photos for the search is "
-                          "recorded", key="consent")
+                          "recorded", key=form.key("consent"))
     basis = st.text_input("...or another lawful basis (e.g. a court order or a police request, "
-                          "with its reference)", key="lawful_basis", max_chars=300)
-    submitted = st.form_submit_button("Register case", type="primary", key="save")
+                          "with its reference)", key=form.key("lawful_basis"), max_chars=300)
+    submitted = st.form_submit_button("Register case", type="primary", key=form.key("save"))
 
 with photos_area:
     files = st.file_uploader("Photos of the child (JPEG, PNG, WebP, BMP)",
                              accept_multiple_files=True,
-                             type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"], key="photos")
+                             type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"],
+                             key=form.key("photos"))
     choices: dict[str, int | None] = {}
     usable = 0
     if files:
         st.subheader("Photo check")
         cols = st.columns(min(len(files), 3))
-        checked = st.session_state.setdefault("photo_checks", {})  # detect once per upload
+        checked = mine.setdefault("photo_checks", {})  # detect once per upload
         for gone in set(checked) - {f.file_id for f in files}:
             del checked[gone]
         for k, f in enumerate(files):
@@ -78,7 +86,8 @@ with photos_area:
                     st.error(f"**{safe(f.name)}**: {safe(preview.error)}. It will not be saved.")
                     continue
                 boxes = [face.box for face in preview.faces]
-                st.image(images.draw_faces(preview.image, boxes), caption=f.name, width="stretch")
+                st.image(images.draw_faces(preview.image, boxes), caption=safe(f.name),
+                         width="stretch")
                 if preview.error:
                     st.error(f"{safe(preview.error)}: this photo cannot be used.")
                     continue
@@ -90,7 +99,7 @@ with photos_area:
                 if len(preview.faces) > 1 and good:
                     pick = st.selectbox("Which face shows the child?",
                                         ["none"] + [f"face {i + 1}" for i in good],
-                                        key=f"face_{k}_{f.name}")
+                                        key=form.key(f"face_{k}_{f.file_id}"))
                     choices[f.file_id] = None if pick == "none" else int(pick.split()[1]) - 1
                     usable += pick != "none"
                 elif len(preview.faces) == 1 and good:
@@ -111,21 +120,32 @@ if submitted:
             raise RecordError("add at least one photo with a usable face")
         photos = [PhotoInput(f.name, f.getvalue(), choices.get(f.file_id))
                   for f in files if f.file_id in choices]
+
+        def save() -> EnrollResult:
+            """Save the case; the Cases page opens it first."""
+            out = enroll_case(details, photos, ctx.ws.records, ctx.ws.store, ctx.settings,
+                              actor=ctx.user.username)
+            mine["registered_case"] = out.case_id
+            return out
+
         with st.spinner("Saving the case and its photos"):
-            result = enroll_case(details, photos, ctx.ws.records, ctx.ws.store, ctx.settings,
-                                 actor=ctx.user.username)
+            result = form.submit(token, save)  # at most once per form token
     except RecordError as exc:
         st.error(f"Not saved: {safe(exc)}.")
     except EnrollmentRejected as exc:
         st.error(f"Not saved: {safe(exc)}.")
     else:
-        saved = sum(o.accepted for o in result.photos)
-        st.success(f"Case #{result.case_id} registered with {saved} photo(s). Open it under "
-                   "**Cases**.")
-        for o in result.photos:
+        st.rerun()  # the form of the new token: empty; the saved case is shown on top
+
+if (done := form.done) is not None and not files:
+    with notice:
+        saved = sum(o.accepted for o in done.photos)
+        st.success(f"Case #{done.case_id} registered with {saved} photo(s).")
+        st.page_link("pages/2_Cases.py", label=f"Open case #{done.case_id}",
+                     icon=":material/folder_open:")
+        for o in done.photos:
             if not o.accepted:
                 st.warning(f"{safe(o.name)} was not stored: {safe(', '.join(o.reasons))}")
-        st.session_state["registered_case"] = result.case_id
 
 st.divider()
 with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
@@ -161,7 +181,7 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
                 ctx.ws, sheet.name, sheet.getvalue(),
                 photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
                 lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
-                                               text=f"{k}/{n} {ref}"))
+                                               text=f"{k}/{n} {safe(ref)}"))
         except ImportFileError as exc:
             st.error(f"Not imported: {safe(exc)}.")
         else:

@@ -13,12 +13,13 @@ import streamlit as st
 from findme.cases import leads
 from findme.cases.records import CASE_STATUSES, GENDERS, CaseDetails, RecordError
 from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
-from findme.ui import images, session
+from findme.ui import images, page_state, session
 from findme.ui.case_table import cases_frame
 from findme.ui.text import safe
 
 ctx = session.page("Cases", "cases.view")
 records = ctx.ws.records
+mine = page_state.of(ctx)  # the case just registered here, opened first
 
 f1, f2 = st.columns([2, 1])
 text = f1.text_input("Find (name, place, notes or case number)", key="filter_text")
@@ -30,7 +31,7 @@ st.caption(f"{len(frame)} case(s). Click a column title to sort.")
 if frame.empty:
     st.stop()
 labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in frame.itertuples()}
-wanted = st.session_state.get("registered_case")
+wanted = mine.get("registered_case")
 ids = list(labels)
 case_id = st.selectbox("Open a case", ids, format_func=labels.get, key="open_case",
                        index=ids.index(wanted) if wanted in ids else 0)
@@ -140,6 +141,6 @@ if ctx.can("cases.erase"):
             else:
                 with st.spinner("Erasing"):
                     delete_case(case_id, records, ctx.ws.store, ctx.settings, ctx.user.username)
-                st.session_state.pop("registered_case", None)
+                mine.pop("registered_case", None)
                 st.success(f"Case #{case_id} was erased.")
                 st.rerun()

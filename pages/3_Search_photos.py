@@ -7,17 +7,18 @@ UI only: unpacking and searching is ``findme.ui.photo_search``; leads come from
 import streamlit as st
 
 from findme import demo
-from findme.cases import leads
+from findme.cases.records import RecordError
 from findme.config import get_settings
-from findme.ui import images, session
+from findme.ui import images, page_state, session
 from findme.ui.export import safe_csv
-from findme.ui.photo_search import Upload, expand, results_table, search_uploads
+from findme.ui.photo_search import Upload, create_lead, expand, results_table, search_uploads
 from findme.ui.text import safe
 
 ctx = session.page("Search photos", "search",
                    "Upload one or several photos (or a ZIP of photos). Every face is searched "
                    "against every open case. A match is a lead for a person to review, never a "
                    "verdict.")
+mine = page_state.of(ctx)  # results belong to this workspace and this user
 
 # One form: Search cannot be pressed while a photo is still uploading (Streamlit holds a form's
 # submit until its uploads are done), so a quick click never searches without the photo.
@@ -38,19 +39,19 @@ if go:
         uploads.append(Upload(sample, options[sample].read_bytes()))
     uploads, problems = expand(uploads, ctx.settings)
     for p in problems:
-        st.error(p)
+        st.error(safe(p))
     if not uploads:
         st.error("Nothing to search: add a photo.")
     else:
         bar = st.progress(0.0, text="Searching")
         found = search_uploads(
             ctx.ws, uploads, ctx.user.username, top_k,
-            lambda k, n, name: bar.progress(k / max(n, 1), text=f"{k}/{n} {name}"))
-        st.session_state["search_results"] = found
+            lambda k, n, name: bar.progress(k / max(n, 1), text=f"{k}/{n} {safe(name)}"))
+        mine["search_results"] = found
 
-found = st.session_state.get("search_results") or []
+found = mine.get("search_results") or []
 for s_i, s in enumerate(found):
-    st.subheader(s.name)
+    st.subheader(safe(s.name))
     if s.result is None:
         st.error(f"{safe(s.name)}: {safe(s.error)}. Nothing was stored.")
         continue
@@ -81,11 +82,12 @@ for s_i, s in enumerate(found):
             if already:
                 c3.caption("A lead was created for review.")
             elif c3.button("Create lead", key=key):
-                lead_id = leads.lead_from_match(ctx.ws.records, ctx.settings, s.crop(f_i - 1),
-                                                fr.face,
-                                                m, s.result.probe_id, ctx.user.username,
-                                                fr.quality)
-                c3.success(f"Lead {lead_id} created for review.")
+                try:
+                    lead_id = create_lead(ctx.ws, s, f_i, m, ctx.user.username)
+                except RecordError as exc:
+                    c3.error(f"No lead made: {safe(exc)}.")
+                else:
+                    c3.success(f"Lead {lead_id} created for review.")
 
 if found:
     st.download_button("Export results (CSV)", safe_csv(results_table(found)),

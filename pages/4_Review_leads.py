@@ -8,14 +8,15 @@ import streamlit as st
 
 from findme.cases import leads
 from findme.cases.records import LEAD_STATUSES, RecordError
-from findme.ui import images, session
+from findme.ui import images, page_state, session
 from findme.ui.text import safe
 
 ctx = session.page("Review leads", "leads.review",
                    "Highest score first, then oldest. Look at both faces and the context; a "
                    "score is not a verdict.")
 records = ctx.ws.records
-if msg := st.session_state.pop("review_message", None):
+mine = page_state.of(ctx)  # the last verdict's message belongs to this workspace and user
+if msg := mine.pop("review_message", None):
     st.success(msg)
 if ctx.settings.two_person_rule:
     st.info("Two-person rule: a lead is confirmed only when two different reviewers confirm it.")
@@ -79,7 +80,8 @@ c3.markdown(f"### #{lead.case_id} {safe(view.case_name)}\n"
             f"  \n**Source:** {safe(view.source or 'unknown')} · {safe(view.source_ref or '')}  \n"
             f"**When:** {(view.searched_at or lead.created_at):%Y-%m-%d %H:%M} UTC")
 for r in view.reviews:
-    c3.caption(f"{r.reviewer} {r.verdict}ed at {r.at:%Y-%m-%d %H:%M}: {safe(r.note or 'no note')}")
+    c3.caption(f"{safe(r.reviewer)} {r.verdict}ed at {r.at:%Y-%m-%d %H:%M}: "
+               f"{safe(r.note or 'no note')}")
 
 if lead.status == "new":
     with st.form(f"review_{lead_id}"):
@@ -101,7 +103,7 @@ if lead.status == "new":
                 msg += f" Waiting for {out.confirmations_needed} more reviewer(s)."
             if out.case_marked_found:
                 msg += f" Case #{lead.case_id} marked found."
-            st.session_state["review_message"] = msg
+            mine["review_message"] = msg
             st.rerun()
 else:
-    st.caption(f"{lead.status} by {lead.reviewed_by}: {safe(lead.note or 'no note')}")
+    st.caption(f"{lead.status} by {safe(lead.reviewed_by)}: {safe(lead.note or 'no note')}")

@@ -8,23 +8,24 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from findme.cases import leads
-from findme.ui import images, session
+from findme.ui import images, page_state, session
 from findme.ui.text import safe
 from findme.video import live
 
 ctx = session.page("Live camera", "search",
                    "Start the camera and let the person look at it for a moment. Names appear on "
                    "the video when a registered child is recognised; a person decides.")
-camera = st.text_input("Camera name", value=st.session_state.get("live_camera", "Webcam"),
+mine = page_state.of(ctx)  # camera name, recognizer, leads made: this workspace and user only
+camera = st.text_input("Camera name", value=mine.get("live_camera", "Webcam"),
                        key="live_camera_name")
-st.session_state["live_camera"] = camera.strip() or "Webcam"
+mine["live_camera"] = camera.strip() or "Webcam"
 
-key = f"live_{ctx.settings.data_dir}"
-if key not in st.session_state:
-    st.session_state[key] = live.LiveRecognizer(ctx.ws.matcher, ctx.settings,
+key = "live_recognizer"
+if key not in mine:
+    mine[key] = live.LiveRecognizer(ctx.ws.matcher, ctx.settings,
                                                 session.state.lock,
                                                 ctx.settings.video_every_seconds)
-recognizer: live.LiveRecognizer = st.session_state[key]
+recognizer: live.LiveRecognizer = mine[key]
 if not session.state.models_ready.is_set():
     st.info("Loading the recognition models (about 15 s after the dashboard starts)...")
 
@@ -54,7 +55,7 @@ def results() -> None:
             c1.image(s.crop, width=100)
         c2.markdown(f"**#{s.case_id} {safe(s.name)}** {images.badge(s.decision, s.score)} · "
                     f"{s.first_s:.0f}-{s.last_s:.0f} s after start · {s.frames} frames")
-        done = st.session_state.setdefault("live_leads", {})
+        done = mine.setdefault("live_leads", {})
         mark = (s.case_id, round(s.first_s, 1))
         if mark in done:
             c2.caption(f"lead {done[mark]}" if done[mark] else
@@ -63,7 +64,7 @@ def results() -> None:
         # between refreshes must not swallow the click
         elif c2.button("Create lead", key=f"live_lead_{s.case_id}_{s.first_s:.1f}"):
             done[mark] = leads.lead_from_sighting(ctx.ws.records, ctx.settings, s,
-                                                  st.session_state["live_camera"], "webcam")
+                                                  mine["live_camera"], "webcam")
             st.rerun(scope="fragment")
 
 

@@ -71,10 +71,10 @@ def jobs() -> None:
         else:
             st.caption(text + (f" · {len(job.sightings or [])} sighting(s)"
                                if job.status in ("done", "stopped") else ""))
-        if job.error:
-            st.error(job.error)
+        if job.error:  # may quote a file name or a URL someone gave
+            st.error(safe(job.error))
         for w in job.warnings or []:
-            st.warning(w)
+            st.warning(safe(w))
 
 
 jobs()

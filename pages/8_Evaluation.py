@@ -14,7 +14,7 @@ from findme.evaluation import jobs as eval_jobs
 from findme.evaluation import protocol as evaluation
 from findme.provision import weights
 from findme.search import calibration
-from findme.ui import session
+from findme.ui import page_state, session
 from findme.ui.export import safe_csv
 from findme.ui.text import safe
 
@@ -23,6 +23,7 @@ ctx = session.page("Evaluation", "evaluation.run",
                    "These public photos show no children: check thresholds on your own cases "
                    "too.")
 settings = get_settings()
+mine = page_state.of(ctx)  # a result belongs to this workspace and this user
 
 sets = {p.name: p for p in sorted(settings.eval_dir.iterdir()) if p.is_dir()} \
     if settings.eval_dir.is_dir() else {}
@@ -72,11 +73,10 @@ if st.button("Run evaluation", type="primary", key="run"):
                 if distractors else None,
                 ["original", *conditions], settings=settings, progress=progress,
                 gallery_sizes=sizes)
-            st.session_state["evaluation"] = result
+            mine["evaluation"] = result
             bar.progress(1.0, text="done")
         except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
             st.error(safe(exc))
-
 
 
 @st.fragment(run_every=1.0)
@@ -91,15 +91,15 @@ def own_cases_job() -> None:
     elif job.error:
         st.error(safe(job.error))
     else:
-        st.session_state["evaluation"] = job.result
+        mine["evaluation"] = job.result
         eval_jobs.forget(job)
         st.rerun()
 
 
 own_cases_job()
-result = st.session_state.get("evaluation")
+result = mine.get("evaluation")
 if result is not None:
-    st.subheader(f"{result.dataset}: {result.protocol}")
+    st.subheader(f"{safe(result.dataset)}: {safe(result.protocol)}")
     st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items()))
     summary = eval_charts.summary_table(result)
     st.dataframe(summary, hide_index=True, width="stretch")
@@ -153,7 +153,7 @@ if result is not None:
                     calibration.apply_thresholds(ctx.settings, scorer, match, possible,
                                                  ctx.user.username, ctx.ws.records)
                 except (ValueError, calibration.CalibrationMissing) as exc:
-                    st.error(f"Not applied: {exc}.")
+                    st.error(f"Not applied: {safe(exc)}.")
                 else:
                     ctx.ws.reload_calibration()
                     st.success(f"Thresholds of {key} applied (audited).")

@@ -10,10 +10,12 @@ import streamlit as st
 
 from findme.cases import users
 from findme.cases.records import RecordError
-from findme.ui import importing, session, system_status
+from findme.ui import importing, page_state, session, system_status
 from findme.ui.export import safe_csv
+from findme.ui.text import safe
 
 ctx = session.page("Admin", "users.manage")
+mine = page_state.of(ctx)  # a prepared export belongs to this workspace and this user
 accounts = session.live().records  # accounts always live in the real database
 me = ctx.user.username
 
@@ -42,9 +44,9 @@ with tab_users:
         if st.form_submit_button("Add user"):
             try:
                 users.add_user(accounts, name, pw, role, me, email, phone)
-                st.success(f"User {name} added as {role}.")
+                st.success(f"User {safe(name)} added as {role}.")
             except RecordError as exc:
-                st.error(f"Not added: {exc}.")
+                st.error(f"Not added: {safe(exc)}.")
     names = [u.username for u in users.list_users(accounts)]
     who = st.selectbox("Change a user", names, key="edit_user")
     target = users.get_user(accounts, who)
@@ -57,20 +59,20 @@ with tab_users:
                 users.set_role(accounts, who, new_role, me)
                 st.rerun()
             label = "Disable" if target.active else "Enable"
-            if c2.button(f"{label} {who}", key="toggle_active"):
+            if c2.button(f"{label} {safe(who)}", key="toggle_active"):
                 users.set_active(accounts, who, not target.active, me)
                 st.rerun()
             new_pw = c3.text_input("New password", type="password", key="reset_pw")
             if c3.button("Reset password", key="reset"):
                 users.reset_password(accounts, who, new_pw, me)
-                st.success(f"Password of {who} reset; any lock is lifted.")
+                st.success(f"Password of {safe(who)} reset; any lock is lifted.")
             email = c2.text_input("Alert e-mail", target.email or "", key=f"email_{who}")
             phone = c2.text_input("Alert phone", target.phone or "", key=f"phone_{who}")
             if c2.button("Save contact", key="set_contact"):
                 users.set_contact(accounts, who, email, phone, me)
-                st.success(f"Alert contact of {who} saved.")
+                st.success(f"Alert contact of {safe(who)} saved.")
         except RecordError as exc:
-            st.error(f"Not changed: {exc}.")
+            st.error(f"Not changed: {safe(exc)}.")
 
 with tab_audit:
     st.caption("Sign-ins and account changes are in the real workspace's log; case work in the "
@@ -109,9 +111,9 @@ with tab_export:
                "it as safe as the data folder.")
     if st.button("Prepare the export", key="export_go"):
         with st.spinner("Writing the export"):
-            st.session_state["export_zip"] = importing.export_zip(ctx.ws, me)
-    if "export_zip" in st.session_state:
-        data, n = st.session_state["export_zip"]
+            mine["export_zip"] = importing.export_zip(ctx.ws, me)
+    if "export_zip" in mine:
+        data, n = mine["export_zip"]
         st.download_button(f"Download {n} case(s) (ZIP, {len(data) / 2**20:.1f} MB)", data,
                            "findme-cases.zip", "application/zip", key="export_zip_dl",
                            on_click="ignore")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -59,3 +61,23 @@ def texts(at: AppTest) -> str:
                  "warning", "info"):
         parts += [str(e.value) for e in getattr(at, kind)]
     return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class RegisterForm:
+    """The Register page's case form as a person finds it: by label (its widget keys carry a
+    one-time token that changes after every saved case)."""
+
+    photos: Any
+    name: Any
+    consent: Any
+    save: Any
+
+
+def register_widgets(at: AppTest) -> RegisterForm:
+    """The photo uploader, name, consent box and *Register case* button of the page now."""
+    return RegisterForm(
+        next(u for u in at.file_uploader if u.label.startswith("Photos of the child")),
+        next(t for t in at.text_input if t.label == "Child's name *"),
+        next(c for c in at.checkbox if c.label.startswith("The guardian's consent")),
+        next(b for b in at.button if b.label == "Register case"))

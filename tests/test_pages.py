@@ -11,7 +11,15 @@ from findme.cases import users
 from findme.config import Settings
 from findme.evaluation.datasets import identities
 from findme.ui import state
-from tests.pages_helpers import LIVE_PAGE, PAGES, PASSWORD, make_user, open_page, texts
+from tests.pages_helpers import (
+    LIVE_PAGE,
+    PAGES,
+    PASSWORD,
+    make_user,
+    open_page,
+    register_widgets,
+    texts,
+)
 
 pytestmark = pytest.mark.heavy
 
@@ -41,12 +49,13 @@ def _upload(path: Path) -> tuple[str, bytes, str]:
 
 def _register(at, name: str, photos: list[Path], consent: bool = True):
     """As a person does it: photos first (each is checked), then the details form."""
-    at.file_uploader(key="photos").set_value([_upload(p) for p in photos])
+    register_widgets(at).photos.set_value([_upload(p) for p in photos])
     at.run()
-    at.text_input(key="name").input(name)
+    form = register_widgets(at)
+    form.name.input(name)
     if consent:
-        at.checkbox(key="consent").check()
-    at.button(key="save").click()
+        form.consent.check()
+    form.save.click()
     at.run()
     assert not at.exception, at.exception
     return at
@@ -168,15 +177,16 @@ def _truncated_jpeg(path: Path) -> bytes:
 def test_bad_uploads_show_an_error_and_store_nothing(app_data: Settings, face_photo: Path) -> None:
     make_user(app_data, "inv", "investigator")
     at = open_page("register", "inv")
-    at.file_uploader(key="photos").set_value([
+    register_widgets(at).photos.set_value([
         ("notes.jpg", b"this is not an image", "image/jpeg"),
         ("cut.jpg", _truncated_jpeg(face_photo), "image/jpeg")])
     at.run()
     errors = " ".join(e.value for e in at.error).replace("\\", "")  # names shown escaped
     assert "notes.jpg" in errors and "cut.jpg" in errors
-    at.text_input(key="name").input("Nobody")
-    at.checkbox(key="consent").check()
-    at.button(key="save").click()
+    form = register_widgets(at)
+    form.name.input("Nobody")
+    form.consent.check()
+    form.save.click()
     at.run()
     assert any("Not saved" in e.value for e in at.error)
     ws = state.workspace(app_data)
@@ -195,15 +205,17 @@ def test_bad_uploads_show_an_error_and_store_nothing(app_data: Settings, face_ph
 def test_form_values_are_checked(app_data: Settings, face_photo: Path) -> None:
     make_user(app_data, "inv", "investigator")
     at = open_page("register", "inv")
-    at.file_uploader(key="photos").set_value([_upload(face_photo)])
+    register_widgets(at).photos.set_value([_upload(face_photo)])
     at.run()
-    at.checkbox(key="consent").check()
-    at.button(key="save").click()  # no name
+    register_widgets(at).consent.check()
+    register_widgets(at).save.click()  # no name
     at.run()
     assert any("a name is required" in e.value for e in at.error)
-    at.text_input(key="name").input("Child")
-    at.checkbox(key="consent").uncheck()
-    at.button(key="save").click()
+    form = register_widgets(at)  # a refused form keeps its token: what was typed stays
+    assert form.consent.value
+    form.name.input("Child")
+    form.consent.uncheck()
+    form.save.click()
     at.run()
     assert any("consent" in e.value for e in at.error)
     assert state.workspace(app_data).records.counts()["cases"] == 0
@@ -221,7 +233,7 @@ def test_viewer_sees_no_contacts_or_photos(app_data: Settings, face_photo: Path)
     seen = open_page("cases", "vic")
     assert "+15550001111" not in texts(seen)
     assert "guardian contact" not in seen.dataframe[0].value.columns
-    assert not seen.get("imgs") and not seen.get("download_button")
+    assert not seen.image and not seen.get("download_button")
     assert "Photos are hidden" in texts(seen)
     assert not [b for b in seen.button if b.label in ("Mark found", "Erase for good")]
     inv = open_page("cases", "inv")
@@ -429,7 +441,13 @@ def test_admins_export_cases_and_investigators_see_the_import_form(app_data: Set
     at.button(key="export_go").click()
     at.run()
     assert not at.exception, at.exception
-    data, n = at.session_state["export_zip"]
+    from findme.ui.page_state import SESSION_KEY, owner_of
+
+    held = at.session_state[SESSION_KEY]  # the export belongs to boss in this workspace
+    assert held.owner == owner_of(app_data.data_dir, "boss")
+    data, n = held.values["export_zip"]
+
+
     assert n == 1
     text = zipfile.ZipFile(io.BytesIO(data)).read("cases.csv").decode()
     assert "EX-1,Exported Child" in text

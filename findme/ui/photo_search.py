@@ -6,6 +6,9 @@ once), every file and ZIP member of a request shares one unpacked-size budget
 (compressed), never the decoded photo. Folders, hidden files and ``__MACOSX`` entries in a ZIP
 are skipped. A file that is not an image (or is damaged) gets its own error row and nothing is
 stored for it.
+
+A result remembers the workspace it was searched in: :func:`create_lead` refuses to act on it in
+another one (a demo result under *Real cases*), with a sentence instead of a database error.
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import IntegrityError
 
+from findme.cases import leads
+from findme.cases.records import RecordError
 from findme.config import Settings
 from findme.faces.image import ImageError, crop_face, load_image
-from findme.search.matcher import SearchResult
+from findme.search.matcher import Match, SearchResult
 from findme.ui.images import draw_faces
 from findme.workspace import Workspace
 
@@ -51,13 +58,15 @@ class Upload:
 @dataclass(frozen=True)
 class PhotoSearch:
     """The outcome for one uploaded file: a JPEG preview with the faces numbered, one PNG crop
-    per face (both small) and the result, or an error."""
+    per face (both small) and the result, or an error; ``workspace`` is the data folder of the
+    workspace it was searched in."""
 
     name: str
     preview: bytes | None
     result: SearchResult | None
     error: str | None = None
     crops: tuple[bytes, ...] = ()
+    workspace: str = ""
 
     def crop(self, face: int) -> np.ndarray:
         """Face ``face`` (0-based) as an RGB array, e.g. for a lead made by hand."""
@@ -135,10 +144,44 @@ def search_uploads(ws: Workspace, uploads: Sequence[Upload], actor: str, top_k: 
             continue
         del data
         result = ws.search(image, top_k, "photo", f"{up.name} (by {actor})")
-        out.append(summarise(up.name, image, result))
+        out.append(replace(summarise(up.name, image, result),
+                           workspace=_workspace_key(ws)))
     if progress:
         progress(len(uploads), len(uploads), "done")
     return out
+
+
+def _workspace_key(ws: Workspace) -> str:
+    return str(Path(ws.settings.data_dir).resolve())
+
+
+def create_lead(ws: Workspace, search: PhotoSearch, face: int, match: Match, actor: str) -> int:
+    """A person's "Create lead" on match ``match`` of face ``face`` (1-based) of a shown result;
+    returns the lead id (the existing one when this face already has a lead for this case).
+
+    Raises :class:`RecordError` with a sentence, and writes nothing, when the result was searched
+    in another workspace than ``ws`` (the demo's result under *Real cases*, or the other way),
+    or its case or searched photo is no longer there (erased, or changed since)."""
+    if search.result is None or not 1 <= face <= len(search.result.faces):
+        raise RecordError("this result holds no such face")
+    if search.workspace != _workspace_key(ws):
+        raise RecordError("this result was searched in another workspace; search the photo "
+                          "again here")
+    try:
+        case = ws.records.get_case(match.case_id)
+    except RecordError:
+        raise RecordError(f"case #{match.case_id} is no longer in this workspace; search "
+                          "the photo again") from None
+    if case.name != match.name:
+        raise RecordError(f"case #{match.case_id} changed since this search; search the "
+                          "photo again")
+    fr = search.result.faces[face - 1]
+    try:
+        return leads.lead_from_match(ws.records, ws.settings, search.crop(face - 1), fr.face,
+                                     match, search.result.probe_id, actor, fr.quality)
+    except IntegrityError:
+        raise RecordError("the searched photo or the case is no longer in this workspace; "
+                          "search the photo again") from None
 
 
 def summarise(name: str, image: np.ndarray, result: SearchResult) -> PhotoSearch:
