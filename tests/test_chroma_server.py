@@ -69,7 +69,8 @@ def test_two_workspaces_share_a_chroma_server(ws_settings: Settings, chroma_serv
 def token_gate(chroma_server: str) -> Iterator[str]:
     """A reverse proxy on 127.0.0.1 in front of the Chroma server that lets through only
     requests carrying ``Authorization: Bearer gate-token-123`` (what a deployment puts in front
-    of a Chroma server reached over a network; Chroma 1.x's own server checks nothing)."""
+    of a Chroma server reached over a network: Chroma 1.x's ``chroma run`` checks no token;
+    ``findme chroma-server`` does, tests/test_chroma_guarded.py)."""
     import http.client
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

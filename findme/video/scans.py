@@ -10,6 +10,7 @@ is marked ``interrupted`` when the workspace opens again.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 import uuid
@@ -112,6 +113,13 @@ def get(records: Records, scan_id: int) -> ScanRecord:
     """One scan job."""
     with records.session() as s:
         return _record(s.get(Scan, scan_id))
+
+
+def find(records: Records, scan_id: int) -> ScanRecord | None:
+    """One scan job, or None when there is no such job."""
+    with records.session() as s:
+        row = s.get(Scan, scan_id)
+        return _record(row) if row is not None else None
 
 
 def scanned(records: Records, fp: str) -> bool:
@@ -284,8 +292,10 @@ def stop_job(scan_id: int, records: Records | None = None) -> bool:
     if records is None:
         return False
     with records.session() as s:
-        s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "queued")
-                  .values(status="stopped", finished_at=_now(), cancel_requested=True))
+        if s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "queued")
+                     .values(status="stopped", finished_at=_now(),
+                             cancel_requested=True)).rowcount:
+            drop_source(records.settings, scan_id)  # it never runs: its secret goes now
         return s.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "running")
                          .values(cancel_requested=True)).rowcount == 1
 
@@ -320,6 +330,39 @@ def run_claimed(ws: Workspace, scan_id: int, source: str) -> video.ScanResult | 
         return checked[1]
 
     return _execute(ws, scan_id, source, job.camera, job.every_s, True, None, stop, None)
+
+
+def _source_file(settings: Settings, scan_id: int) -> Path:
+    return settings.data_dir / "uploads" / "sources" / f"scan-{int(scan_id)}"
+
+
+def keep_source(settings: Settings, scan_id: int, source: str) -> Path:
+    """Keep a queued job's source as given (a camera URL may carry a password, which the row
+    keeps redacted) where only this user can read it: ``uploads/sources/scan-<id>`` in the data
+    folder, mode 0600 in a 0700 folder. The queue's message carries only the job id, so no
+    credential reaches the broker. Returns the file."""
+    folder = _source_file(settings, scan_id).parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    path = _source_file(settings, scan_id)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(source)
+    return path
+
+
+def kept_source(settings: Settings, scan_id: int) -> str | None:
+    """The source :func:`keep_source` kept for a job (None when there is none)."""
+    try:
+        return _source_file(settings, scan_id).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def drop_source(settings: Settings, scan_id: int) -> None:
+    """Remove a job's kept source (the job ended: done, failed or stopped)."""
+    _source_file(settings, scan_id).unlink(missing_ok=True)
 
 
 def is_upload(settings: Settings, source: str) -> bool:
@@ -372,7 +415,10 @@ def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, c
         except VideoError as exc:
             raise ValueError(str(exc)) from exc
     ids = []
-    if ws.settings.broker_url:  # on the task queue: any worker takes them
+    # On the task queue when there is one and its workers can open this workspace's vector
+    # store (a Chroma server); an embedded store (the demo's) belongs to this process, so its
+    # scans run here.
+    if ws.settings.broker_url and not ws.store.embedded:
         from findme import queue
 
         for name, data in files:
