@@ -62,6 +62,9 @@ def test_photo_names_resolve_only_inside_the_folder(folders: tuple[Path, Path]) 
     assert source.read("sub/ok.jpg", LIMIT) == b"photo bytes"
     assert source.read(str(photos / "sub" / "ok.jpg"), LIMIT) == b"photo bytes"  # absolute, in
     assert source.read("inside.jpg", LIMIT) == b"photo bytes"  # a link that stays inside
+    (photos / "loop.jpg").symlink_to(photos / "loop.jpg")
+    with pytest.raises(ValueError, match="cannot be resolved"):  # one row's error, not a crash
+        source.read("loop.jpg", LIMIT)
 
 
 def test_queue_packing_leaves_escaping_photos_out(folders: tuple[Path, Path],

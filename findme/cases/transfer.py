@@ -183,8 +183,11 @@ def inside_folder(folder: Path, name: str) -> Path:
     """The real path of the sheet's photo path ``name`` (relative to ``folder``, or absolute),
     every ``..`` and symlink resolved; ValueError when that lands outside ``folder`` (``..``, an
     absolute path elsewhere, a symlink pointing out) or the file does not exist."""
-    root = folder.resolve()
-    path = (root / name).resolve()
+    try:
+        root = folder.resolve()
+        path = (root / name).resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        raise ValueError("the path cannot be resolved (a symlink loop?)") from None
     if not path.is_relative_to(root):
         raise ValueError("outside the photo folder")
     if not path.exists():
