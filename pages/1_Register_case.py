@@ -162,7 +162,7 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
                                      type=["zip"], key="import_photos")
         dry = st.checkbox("Check only (nothing is saved)", value=True, key="import_dry")
         go_import = st.form_submit_button("Import", key="import_go")
-    queued = bool(ctx.ws.settings.broker_url)  # with a task queue, a worker imports
+    queued = bool(ctx.ws.settings.broker_url) and not ctx.ws.store.embedded  # a worker imports
     if go_import and sheet is None:
         st.error("Add the case list first.")
     elif go_import and queued:
