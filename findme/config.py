@@ -171,7 +171,6 @@ class Settings:
     two_person_rule: bool = False
     lockout_attempts: int = 5
     lockout_minutes: float = 15.0
-    signin_limit_name: int = 10
     signin_limit_client: int = 30
     signin_window_minutes: float = 15.0
     idle_minutes: float = 30.0
@@ -304,7 +303,6 @@ class Settings:
             two_person_rule=_env_bool("FINDME_TWO_PERSON_RULE", False),
             lockout_attempts=_env_int("FINDME_LOCKOUT_ATTEMPTS", 5, minimum=1),
             lockout_minutes=_env_float("FINDME_LOCKOUT_MINUTES", 15.0),
-            signin_limit_name=_env_int("FINDME_SIGNIN_LIMIT_NAME", 10, minimum=1),
             signin_limit_client=_env_int("FINDME_SIGNIN_LIMIT_CLIENT", 30, minimum=1),
             signin_window_minutes=_env_float("FINDME_SIGNIN_WINDOW_MINUTES", 15.0),
             idle_minutes=_env_float("FINDME_IDLE_MINUTES", 30.0),

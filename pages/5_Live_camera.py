@@ -23,8 +23,7 @@ mine["live_camera"] = camera.strip() or "Webcam"
 key = "live_recognizer"
 if key not in mine:
     mine[key] = live.LiveRecognizer(ctx.ws.matcher, ctx.settings,
-                                                session.state.lock,
-                                                ctx.settings.video_every_seconds)
+                                    ctx.settings.video_every_seconds)
 recognizer: live.LiveRecognizer = mine[key]
 if not session.state.models_ready.is_set():
     st.info("Loading the recognition models (about 15 s after the dashboard starts)...")

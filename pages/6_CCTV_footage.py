@@ -36,14 +36,13 @@ if ctx.demo and st.button("Scan the demo clip (12 s, one demo case walks through
     from findme.config import get_settings
 
     scans.start(ctx.ws, str(demo.sample_clip(get_settings())), "Demo camera", 0.2,
-                "Demo station", ctx.user.username, session.state.lock)
+                "Demo station", ctx.user.username)
     st.success("Demo scan started.")
 if go:
     try:
         started = scans.start_uploads(ctx.ws, [(f.name, f.getvalue()) for f in files or []], url,
                                       camera, float(every), location.strip() or None,
-                                      ctx.user.username, session.state.lock,
-                                      may_use_urls=ctx.can("cameras.manage"))
+                                      ctx.user.username, may_use_urls=ctx.can("cameras.manage"))
     except ValueError as exc:
         st.error(f"Not started: {safe(exc)}.")
     else:

@@ -36,16 +36,26 @@ def make_user(settings: Settings, name: str, role: str) -> None:
     users.add_user(state.workspace(settings).records, name, PASSWORD, role)
 
 
+def signed_in(at: AppTest, records, user: str) -> None:
+    """Leave ``at``'s tab as the sign-in form leaves it for ``user``: a server-side session
+    (``signins.open_session``), its token, the name and the stamp of the password it used."""
+    from findme.cases import signins
+
+    account = users.get_user(records, user)
+    assert account is not None, user
+    at.session_state["user"] = user
+    at.session_state["user_stamp"] = account.stamp
+    at.session_state["session_token"] = signins.open_session(records, account, "local")
+
+
 def open_page(page: str, user: str | None = None) -> AppTest:
     """Run the app, signed in as ``user`` (None: signed out), and switch to ``page``."""
     from findme.config import get_settings
     from findme.ui import state
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    if user:  # as a sign-in leaves it: the name and the stamp of the password it used
-        at.session_state["user"] = user
-        account = users.get_user(state.workspace(get_settings()).records, user)
-        at.session_state["user_stamp"] = account.stamp if account else ""
+    if user:
+        signed_in(at, state.workspace(get_settings()).records, user)
     at.run()
     if PAGES[page]:
         at.switch_page(PAGES[page])

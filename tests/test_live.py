@@ -91,7 +91,7 @@ def test_the_frame_callback_never_waits_for_recognition(workspace, celeb5: Path)
                 workspace.store, workspace.settings)
     frame = load_image(identities(celeb5 / "val")["jerry_seinfeld"][0], get_settings())
     lock = threading.RLock()
-    rec = live.LiveRecognizer(workspace.matcher, workspace.settings, lock, 0.1)
+    rec = live.LiveRecognizer(workspace.matcher, workspace.settings, 0.1, lock)
     with lock:  # recognition is blocked (another user's search, say)...
         done = threading.Event()
 

@@ -16,7 +16,14 @@ import pytest
 from findme.config import Settings
 from findme.evaluation.datasets import identities
 from findme.ui.page_state import OneTimeForm, scoped
-from tests.pages_helpers import PASSWORD, make_user, open_page, register_widgets, texts
+from tests.pages_helpers import (
+    PASSWORD,
+    make_user,
+    open_page,
+    register_widgets,
+    signed_in,
+    texts,
+)
 
 
 def test_page_state_belongs_to_one_workspace_and_one_user(tmp_path: Path) -> None:
@@ -121,10 +128,7 @@ def test_demo_search_results_stay_in_the_demo(app_data: Settings, celeb5: Path) 
     at.button(key="search").click()
     at.run()
     assert _ranked(at)
-    from findme.cases import users
-
-    at.session_state["user"] = "ida"
-    at.session_state["user_stamp"] = users.get_user(real, "ida").stamp
+    signed_in(at, real, "ida")
     at.run()
     assert not at.exception, at.exception
     assert not _ranked(at), "ida sees none of inv's results"

@@ -18,6 +18,7 @@ from tests.pages_helpers import (
     make_user,
     open_page,
     register_widgets,
+    signed_in,
     texts,
 )
 
@@ -362,8 +363,7 @@ def test_alert_link_opens_its_lead(app_data: Settings) -> None:
     low = records.add_lead(None, case, None, [0, 0, 9, 9], 0.70, {}, "possible")
     make_user(app_data, "rita", "reviewer")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    at.session_state["user"] = "rita"
-    at.session_state["user_stamp"] = users.get_user(records, "rita").stamp
+    signed_in(at, records, "rita")
     at.query_params["lead"] = str(low)
     at.run()
     at.switch_page(PAGES["review"])
@@ -417,8 +417,7 @@ def test_only_camera_managers_may_give_a_stream_url(app_data: Settings) -> None:
     assert [t for t in open_page("cctv", "inv").text_input if t.key == "url"]
     ws = state.workspace(app_data)
     with pytest.raises(ValueError, match="cameras.manage"):
-        scans.start_uploads(ws, [], "rtsp://192.168.1.20/stream", "Gate", 1.0, None, "rev",
-                            state.lock)
+        scans.start_uploads(ws, [], "rtsp://192.168.1.20/stream", "Gate", 1.0, None, "rev")
     assert scans.list_scans(ws.records) == []
 
 

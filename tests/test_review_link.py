@@ -7,17 +7,15 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from findme.cases import users
 from findme.cases.records import CaseDetails
 from findme.config import Settings
 from findme.ui import state
-from tests.pages_helpers import PAGES, ROOT, make_user, texts
+from tests.pages_helpers import PAGES, ROOT, make_user, signed_in, texts
 
 
 def _review(records, lead: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    at.session_state["user"] = "rita"
-    at.session_state["user_stamp"] = users.get_user(records, "rita").stamp
+    signed_in(at, records, "rita")
     at.query_params["lead"] = lead
     at.run()
     at.switch_page(PAGES["review"])

@@ -90,15 +90,13 @@ def test_register_shows_the_photo_name_as_text(app_data: Settings, face_photo: P
 @pytest.mark.heavy
 def test_cctv_job_errors_and_camera_names_are_text(app_data: Settings, tmp_path: Path) -> None:
     """A scan whose file cannot be read: its error quotes the path, named by a person."""
-    from contextlib import nullcontext
 
     from findme.ui import state
     from findme.video import scans
 
     ws = state.workspace(app_data)
     named = "## ![x](pixel.gif) :green-badge[MATCH 0.99]"  # a file name holds no slash
-    job = scans.start(ws, str(tmp_path / f"{named}.mp4"), f"{EVIL} gate", 1.0, EVIL, "inv",
-                      nullcontext())
+    job = scans.start(ws, str(tmp_path / f"{named}.mp4"), f"{EVIL} gate", 1.0, EVIL, "inv")
     deadline = time.monotonic() + 120
     while scans.list_scans(ws.records)[0].status not in ("failed", "done"):
         assert time.monotonic() < deadline, "the scan never ended"

@@ -19,7 +19,7 @@ import streamlit as st
 from findme import demo
 from findme.alerts import store as alert_store
 from findme.cases import signins, users
-from findme.cases.records import RecordError, Records
+from findme.cases.records import RecordError
 from findme.config import Settings, get_settings
 from findme.ui import state
 from findme.workspace import Workspace
@@ -181,8 +181,6 @@ def current_user() -> users.UserRecord | None:
     name = st.session_state.get("user")
     if name:
         token = st.session_state.get("session_token")
-        if not token:  # signed in by code, not the form (tests): a session like the form's
-            token = _open_for(records, name)
         user = signins.resume(records, token) if token else None
         if user is None or user.username != name:
             _forget()
@@ -197,18 +195,6 @@ def current_user() -> users.UserRecord | None:
     _start_clean()
     _remember(user, token)
     return user
-
-
-def _open_for(records: Records, name: str) -> str | None:
-    """A server-side session for a tab whose state names ``name`` without one (only code that
-    signs a user in directly, such as the page tests, leaves that), when the state's password
-    stamp is still the account's; None otherwise."""
-    user = users.get_user(records, name)
-    if user is None or not user.active or user.stamp != st.session_state.get("user_stamp"):
-        return None
-    token = signins.open_session(records, user, _client_address())
-    st.session_state["session_token"] = token
-    return token
 
 
 def _forget() -> None:

@@ -169,14 +169,13 @@ class GuardedStore:
         self.close()
 
 
-#: What scans (:func:`findme.video.scans.start`) and live recognition
-#: (:class:`findme.video.live.LiveRecognizer`) hold around each frame: nothing process-wide any
-#: more (a no-op context, kept so they need no change); models and the store lock themselves.
-lock: contextlib.AbstractContextManager = contextlib.nullcontext()
 _open_lock = threading.Lock()  # the table of open workspaces
 _open: dict[str, Workspace] = {}
 _workers: dict[str, tuple[threading.Thread, threading.Event]] = {}
 models_ready = threading.Event()  # set once the background warm-up has loaded the models
+
+
+_warming: list[threading.Thread] = []  # warm-up threads, joined by close_all
 
 
 def workspace(settings: Settings) -> Workspace:
@@ -190,8 +189,10 @@ def workspace(settings: Settings) -> Workspace:
             ws.store = GuardedStore(ws.store)  # type: ignore[assignment]  # threads share it
             _open[key] = ws
             scans.mark_interrupted(ws.records)  # scans of a dashboard that stopped mid-way
-            threading.Thread(target=warm_up, args=(settings,), daemon=True,
-                             name="findme-warm-up").start()
+            warm = threading.Thread(target=warm_up, args=(settings,), daemon=True,
+                                    name="findme-warm-up")
+            warm.start()
+            _warming.append(warm)
             if settings.alert_worker:
                 stop = threading.Event()
                 worker = threading.Thread(target=outbox.run_forever,
@@ -220,6 +221,9 @@ def close_all() -> None:
     """Close every open workspace (tests, shutdown)."""
     scans.stop_all()
     evaluation_jobs.wait_all()
+    for warm in _warming:  # a process must not end inside a model call (it aborts)
+        warm.join(timeout=600)
+    _warming.clear()
     with _open_lock:
         for worker, stop in _workers.values():
             stop.set()

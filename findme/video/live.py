@@ -18,7 +18,7 @@ import json
 import queue
 import threading
 import time
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
@@ -51,10 +51,12 @@ IDLE_EXIT_S = 30.0
 class LiveRecognizer:
     """Recognition for one live camera stream (one per browser session)."""
 
-    def __init__(self, matcher: Matcher, settings: Settings, lock: AbstractContextManager,
-                 sample_every_s: float = 0.2) -> None:
+    def __init__(self, matcher: Matcher, settings: Settings, sample_every_s: float = 0.2,
+                 lock: AbstractContextManager | None = None) -> None:
+        """``lock``, if given, is held around each recognition (the tests hold it to show the
+        video path never waits; the models and the store lock themselves)."""
         self.processor = VideoProcessor(matcher, settings, sample_every_s)
-        self.lock = lock
+        self.lock = lock if lock is not None else nullcontext()
         self.sample_every_s = sample_every_s
         self._frames: queue.Queue[tuple[float, np.ndarray]] = queue.Queue(maxsize=1)
         self._views: list[TrackView] = []

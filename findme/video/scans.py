@@ -246,10 +246,12 @@ _jobs_lock = threading.Lock()
 
 
 def start(ws: Workspace, source: str, camera: str, every_s: float, location: str | None,
-          actor: str, lock: AbstractContextManager, on_done: Callable[[], None] | None = None
-          ) -> int:
+          actor: str, on_done: Callable[[], None] | None = None,
+          lock: AbstractContextManager | None = None) -> int:
     """Start a scan in a background thread; returns its job id at once. ``on_done`` runs when
-    the scan ends (e.g. to remove an uploaded temporary file)."""
+    the scan ends (e.g. to remove an uploaded temporary file); ``lock``, if given, is held
+    around each frame's recognition (nothing needs it in the dashboard: the models and the
+    store lock themselves)."""
     scan_id = _create(ws.records, source, camera, location, every_s, actor, None)
     stop = threading.Event()
 
@@ -392,7 +394,7 @@ def source_name(source: str) -> str:
 
 def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, camera: str,
                   every_s: float, location: str | None, actor: str,
-                  lock: AbstractContextManager, may_use_urls: bool = False) -> list[int]:
+                  may_use_urls: bool = False) -> list[int]:
     """Start one background scan per uploaded file ``(name, bytes)`` and for ``url`` when given.
 
     Raises ValueError with a sentence (and starts nothing) when the camera has no name, there is
@@ -429,8 +431,8 @@ def start_uploads(ws: Workspace, files: Sequence[tuple[str, bytes]], url: str, c
         return ids
     for name, data in files:
         path = save_upload(ws.settings, name, data)
-        ids.append(start(ws, str(path), camera, every_s, location, actor, lock,
+        ids.append(start(ws, str(path), camera, every_s, location, actor,
                          lambda p=path: p.unlink(missing_ok=True)))
     if url:
-        ids.append(start(ws, url, camera, every_s, location, actor, lock))
+        ids.append(start(ws, url, camera, every_s, location, actor))
     return ids
