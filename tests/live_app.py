@@ -35,6 +35,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    """Return once something accepts connections on 127.0.0.1:``port``; kill ``proc`` and fail
+    the test (naming ``what``) when it exits or ``timeout`` seconds pass first."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"{what} did not start")
+            time.sleep(0.1)
+
+
 @contextmanager
 def running_app(data_dir: Path, env: dict[str, str] | None = None,
                 timeout: float = 120, host: str = "127.0.0.1",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,32 +15,18 @@ from findme.cases.registry import PhotoInput, delete_case, enroll_case
 from findme.config import Settings
 from findme.faces.image import load_image
 from findme.workspace import open_workspace
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live_app import free_port, wait_for_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     """A real ``chroma run`` on loopback, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
     proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"),
                              "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
+    wait_for_port(port, proc, "chroma server")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)

@@ -28,7 +28,7 @@ from findme.cases.registry import PhotoInput, enroll_case
 from findme.config import Settings
 from findme.evaluation.datasets import identities
 from findme.workspace import open_workspace
-from tests.live_app import ARTIFACTS, free_port
+from tests.live_app import ARTIFACTS, free_port, wait_for_port
 from tests.test_chroma_server import chroma_server  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.heavy
@@ -45,16 +45,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.1)
+    wait_for_port(port, proc, "redis-server", timeout=30)
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(timeout=30)

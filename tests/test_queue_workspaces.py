@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from findme.config import Settings
-from tests.live_app import free_port
+from tests.live_app import free_port, wait_for_port
 from tests.test_chroma_guarded import GuardedChroma, guarded_chroma  # noqa: F401 - a fixture
 from tests.test_queue import _workers
 
@@ -63,16 +62,7 @@ def serve_broker(ws_settings: Settings) -> Iterator[Broker]:
     conf.chmod(0o600)
     proc = subprocess.Popen([server, str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.1)
+    wait_for_port(port, proc, "redis-server", timeout=30)
     try:
         yield Broker(port, password, run)
     finally:
