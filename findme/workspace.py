@@ -15,6 +15,7 @@ from findme.cases.leads import record_search
 from findme.cases.records import Records, open_records
 from findme.cases.registry import ReconcileReport, reconcile
 from findme.config import Settings
+from findme.priority import person_waiting
 from findme.search.matcher import Matcher, SearchResult
 from findme.search.store import VectorStore, open_store
 
@@ -41,7 +42,8 @@ class Workspace:
         """Search every face of an RGB image; with ``source`` (``photo``, ``cli``, ``cctv``...)
         also record the search and make its leads (:func:`findme.cases.leads.record_search`).
         Without ``source`` nothing is written."""
-        result = self.matcher.search_image(image, top_k)
+        with person_waiting():  # background work of this process steps aside meanwhile
+            result = self.matcher.search_image(image, top_k)
         if source is None:
             return result
         return record_search(self.records, self.settings, image, result, source, source_ref,

@@ -27,6 +27,7 @@ from findme.cases.records import Records
 from findme.cases.tables import Base
 from findme.cases.tables import now as _now
 from findme.config import Settings
+from findme.priority import step_aside
 from findme.video import processor as video
 from findme.video.frames import VideoError, check_camera_url, is_stream, redact
 from findme.workspace import Workspace, upload_name
@@ -203,6 +204,7 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
     last = [0.0]
 
     def on_progress(done: float, duration: float | None, frames: int, speed: float) -> None:
+        step_aside()  # a person's search in this process goes first
         if progress:
             progress(done, duration, frames, speed)
         if time.monotonic() - last[0] >= 1.0:
