@@ -30,8 +30,8 @@ def _signed_in(p, url: str):
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                 args=CHROMIUM_ARGS)
     page = browser.new_context().new_page()  # a context: more tabs can share its cookies
-    page.set_default_timeout(60_000)
-    expect.set_options(timeout=60_000)
+    page.set_default_timeout(180_000)
+    expect.set_options(timeout=180_000)
     page.goto(url)
     sign_in(page, "sam", PASSWORD)
     page.wait_for_load_state("networkidle")
@@ -113,7 +113,7 @@ def test_a_sign_out_or_an_ended_session_reaches_every_tab(ws_settings: Settings)
         browser, tab_a = _signed_in(p, url)
         _session_cookie(tab_a)
         tab_b = tab_a.context.new_page()
-        tab_b.set_default_timeout(60_000)
+        tab_b.set_default_timeout(180_000)
         tab_b.goto(f"{url}/Review_leads")  # the cookie signs this tab in
         expect(tab_b.get_by_role("heading", name="Review leads")).to_be_visible()
 
