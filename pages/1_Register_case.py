@@ -19,12 +19,7 @@ from findme.cases.registry import (
 )
 from findme.cases.transfer import ImportFileError
 from findme.ui import images, page_state, session
-from findme.ui.importing import (
-    job_line,
-    queue_import,
-    report_table,
-    run_import,
-)
+from findme.ui.importing import job_line, recent_jobs, report_table, submit_import, uses_queue
 from findme.ui.text import safe
 
 ctx = session.page("Register a case", "cases.edit",
@@ -162,48 +157,34 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
                                      type=["zip"], key="import_photos")
         dry = st.checkbox("Check only (nothing is saved)", value=True, key="import_dry")
         go_import = st.form_submit_button("Import", key="import_go")
-    queued = bool(ctx.ws.settings.broker_url) and not ctx.ws.store.embedded  # a worker imports
     if go_import and sheet is None:
         st.error("Add the case list first.")
-    elif go_import and queued:
+    elif go_import:  # a queue worker or a dashboard thread imports it; progress below
         try:
-            job_id = queue_import(ctx.ws, sheet.name, sheet.getvalue(),
-                                  photo_zip.getvalue() if photo_zip else None,
-                                  ctx.user.username, dry)
+            job_id = submit_import(ctx.ws, sheet.name, sheet.getvalue(),
+                                   photo_zip.getvalue() if photo_zip else None,
+                                   ctx.user.username, dry)
         except (ImportFileError, ValueError) as exc:
             st.error(f"Not imported: {safe(exc)}.")
         else:
-            st.success(f"Import {job_id} queued: a worker imports it; progress below.")
-    elif go_import:
-        bar = st.progress(0.0, text="Checking rows")
-        try:
-            report = run_import(
-                ctx.ws, sheet.name, sheet.getvalue(),
-                photo_zip.getvalue() if photo_zip else None, ctx.user.username, dry,
-                lambda k, n, ref: bar.progress(min(1.0, k / max(n, 1)),
-                                               text=f"{k}/{n} {safe(ref)}"))
-        except ImportFileError as exc:
-            st.error(f"Not imported: {safe(exc)}.")
-        else:
-            (st.warning if report.count("rejected") else st.success)(report.summary() + ".")
-            if report.ignored_columns:
-                st.caption("Columns ignored: " + safe(", ".join(report.ignored_columns)))
-            st.dataframe(report_table(report), hide_index=True, key="import_report")
-    if queued:
+            st.success(f"Import {job_id} " + ("queued: a worker imports it" if uses_queue(ctx.ws)
+                                              else "started") + "; progress below.")
 
-        @st.fragment(run_every=2.0)
-        def import_jobs_panel() -> None:
-            jobs = import_jobs.recent(ctx.ws.records, 5)
-            if jobs:
-                st.markdown("**Queued imports**")
-            for job in jobs:
-                if job.status in ("queued", "running"):
-                    st.progress(job.fraction, text=safe(job_line(job)))
-                else:
-                    (st.error if job.status == "failed" else st.caption)(safe(job_line(job)))
-            finished = next((j for j in jobs if j.status == "done"), None)
-            if finished is not None:
-                st.dataframe(report_table(import_jobs.report_of(finished)), hide_index=True,
-                             key=f"import_job_report_{finished.id}")
+    @st.fragment(run_every=2.0)
+    def import_jobs_panel() -> None:
+        """The latest imports: progress while they run, then each one's counts and the
+        rows of the latest finished one."""
+        jobs = recent_jobs(ctx.ws, 5)
+        if jobs:
+            st.markdown("**Imports**")
+        for job in jobs:
+            if job.status in ("queued", "running"):
+                st.progress(job.fraction, text=safe(job_line(job)))
+            else:
+                (st.error if job.status == "failed" else st.caption)(safe(job_line(job)))
+        finished = next((j for j in jobs if j.status == "done"), None)
+        if finished is not None:
+            st.dataframe(report_table(import_jobs.report_of(finished)), hide_index=True,
+                         key=f"import_job_report_{finished.id}")
 
-        import_jobs_panel()
+    import_jobs_panel()

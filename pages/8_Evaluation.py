@@ -51,43 +51,37 @@ sizes = st.multiselect("Gallery sizes to project to (needs never-enrolled people
 conditions = st.multiselect("Robustness slices (probes degraded on purpose)",
                             [c for c in evaluation.CONDITIONS if c != "original"], key="conds")
 
-own_job = f"{ctx.settings.data_dir}:{ctx.user.username}"  # whose evaluation of own cases
+owner = eval_jobs.owner_of(ctx.settings.data_dir, ctx.user.username)  # one job per person
 
 if st.button("Run evaluation", type="primary", key="run"):
     if not models:
         st.error("Choose at least one model.")
     elif dataset != "Our own cases" and not folder:
         st.error("Give a folder.")
-    elif dataset == "Our own cases":  # a worker thread runs it; its progress is shown below
-        eval_jobs.start_own_cases(ctx.ws, own_job)
-    else:
-        bar = st.progress(0.0, text="starting")
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.progress(done / max(total, 1), text=f"{stage}: {done}/{total}")
-
+    else:  # a worker thread runs it; its progress is shown below, then its result
         try:
-            result = evaluation.evaluate(
-                evaluation.check_folder(ctx.settings, folder, any_folder), models,
-                int(enroll), evaluation.check_folder(ctx.settings, distractors, any_folder)
-                if distractors else None,
-                ["original", *conditions], settings=settings, progress=progress,
-                gallery_sizes=sizes)
-            mine["evaluation"] = result
-            bar.progress(1.0, text="done")
-        except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
+            if dataset == "Our own cases":
+                eval_jobs.start_own_cases(ctx.ws, owner)
+            else:
+                eval_jobs.start_folder(
+                    owner, settings, evaluation.check_folder(ctx.settings, folder, any_folder),
+                    models, int(enroll),
+                    evaluation.check_folder(ctx.settings, distractors, any_folder)
+                    if distractors else None,
+                    ["original", *conditions], sizes)
+        except (FileNotFoundError, PermissionError, ValueError) as exc:
             st.error(safe(exc))
 
 
 @st.fragment(run_every=1.0)
-def own_cases_job() -> None:
-    """The evaluation of own cases running in its worker thread: its progress while it runs,
+def evaluation_job() -> None:
+    """This person's evaluation running in its worker thread: its progress while it runs,
     then its result (or why it failed)."""
-    job = eval_jobs.latest(own_job)
+    job = eval_jobs.latest(owner)
     if job is None:
         return
     if job.running:
-        st.progress(job.fraction, text=f"Evaluating own cases: {job.text}")
+        st.progress(job.fraction, text=f"Evaluating {safe(job.title)}: {safe(job.text)}")
     elif job.error:
         st.error(safe(job.error))
     else:
@@ -96,7 +90,7 @@ def own_cases_job() -> None:
         st.rerun()
 
 
-own_cases_job()
+evaluation_job()
 result = mine.get("evaluation")
 if result is not None:
     st.subheader(f"{safe(result.dataset)}: {safe(result.protocol)}")

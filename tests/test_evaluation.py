@@ -137,6 +137,7 @@ def test_cli_json_report_and_bad_input(settings: Settings, orl: Path, tmp_path: 
 def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
                                                tmp_path: Path) -> None:
     from tests.pages_helpers import make_user, open_page
+    from tests.waiting import rerun_until
 
     small = tmp_path / "small"
     for person in ("s5", "s6", "s7"):
@@ -154,10 +155,11 @@ def test_evaluation_page_runs_a_small_protocol(app_data: Settings, orl: Path,
     at.radio(key="dataset").set_value("Another folder").run()
     at.text_input(key="folder").set_value(str(small)).run()
     at.multiselect(key="conds").set_value(["blur"]).run()
-    at.button(key="run").click().run()
+    at.button(key="run").click().run()  # starts the worker; the charts come when it ends
+    rerun_until(at, lambda at: bool(at.error or at.get("plotly_chart")), "the charts")
+    charts = at.get("plotly_chart")
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    charts = at.get("plotly_chart")
     assert len(charts) == 6  # roc, pr, det, cmc, distributions, conditions
     assert len(at.dataframe) >= 3
     assert at.get("download_button")

@@ -44,3 +44,36 @@ def test_rows_the_dead_worker_wrote_keep_their_result() -> None:
     assert import_jobs.merge_rows([row(2, "X", "imported")], [row(2, "A", "unchanged")]) == [
         row(2, "A", "unchanged")]
     assert import_jobs.merge_rows(None, now) == now
+
+
+def test_an_import_whose_dashboard_process_ended_is_marked_failed(ws_settings: Settings) -> None:
+    """An import run in a dashboard thread cannot be handed to another worker: once its
+    process is gone (or its thread, in this process) the job says so instead of showing as
+    running forever; live processes' jobs and queue workers' jobs are left alone."""
+    import os
+    import socket
+    import subprocess
+
+    records = open_records(ws_settings)
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    host = socket.gethostname()
+    workers = {"dead": f"{import_jobs.LOCAL} {host}:{ended.pid}",
+               "this process, no thread": import_jobs.local_worker(),
+               "alive": f"{import_jobs.LOCAL} {host}:{os.getppid()}",
+               "another host": f"{import_jobs.LOCAL} elsewhere:{ended.pid}",
+               "queue worker": f"{host}:{ended.pid}"}
+    jobs, folders = {}, {}
+    for what, worker in workers.items():
+        folders[what] = import_jobs.keep_files(ws_settings, "c.csv", b"ref,name\n", None)
+        jobs[what] = import_jobs.create(records, "c.csv", str(folders[what]), False, "inv")
+        assert import_jobs.claim(records, jobs[what], worker) is not None
+    assert import_jobs.fail_orphans(records) == 2
+    for what in workers:
+        job = import_jobs.get(records, jobs[what])
+        orphan = what in ("dead", "this process, no thread")
+        assert job.status == ("failed" if orphan else "running"), what
+        assert (job.error == import_jobs.ORPHANED) is orphan
+        assert folders[what].exists() is not orphan, "an orphan's kept files are removed"
+    assert import_jobs.fail_orphans(records) == 0
+    records.engine.dispose()

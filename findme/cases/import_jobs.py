@@ -1,23 +1,32 @@
-"""Case imports as jobs on the task queue: the ``import_jobs`` table and its repository.
+"""Case imports as jobs: the ``import_jobs`` table, its repository, and the runs.
 
-Used only with a broker (``FINDME_BROKER_URL``): the Register page and ``findme import --queue``
+An import leaves the request path either way, with the same job row and progress: with a task
+queue (``FINDME_BROKER_URL`` and a Chroma server) the Register page and ``findme import --queue``
 keep the uploaded sheet and photos under ``uploads/imports/<job folder>/`` in the data folder,
-write a ``queued`` row and send a message; a ``findme worker`` claims the row, imports, and
-writes progress and each batch's row results here, so any page or process sees them. A job
-``queued`` -> ``running`` -> ``done`` / ``failed``. A worker that dies mid-import leaves the job to
-another worker, which imports the whole sheet again: rows the first one wrote come out
-``unchanged`` (an import is idempotent by case number and photo bytes), and :func:`merge_rows`
-keeps what the first worker reported for them.
+write a ``queued`` row and send a message, and a ``findme worker`` claims the row; without one
+(or with an embedded store, e.g. the demo) the dashboard keeps the files the same way and runs
+the job in a worker thread of its own (:func:`start_local`). Either runner imports (:func:`run`)
+and writes progress and each batch's row results here, so any page or process sees them. A job
+``queued`` -> ``running`` -> ``done`` / ``failed``. A queue worker that dies mid-import leaves
+the job to another worker, which imports the whole sheet again: rows the first one wrote come
+out ``unchanged`` (an import is idempotent by case number and photo bytes), and
+:func:`merge_rows` keeps what the first worker reported for them. A dashboard that stops
+mid-import cannot hand its job over: :func:`stop_local` (its shutdown) ends it at a row boundary
+as ``failed``, and :func:`fail_orphans` marks one whose dashboard process is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+import socket
+import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +42,18 @@ from findme.cases.transfer import (
     read_sheet,
 )
 from findme.config import Settings
+from findme.priority import step_aside
 from findme.search.store import VectorStore
 from findme.workspace import upload_name
 
 STATUSES = ("queued", "running", "done", "failed")
+LOCAL = "dashboard"  # the worker name of an import run in a dashboard thread starts with it
+STOPPED = ("stopped: the dashboard shut down during the import; import the files again (rows "
+           "already imported come out unchanged)")
+ORPHANED = ("the dashboard that ran this import stopped before it ended; import the files "
+            "again (rows already imported come out unchanged)")
+#: ``hook(job_id, done, total)``: called after each progress report of a run
+Hook = Callable[[int, int, int], None]
 
 
 class ImportJob(Base):
@@ -212,12 +229,40 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
+class Stopped(Exception):
+    """Raised inside a run at a progress report once the run was asked to stop."""
+
+
+_watchers: list[Hook] = []
+_local_lock = threading.Lock()  # the two tables here
+_local: dict[int, tuple[threading.Thread, threading.Event]] = {}  # job id -> thread, stop
+
+
+@contextlib.contextmanager
+def watch(hook: Hook) -> Iterator[None]:
+    """Call ``hook(job_id, done, total)`` after every progress report of every run in this
+    process while the block runs (tests hold an import mid-way with it; logging). It runs in
+    the run's thread."""
+    with _local_lock:
+        _watchers.append(hook)
+    try:
+        yield
+    finally:
+        with _local_lock:
+            _watchers.remove(hook)
+
+
 def run(records: Records, store: VectorStore, settings: Settings, job_id: int,
-        worker: str) -> ImportJobRecord | None:
-    """Claim and run one queued import in this thread: progress and each batch's results go
+        worker: str, hook: Hook | None = None, stop: threading.Event | None = None,
+        dashboard: bool = False) -> ImportJobRecord | None:
+    """Claim and run one import in this thread: progress and each batch's results go
     to the job row; the kept files are removed once the job is done or failed (a worker
-    killed midway leaves them for the worker that takes the job over). Returns the finished
-    job, or None when it was not this worker's to run."""
+    killed midway leaves them for the worker that takes the job over). ``hook`` (and any
+    :func:`watch` hooks) is called after each progress report; once ``stop`` is set the run
+    ends at the next one, the job ``failed`` with :data:`STOPPED`. In a ``dashboard`` thread
+    each row first steps aside while a person's search runs in the process
+    (:mod:`findme.priority`). Returns the finished job, or None when it was not this worker's
+    to run."""
     before = claim(records, job_id, worker)
     if before is None:
         return None
@@ -228,9 +273,17 @@ def run(records: Records, store: VectorStore, settings: Settings, job_id: int,
         seen = [0.0]
 
         def step(done: int, total: int, _ref: str) -> None:
+            if dashboard:
+                step_aside()  # a person's search in this process goes first
             if done >= total or time.monotonic() - seen[0] >= 0.5:
                 seen[0] = time.monotonic()
                 progress(records, job_id, done, total)
+            with _local_lock:
+                hooks = ([hook] if hook else []) + list(_watchers)
+            for h in hooks:
+                h(job_id, done, total)
+            if stop is not None and stop.is_set():
+                raise Stopped(STOPPED)
 
         def batch(rows: list[RowResult]) -> None:
             save_rows(records, job_id, merge_rows(before.rows, [r.as_dict() for r in rows]))
@@ -238,6 +291,8 @@ def run(records: Records, store: VectorStore, settings: Settings, job_id: int,
         report = import_files(before.file_name, sheet, photos, records, store, settings,
                               before.started_by or "queue", dry_run=before.dry_run,
                               progress=step, on_rows=None if before.dry_run else batch)
+    except Stopped:
+        fail(records, job_id, STOPPED)
     except (OSError, ValueError) as exc:  # ImportFileError is a ValueError
         fail(records, job_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - the job row must say it failed, whatever the cause
@@ -254,3 +309,103 @@ def report_of(job: ImportJobRecord) -> ImportReport:
     """A finished job's rows as an :class:`ImportReport` (the page's table, the CLI's JSON)."""
     return ImportReport(rows=[RowResult.from_dict(r) for r in job.rows or []],
                         dry_run=job.dry_run, ignored_columns=tuple(job.ignored_columns or ()))
+
+
+# ----------------------------------------------------------------------------- dashboard threads
+
+
+def local_worker() -> str:
+    """The worker name of an import run in a thread of this process: ``dashboard host:pid``."""
+    return f"{LOCAL} {socket.gethostname()}:{os.getpid()}"
+
+
+def start_local(records: Records, store: VectorStore, settings: Settings, sheet_name: str,
+                sheet: bytes, photos: bytes | Path | None, dry_run: bool, actor: str | None,
+                hook: Hook | None = None) -> int:
+    """Keep the files and record the job as the queue does (:func:`keep_files`,
+    :func:`create`), then run it (:func:`run`) in a worker thread of this process; returns the
+    job id at once. The row is ``running`` on :func:`local_worker` before this returns, and
+    progress and results reach it as they would from a queue worker. ``hook`` as in
+    :func:`run`."""
+    folder = keep_files(settings, sheet_name, sheet, photos)
+    job_id = create(records, sheet_name, str(folder), dry_run, actor)
+    stop = threading.Event()
+    thread = threading.Thread(target=_run_local, args=(records, store, settings, job_id, hook,
+                                                       stop),
+                              daemon=True, name=f"findme-import-{job_id}")
+    with _local_lock:  # known here before the row names this process (see fail_orphans)
+        _local[job_id] = (thread, stop)
+    claim(records, job_id, local_worker())
+    thread.start()
+    return job_id
+
+
+def _run_local(records: Records, store: VectorStore, settings: Settings, job_id: int,
+               hook: Hook | None, stop: threading.Event) -> None:
+    """The thread of :func:`start_local`."""
+    try:
+        run(records, store, settings, job_id, local_worker(), hook, stop, dashboard=True)
+    except Exception:  # noqa: BLE001 - the row could not be written (database gone); say so
+        traceback.print_exc()
+    finally:
+        with _local_lock:
+            _local.pop(job_id, None)
+
+
+def running_local() -> list[int]:
+    """Ids of the imports running in threads of this process."""
+    with _local_lock:
+        return sorted(_local)
+
+
+def stop_local(timeout: float = 600.0) -> None:
+    """Ask every import running in a thread of this process to stop at its next row (each
+    ends ``failed`` with :data:`STOPPED`) and wait up to ``timeout`` seconds each for its
+    thread (shutdown: a process must not end inside a model call)."""
+    with _local_lock:
+        running = list(_local.values())
+    for _, stop in running:
+        stop.set()
+    for thread, _ in running:
+        if thread.is_alive():
+            thread.join(timeout)
+
+
+def _orphaned(worker: str, job_id: int) -> bool:
+    """Whether a ``running`` job of a dashboard thread lost its process: on this host only
+    (another host's processes cannot be seen from here)."""
+    host, _, pid = worker.removeprefix(f"{LOCAL} ").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        with _local_lock:
+            return job_id not in _local
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def fail_orphans(records: Records) -> int:
+    """Mark ``failed`` (with :data:`ORPHANED`) the imports a dashboard thread was running
+    when its process ended (no queue hands them to anyone), and remove their kept files;
+    returns how many."""
+    with records.session() as s:
+        rows = s.execute(select(ImportJob.id, ImportJob.worker, ImportJob.folder).where(
+            ImportJob.status == "running", ImportJob.worker.like(f"{LOCAL} %"))).all()
+    failed = 0
+    for job_id, worker, folder in rows:
+        if not _orphaned(worker, job_id):
+            continue
+        with records.session() as s:
+            done = s.execute(update(ImportJob).where(
+                ImportJob.id == job_id, ImportJob.status == "running",
+                ImportJob.worker == worker).values(
+                status="failed", error=ORPHANED, finished_at=now())).rowcount == 1
+        if done:
+            shutil.rmtree(folder, ignore_errors=True)
+            failed += 1
+    return failed

@@ -325,7 +325,8 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
     recall at ``match`` / ``possible`` as the gallery grows to each size with synthetic people
     (:mod:`findme.evaluation.gallery_size`), learned from ``synthetic_from`` (a folder of other
     never-registered people, one photo each) or else from half of the distractors.
-    ``progress(stage, done, total)`` is called as photos are embedded.
+    ``progress(stage, done, total)`` is called as photos are embedded and after each
+    condition is scored (a worker's stop request and its progress bar act there).
     """
     models = list(models or settings.models)
     calibration = calibration or calib.load(settings)
@@ -345,7 +346,7 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
     probes_original: Embedded | None = None
     emb_d = embed_photos(split.distractors, models, settings,
                          progress=tick("never-enrolled photos", len(split.distractors)))
-    for condition in conditions:
+    for scored, condition in enumerate(conditions):
         emb_p = embed_photos(split.probes, models, settings, condition,
                              progress=tick(f"probes ({condition})", len(split.probes)))
         if condition == "original":
@@ -362,6 +363,8 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
                 person_scores(strangers[name], glabels), th, emb_p.has_face)
         per_condition[condition] = results
         counts[f"probe_no_face_{condition}"] = emb_p.no_face
+        if progress:
+            progress("scored conditions", scored + 1, len(conditions))
     counts.update({"people": len(set(glabels)), "enrolled_photos": len(split.gallery),
                    "probes": len(split.probes), "distractors": len(split.distractors),
                    "enrolled_no_face": emb_g.no_face, "distractor_no_face": emb_d.no_face})

@@ -7,38 +7,46 @@ its photos): a page never reads a server folder.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 
 import pandas as pd
 
 from findme.cases import import_jobs
 from findme.cases.import_jobs import ImportJobRecord
-from findme.cases.transfer import ImportReport, export_cases, import_files, open_files
+from findme.cases.transfer import ImportReport, export_cases, open_files
 from findme.workspace import Workspace
 
 
-def run_import(ws: Workspace, sheet_name: str, sheet: bytes, photos_zip: bytes | None,
-               actor: str, dry_run: bool,
-               progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
-    """Import an uploaded sheet (``.csv``/``.xlsx``, photo paths inside ``photos_zip``) or an
-    export ZIP in this process. Raises :class:`~findme.cases.transfer.ImportFileError` with a
-    sentence when the files as a whole cannot be read."""
-    return import_files(sheet_name, sheet, photos_zip, ws.records, ws.store, ws.settings, actor,
-                        dry_run=dry_run, progress=progress)
+def uses_queue(ws: Workspace) -> bool:
+    """Whether imports of ``ws`` go to the task queue (a broker, and a vector store other
+    processes can reach: a Chroma server); otherwise a dashboard thread runs them."""
+    return bool(ws.settings.broker_url) and not ws.store.embedded
 
 
-def queue_import(ws: Workspace, sheet_name: str, sheet: bytes, photos_zip: bytes | None,
-                 actor: str, dry_run: bool) -> int:
-    """Check that the uploaded files can be read (ImportFileError with a sentence if not),
-    then hand them to the task queue; returns the job id."""
-    from findme import queue
-
+def submit_import(ws: Workspace, sheet_name: str, sheet: bytes, photos_zip: bytes | None,
+                  actor: str, dry_run: bool) -> int:
+    """Check that the uploaded files (a ``.csv``/``.xlsx`` sheet whose photo paths are inside
+    ``photos_zip``, or an export ZIP) can be read, raising
+    :class:`~findme.cases.transfer.ImportFileError` with a sentence if not; then hand them to
+    the task queue (:func:`uses_queue`) or to a worker thread of this process, the same job
+    row either way. Returns the job id at once; :func:`recent_jobs` shows its progress."""
     open_files(sheet_name, sheet, photos_zip)
-    return queue.submit_import(ws.records, sheet_name, sheet, photos_zip, dry_run, actor)
+    if uses_queue(ws):
+        from findme import queue
+
+        return queue.submit_import(ws.records, sheet_name, sheet, photos_zip, dry_run, actor)
+    return import_jobs.start_local(ws.records, ws.store, ws.settings, sheet_name, sheet,
+                                   photos_zip, dry_run, actor)
+
+
+def recent_jobs(ws: Workspace, limit: int = 5) -> list[ImportJobRecord]:
+    """The workspace's latest import jobs, newest first (a job whose dashboard process ended
+    mid-way is marked failed first, so it never shows as running forever)."""
+    import_jobs.fail_orphans(ws.records)
+    return import_jobs.recent(ws.records, limit)
 
 
 def job_line(job: ImportJobRecord) -> str:
-    """One line about a queued import: file, state, progress or counts, worker, error."""
+    """One line about an import job: file, state, progress or counts, worker, error."""
     what = f"Import {job.id} ({job.file_name}{', check only' if job.dry_run else ''})"
     if job.status == "queued":
         return f"{what}: waiting for a worker"
@@ -47,7 +55,10 @@ def job_line(job: ImportJobRecord) -> str:
                 f"{job.worker}")
     if job.status == "failed":
         return f"{what}: failed, {job.error}"
-    return f"{what}: {import_jobs.report_of(job).summary()}"
+    report = import_jobs.report_of(job)
+    ignored = f"; columns ignored: {', '.join(report.ignored_columns)}" \
+        if report.ignored_columns else ""
+    return f"{what}: {report.summary()}{ignored}"
 
 
 def report_table(report: ImportReport) -> pd.DataFrame:

@@ -218,9 +218,15 @@ def warm_up(settings: Settings) -> None:
 
 
 def close_all() -> None:
-    """Close every open workspace (tests, shutdown)."""
+    """Close every open workspace (tests, shutdown). First the work running in this process's
+    threads ends: scans, evaluations and imports are asked to stop at their next frame, photo
+    or row and waited for, as is the model warm-up (a process must not end inside a model
+    call: it aborts)."""
+    from findme.cases import import_jobs
+
     scans.stop_all()
-    evaluation_jobs.wait_all()
+    evaluation_jobs.stop_all()
+    import_jobs.stop_local()
     for warm in _warming:  # a process must not end inside a model call (it aborts)
         warm.join(timeout=600)
     _warming.clear()
