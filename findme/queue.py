@@ -1,8 +1,9 @@
 """Background work on a distributed task queue: Dramatiq over Redis (``FINDME_BROKER_URL``).
 
 Two kinds of job: CCTV scans (:mod:`findme.video.scans`) and case imports
-(:mod:`findme.cases.import_jobs`). Without a broker nothing here is used: scans run in threads of
-the dashboard and imports in the page's or the CLI's process, as they always did. With one, the
+(:mod:`findme.cases.import_jobs`). Without a broker nothing here is used: scans and the Register
+page's imports run in worker threads of the dashboard (the same job rows and progress), and
+``findme import`` in its own process. With one, the
 CCTV page, ``findme scan --queue`` and ``findme watch`` (with a broker), the Register page's
 import and ``findme import --queue`` write the job row (``queued``) and send a message;
 ``findme worker`` processes on any machine that reaches the broker, the database
