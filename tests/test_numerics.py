@@ -95,3 +95,26 @@ def test_bfloat16_is_asked_for_and_needs_its_own_calibration(settings: Settings)
             replace(shipped, precision="bf16").check_precision(replace(settings, inference="f32"))
     else:
         shipped.check_precision(bf16)  # asked for, not native: float32 after all
+
+
+@pytest.mark.heavy
+def test_bfloat16_asked_for_where_it_cannot_run_falls_back_to_float32(tmp_path: Path) -> None:
+    """A CPU (or a virtual machine) may report bfloat16 that its maths library cannot run:
+    OpenVINO then compiles a model whose first inference fails. Asked for bfloat16 there,
+    ``arcface-mbf`` runs in float32, and the calibration check sees float32."""
+    script = tmp_path / "bf16_probe.py"
+    script.write_text(textwrap.dedent("""
+        from dataclasses import replace
+        import numpy as np
+        from findme.config import get_settings
+        from findme.faces.embed import embed
+        from findme.search.calibration import precision_of
+        settings = replace(get_settings(), inference="bf16")
+        v = embed([np.full((112, 112, 3), 128, np.uint8)], "arcface-mbf", settings)
+        print(precision_of(settings), v.shape[1])
+    """))
+    env = {k: v for k, v in os.environ.items() if k != "FINDME_INFERENCE"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=600, env={**env, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["f32", "192"], done.stdout

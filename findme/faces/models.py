@@ -161,6 +161,13 @@ class MobileFaceNet(Embedder):
         if precision != "bf16":  # float32 unless bfloat16 is asked for
             config["INFERENCE_PRECISION_HINT"] = "f32"
         compiled = core.compile_model(model, "CPU", config)
+        if precision == "bf16":  # a CPU (or a virtual machine) that reports bfloat16 but cannot
+            try:                 # run its kernels fails at the first inference: float32 then
+                compiled.create_infer_request().infer({0: np.zeros((1, 112, 112, 3),
+                                                                   np.float32)})
+            except RuntimeError:
+                config["INFERENCE_PRECISION_HINT"] = "f32"
+                compiled = core.compile_model(model, "CPU", config)
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.request = compiled.create_infer_request()
         self.engine = f"openvino {self.precision}"
