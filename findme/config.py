@@ -169,6 +169,7 @@ class Settings:
     weights_root: Path | None = None
     # people and review
     two_person_rule: bool = False
+    found_retention_days: int = 365  # closed / identified found records are erased after it
     lockout_attempts: int = 5
     lockout_minutes: float = 15.0
     signin_limit_client: int = 30
@@ -301,6 +302,7 @@ class Settings:
             store_wait_seconds=_env_float("FINDME_STORE_WAIT", 30.0),
             weights_root=Path(weights).expanduser().resolve() if weights else None,
             two_person_rule=_env_bool("FINDME_TWO_PERSON_RULE", False),
+            found_retention_days=_env_int("FINDME_FOUND_RETENTION_DAYS", 365, minimum=0),
             lockout_attempts=_env_int("FINDME_LOCKOUT_ATTEMPTS", 5, minimum=1),
             lockout_minutes=_env_float("FINDME_LOCKOUT_MINUTES", 15.0),
             signin_limit_client=_env_int("FINDME_SIGNIN_LIMIT_CLIENT", 30, minimum=1),

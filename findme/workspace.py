@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from findme.cases.found import sweep_retention
 from findme.cases.leads import record_search
 from findme.cases.records import Records, open_records
 from findme.cases.registry import ReconcileReport, reconcile
@@ -77,6 +78,8 @@ def open_workspace(settings: Settings, repair: bool = True) -> Workspace:
     store = open_store(settings)
     try:
         report = reconcile(records, store, settings) if repair else ReconcileReport()
+        if repair:  # found records past FINDME_FOUND_RETENTION_DAYS are erased at start
+            sweep_retention(records, store, settings)
     except Exception:
         store.close()
         raise

@@ -17,7 +17,8 @@ cooldown and :func:`lead_from_sighting`.
 A lead is a probe face that may show a registered child. A person decides: ``confirm`` or
 ``reject`` with a note. Under the two-person rule (``FINDME_TWO_PERSON_RULE``) a lead counts as
 confirmed only after two different reviewers confirm it; one rejection rejects it. Confirming can
-mark the case found. Every verdict is audited.
+mark the case found; confirming a cross-match lead (a missing case and a found record) links the
+two: the case becomes ``found``, the found record ``identified``. Every verdict is audited.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from findme.alerts.rules import queue_for_lead
 from findme.cases.records import RecordError, Records, _values, add_audit, fault_point
@@ -71,6 +73,9 @@ class NewLead:
     stranger_rate: float | None = None
     quality: dict | None = None
     fingerprint: str | None = None
+    found_id: int | None = None  # a cross-match lead: the found record (one lead per pair)
+    found_photo_id: int | None = None
+    age_gap_years: float | None = None
 
     @classmethod
     def of_match(cls, match: Match, crop: np.ndarray | None,
@@ -98,6 +103,14 @@ def open_lead(records: Records, case_id: int, fingerprint: str) -> int | None:
         return s.scalar(select(Lead.id).where(Lead.case_id == case_id,
                                               Lead.probe_fingerprint == fingerprint,
                                               Lead.status == "new"))
+
+
+def cross_lead(records: Records, case_id: int, found_id: int) -> int | None:
+    """The cross-match lead of missing case ``case_id`` and found record ``found_id``, if
+    any (there is at most one, whatever its status)."""
+    with records.session() as s:
+        return s.scalar(select(Lead.id).where(Lead.case_id == case_id,
+                                              Lead.found_id == found_id))
 
 
 def _save_crop(settings: Settings, crop: np.ndarray) -> str:
@@ -144,15 +157,28 @@ def create_lead(records: Records, settings: Settings, new: NewLead, probe_id: in
                                        new.score, new.scores, Decision(new.decision), crop,
                                        actor, session=s, margin=new.margin,
                                        stranger_rate=new.stranger_rate, quality=new.quality,
-                                       fingerprint=new.fingerprint)
+                                       fingerprint=new.fingerprint, found_id=new.found_id,
+                                       found_photo_id=new.found_photo_id,
+                                       age_gap_years=new.age_gap_years)
             fault_point("lead-before-alerts")
             queue_for_lead(s, settings, lead_id, new.case_id, new.decision, new.score, source,
                            alert_source)
+            if new.found_id is not None:  # the other side: whoever holds the found child
+                queue_for_lead(s, settings, lead_id, new.found_id, new.decision, new.score,
+                               source, f"{alert_source or source}:found")
             fault_point("lead-before-commit")
         return lead_id
     except IntegrityError:
         if crop:
             (settings.data_dir / crop).unlink(missing_ok=True)
+        if new.found_id is not None:  # the pair has its lead already (made once, ever)
+            pair = cross_lead(records, new.case_id, new.found_id)
+            if pair is not None:
+                return pair
+            if not (_case_exists(records, new.case_id) and _case_exists(records, new.found_id)):
+                raise CaseErased(f"case #{new.case_id} or found record F-{new.found_id} was "
+                                 "erased after the search: no lead made") from None
+            raise
         existing = (open_lead(records, new.case_id, new.fingerprint)
                     if new.fingerprint is not None else None)
         if existing is None:
@@ -473,7 +499,9 @@ def review(records: Records, lead_id: int, reviewer: str, verdict: str, note: st
             lead.reviewed_by = ", ".join(sorted(confirmers)) if lead.status == "confirmed" \
                 else reviewer
             lead.note = note
-        if lead.status == "confirmed" and mark_found:
+        if lead.status == "confirmed" and lead.found_id is not None:
+            found = _link(s, lead, reviewer, now)
+        elif lead.status == "confirmed" and mark_found:
             case = s.get(Case, lead.case_id)
             if case is not None and case.status == "open":
                 case.status = "found"
@@ -483,3 +511,21 @@ def review(records: Records, lead_id: int, reviewer: str, verdict: str, note: st
                 found = True
         return ReviewOutcome(lead.status, max(0, needed - len(confirmers))
                              if lead.status == "new" else 0, found)
+
+
+def _link(s: Session, lead: Lead, reviewer: str, now: dt.datetime) -> bool:
+    """A confirmed cross-match lead: the missing case becomes ``found`` and the found record
+    ``identified`` (linked to the case), both audited in the reviewer's transaction ``s``.
+    Returns whether the case was marked found (it may have been found already)."""
+    case, child = s.get(Case, lead.case_id), s.get(Case, lead.found_id)
+    marked = False
+    if case is not None and case.status == "open":
+        case.status, case.updated_at = "found", now
+        add_audit(s, actor=reviewer, action="case.status", target=f"case:{case.id}",
+                  detail=f"found (lead {lead.id}, found:{lead.found_id})")
+        marked = True
+    if child is not None and child.status != "identified":
+        child.status, child.linked_case_id, child.updated_at = "identified", lead.case_id, now
+        add_audit(s, actor=reviewer, action="case.status", target=f"case:{child.id}",
+                  detail=f"identified (lead {lead.id}, case:{lead.case_id})")
+    return marked

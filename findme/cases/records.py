@@ -42,12 +42,16 @@ from findme.cases.tables import (
     Photo,
     PhotoRecord,
     Probe,
+    aware,
     now,
 )
 from findme.config import Settings
 from findme.search.decision import Decision
 
 CASE_STATUSES = ("open", "found", "closed")
+FOUND_STATUSES = ("in_care", "identified", "transferred", "closed")
+OPEN_FOUND_STATUSES = ("in_care", "transferred")  # identity still unknown: searched
+KINDS = ("missing", "found")
 GENDERS = ("female", "male", "other", "unknown")
 PHOTO_STATUSES = ("pending", "ready", "rejected")
 LEAD_STATUSES = ("new", "confirmed", "rejected")
@@ -76,11 +80,25 @@ class CaseDetails:
     assigned_to: str | None = None
     lawful_basis: str | None = None
     ref: str | None = None  # the organisation's own case number (unique)
+    # a found record (kind "found": a child in care whose family is unknown)
+    kind: str = "missing"
+    found_place: str | None = None
+    found_at: dt.datetime | None = None
+    institution: str | None = None
+    institution_contact: str | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    languages: str | None = None
+    marks: str | None = None
 
     @property
     def has_lawful_basis(self) -> bool:
         """Whether the guardian's consent, or another lawful basis (a court order, a police
-        request...) stated in the case, is recorded: without it no photo may be stored."""
+        request...) stated in the case, is recorded: without it no photo may be stored. A found
+        record has no guardian to consent: it needs its stated basis (a welfare committee's
+        order, the institution's duty of care...)."""
+        if self.kind == "found":
+            return bool((self.lawful_basis or "").strip())
         return self.consent_recorded or bool((self.lawful_basis or "").strip())
 
     def validate(self) -> None:
@@ -102,6 +120,35 @@ class CaseDetails:
             raise RecordError("the last-seen date is in the future")
         if self.birth_date and self.last_seen_date and self.last_seen_date < self.birth_date:
             raise RecordError("the last-seen date is before the date of birth")
+        if self.kind not in KINDS:
+            raise RecordError(f"kind must be one of {', '.join(KINDS)}")
+        for label, value in (("minimum age", self.age_min), ("maximum age", self.age_max)):
+            if value is not None and not 0 <= value <= 120:
+                raise RecordError(f"the estimated {label} must be between 0 and 120")
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise RecordError("the estimated minimum age is above the maximum")
+        if self.found_at is not None:
+            found_at = self.found_at if self.found_at.tzinfo else self.found_at.replace(
+                tzinfo=dt.UTC)
+            if found_at > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+                raise RecordError("the date found is in the future")
+        if self.kind == "found" and self.guardian_contact:
+            raise RecordError("a found record holds the institution's contact, not a "
+                              "guardian's (the family is unknown)")
+        for label, value, limit in (("found place", self.found_place, 300),
+                                    ("institution", self.institution, 300),
+                                    ("institution contact", self.institution_contact, 300),
+                                    ("languages", self.languages, 200)):
+            if value is not None and len(value) > limit:
+                raise RecordError(f"the {label} is longer than {limit} characters")
+
+
+def same_value(a: object, b: object) -> bool:
+    """Whether a stored field and an entered one are the same (a stored time comes back from
+    SQLite without its zone: both are compared as UTC)."""
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return aware(a) == aware(b)
+    return a == b
 
 
 def add_audit(s: Session, actor: str, action: str, target: str | None = None,
@@ -216,9 +263,12 @@ class Records:
         with self.session() as s:
             case = Case(**{f: getattr(details, f) for f in CaseDetails.__dataclass_fields__})
             case.name = details.name.strip()
+            if details.kind == "found":
+                case.status = "in_care"
             s.add(case)
             s.flush()
-            add_audit(s, actor=actor, action="case.create", target=f"case:{case.id}")
+            add_audit(s, actor=actor, action="case.create", target=f"case:{case.id}",
+                      detail="found" if details.kind == "found" else None)
             return case.id
 
     def update_case(self, case_id: int, details: CaseDetails, actor: str = "system"
@@ -232,10 +282,12 @@ class Records:
                 raise RecordError(f"no case with id {case_id}")
             changed = []
             for f in CaseDetails.__dataclass_fields__:
+                if f == "kind":  # a record's side never changes (merge joins same kinds)
+                    continue
                 value = getattr(details, f)
                 if f == "name":
                     value = value.strip()
-                if getattr(case, f) != value:
+                if not same_value(getattr(case, f), value):
                     setattr(case, f, value)
                     changed.append(f)
             if changed:
@@ -258,13 +310,32 @@ class Records:
             row = s.scalar(select(Case).where(Case.ref == ref.strip()))
             return _values(row, CaseRecord) if row else None
 
-    def list_cases(self, status: str | None = None) -> list[CaseRecord]:
-        """All cases (optionally of one status), newest first."""
+    def list_cases(self, status: str | None = None, kind: str | None = "missing"
+                   ) -> list[CaseRecord]:
+        """Cases of one ``kind`` (``missing`` by default, ``found``, or None for both),
+        optionally of one status, newest first."""
         with self.session() as s:
             q = select(Case).order_by(Case.id.desc())
             if status:
                 q = q.where(Case.status == status)
+            if kind:
+                q = q.where(Case.kind == kind)
             return [_values(r, CaseRecord) for r in s.scalars(q)]
+
+    def open_ids(self, kind: str) -> list[int]:
+        """Ids of the records of ``kind`` still searched: open missing cases, found records in
+        care or transferred (identity unknown)."""
+        with self.session() as s:
+            return list(s.scalars(select(Case.id).where(Case.kind == kind, Case.status.in_(
+                ("open",) if kind == "missing" else OPEN_FOUND_STATUSES)).order_by(Case.id)))
+
+    def kinds(self, case_ids: list[int] | None = None) -> dict[int, str]:
+        """``{case id: kind}`` for the given ids (every case when None)."""
+        with self.session() as s:
+            q = select(Case.id, Case.kind)
+            if case_ids is not None:
+                q = q.where(Case.id.in_(case_ids))
+            return dict(s.execute(q).all())
 
     def case_names(self, case_ids: list[int]) -> dict[int, str]:
         """``{case id: name}`` for the given ids (unknown ids are left out)."""
@@ -282,9 +353,12 @@ class Records:
                 Case.id.in_(case_ids), Case.status == "open")).all())
 
     def set_case_status(self, case_id: int, status: str, actor: str = "system") -> None:
-        """Mark a case open, found or closed (audited)."""
-        if status not in CASE_STATUSES:
-            raise RecordError(f"status must be one of {', '.join(CASE_STATUSES)}")
+        """Mark a case open, found or closed, a found record in care, identified, transferred
+        or closed (audited)."""
+        kind = self.kinds([case_id]).get(case_id, "missing")
+        allowed_statuses = FOUND_STATUSES if kind == "found" else CASE_STATUSES
+        if status not in allowed_statuses:
+            raise RecordError(f"status must be one of {', '.join(allowed_statuses)}")
         with self.session() as s:
             if s.execute(update(Case).where(Case.id == case_id).values(
                     status=status, updated_at=now())).rowcount == 0:
@@ -305,7 +379,9 @@ class Records:
                      if c]
             probes = set(s.scalars(select(Lead.probe_id).where(
                 Lead.case_id == case_id, Lead.probe_id.is_not(None))))
-            s.execute(delete(Lead).where(Lead.case_id == case_id))
+            crops += [c for c in s.scalars(select(Lead.crop_path).where(
+                Lead.found_id == case_id)) if c]
+            s.execute(delete(Lead).where((Lead.case_id == case_id) | (Lead.found_id == case_id)))
             if probes:  # what was searched (file names, camera URLs) only for this case
                 s.execute(delete(Probe).where(Probe.id.in_(probes), ~select(Lead.id).where(
                     Lead.probe_id == Probe.id).exists()))
@@ -333,14 +409,16 @@ class Records:
     # ------------------------------------------------------------------ photos
 
     def add_photo(self, case_id: int, file_path: str, sha256: str, face_box: list,
-                  landmarks: list, quality: dict, taken_date: dt.date | None = None) -> int:
+                  landmarks: list, quality: dict, taken_date: dt.date | None = None,
+                  age_at_photo: float | None = None) -> int:
         """Insert a ``pending`` photo of a case; returns its id."""
         with self.session() as s:
             if s.get(Case, case_id) is None:
                 raise RecordError(f"no case with id {case_id}")
             photo = Photo(case_id=case_id, file_path=file_path, sha256=sha256,
                           face_box=face_box, landmarks=landmarks, quality=quality,
-                          taken_date=taken_date, status="pending")
+                          taken_date=taken_date, age_at_photo=age_at_photo,
+                          status="pending")
             s.add(photo)
             s.flush()
             return photo.id
@@ -407,7 +485,9 @@ class Records:
                  crop_path: str | None = None, actor: str = "system",
                  session: Session | None = None, margin: float | None = None,
                  stranger_rate: float | None = None, quality: dict | None = None,
-                 fingerprint: str | None = None) -> int:
+                 fingerprint: str | None = None, found_id: int | None = None,
+                 found_photo_id: int | None = None, age_gap_years: float | None = None
+                 ) -> int:
         """Record a lead (status ``new``, audited); returns its id (never one an erased lead
         had). With ``session`` the row is written in the caller's transaction (see
         :func:`findme.cases.leads.create_lead`, the one way leads are made). ``fingerprint``
@@ -420,11 +500,14 @@ class Records:
                         face_box=face_box, fused_score=fused_score, scores=scores,
                         decision=decision, crop_path=crop_path, margin=margin,
                         stranger_rate=stranger_rate, quality=quality,
-                        probe_fingerprint=fingerprint)
+                        probe_fingerprint=fingerprint, found_id=found_id,
+                        found_photo_id=found_photo_id, age_gap_years=age_gap_years)
             s.add(lead)
             s.flush()
             add_audit(s, actor=actor, action="lead.create", target=f"lead:{lead.id}",
-                             detail=f"case:{case_id} {decision} {fused_score:.3f}")
+                      detail=f"case:{case_id}"
+                      + (f" found:{found_id}" if found_id is not None else "")
+                      + f" {decision} {fused_score:.3f}")
             return lead.id
 
     def leads(self, case_id: int | None = None, status: str | None = None) -> list[LeadRecord]:
@@ -477,6 +560,14 @@ class Records:
         with self.session() as s:
             return dict(s.execute(select(Photo.case_id, func.count()).where(
                 Photo.status == "ready").group_by(Photo.case_id)).all())
+
+    def ready_faces(self, kind: str) -> int:
+        """How many ready photos (faces in the store) the records of ``kind`` hold: the
+        gallery a search of that side faces (its open-set thresholds follow it)."""
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Photo).join(
+                Case, Photo.case_id == Case.id).where(Photo.status == "ready",
+                                                       Case.kind == kind)) or 0
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for status pages and tests)."""

@@ -10,11 +10,12 @@ collections so no deleted vector stays on disk), then files.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,8 @@ class PhotoInput:
     name: str
     data: bytes
     face_index: int | None = None
+    taken_date: dt.date | None = None  # when the photo was taken, if known
+    age_at_photo: float | None = None  # the child's age on it in years, if known
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,27 @@ class PhotoOutcome:
     face_box: tuple[int, int, int, int] | None = None
 
 
+class DuplicateSuspected(RecordError):
+    """The new record's faces look like a record already registered on the same side: nothing
+    was saved. ``duplicates`` (best first) say which; the caller shows them and enrolls again
+    with ``allow_duplicate=True`` (register anyway) or ``duplicate_of=<id>`` (add the photos to
+    that record)."""
+
+    def __init__(self, duplicates: list) -> None:
+        self.duplicates = duplicates
+        super().__init__("; ".join(d.sentence() for d in duplicates[:3])
+                         + ": nothing was saved (open it, add these photos to it, or register "
+                           "anyway)")
+
+
 @dataclass(frozen=True)
 class EnrollResult:
-    """A registered case and the outcome of each offered photo."""
+    """A registered case, the outcome of each offered photo, and the cross-match pairs its
+    saving made (:class:`findme.cases.crossleads.CrossPair`, with their leads)."""
 
     case_id: int
     photos: list[PhotoOutcome]
+    cross_pairs: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class Prepared:
     item: FaceEmbedding
     sha256: str
     data: bytes = b""
+    taken_date: dt.date | None = None
+    age_at_photo: float | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,8 @@ class Candidate:
     quality: Quality
     sha256: str
     data: bytes
+    taken_date: dt.date | None = None
+    age_at_photo: float | None = None
 
 
 def inspect_for_enrollment(photo: PhotoInput, settings: Settings) -> Candidate | PhotoOutcome:
@@ -165,7 +187,7 @@ def inspect_for_enrollment(photo: PhotoInput, settings: Settings) -> Candidate |
     if not quality.usable:
         return PhotoOutcome(photo.name, False, quality.reasons, face_box=face.box)
     return Candidate(photo.name, image, face, quality, hashlib.sha256(photo.data).hexdigest(),
-                     photo.data)
+                     photo.data, photo.taken_date, photo.age_at_photo)
 
 
 def embed_candidates(candidates: list[Candidate], settings: Settings) -> list[Prepared]:
@@ -177,7 +199,8 @@ def embed_candidates(candidates: list[Candidate], settings: Settings) -> list[Pr
                for m in settings.models}
     return [Prepared(c.name, c.image, FaceEmbedding(c.face, c.quality,
                                                      {m: vectors[m][k] for m in vectors}),
-                      c.sha256, c.data) for k, c in enumerate(candidates)]
+                      c.sha256, c.data, c.taken_date, c.age_at_photo)
+            for k, c in enumerate(candidates)]
 
 
 def check_photo(photo: PhotoInput, settings: Settings) -> Prepared | PhotoOutcome:
@@ -241,11 +264,12 @@ def store_prepared(case_id: int, prepared: list[Prepared], records: Records,
                                               else _encode_jpeg(p.image))
         ids.append(records.add_photo(case_id, rel.as_posix(), p.sha256, list(p.item.face.box),
                                      [list(pt) for pt in p.item.face.landmarks],
-                                     p.item.quality.as_dict()))
+                                     p.item.quality.as_dict(), p.taken_date, p.age_at_photo))
     fault_point("after-records")
+    kind = records.kinds([case_id]).get(case_id, "missing")
     for model in settings.models:
         store.add(model, ids, [case_id] * len(ids),
-                  np.stack([p.item.vectors[model] for p in prepared]))
+                  np.stack([p.item.vectors[model] for p in prepared]), kind)
     fault_point("after-vectors")
     records.set_photo_status(ids, "ready")
     return ids
@@ -303,36 +327,82 @@ def update_case(records: Records, case_id: int, details: CaseDetails, actor: str
 
 
 def enroll_case(details: CaseDetails, photos: list[PhotoInput], records: Records,
-                store: VectorStore, settings: Settings, actor: str = "system") -> EnrollResult:
-    """Register a child with one or more photos.
+                store: VectorStore, settings: Settings, actor: str = "system",
+                allow_duplicate: bool | None = None, duplicate_of: int | None = None
+                ) -> EnrollResult:
+    """Register a child (a missing case, or a found record: ``details.kind``) with photos.
 
-    Without the guardian's consent or another lawful basis (:func:`require_lawful_basis`),
-    or with bad details, :class:`~findme.cases.records.RecordError` is raised before any work.
-    Every photo is checked first; if none is usable, :class:`EnrollmentRejected` is raised and
-    nothing is stored. Otherwise the case is created and the usable photos stored; the result
-    lists each photo's outcome (rejected ones with their reasons).
+    Without the guardian's consent or another lawful basis (:func:`require_lawful_basis`; a
+    found record needs its stated basis), or with bad details,
+    :class:`~findme.cases.records.RecordError` is raised before any work. Every photo is
+    checked first; if none is usable, :class:`EnrollmentRejected` is raised and nothing is
+    stored.
+
+    Duplicates at the door (the faces searched against the same side before anything is
+    saved): ``allow_duplicate=False`` raises :class:`DuplicateSuspected` when a record already
+    registered may show the child; ``True`` registers anyway (audited with the suspected
+    records); ``duplicate_of=<id>`` adds the photos to that record instead (audited; the result
+    names it). None (internal callers, bulk imports) does not check.
+
+    Otherwise the record is created and the usable photos stored, then its faces are searched
+    against every open record of the other side (:func:`findme.cases.crossleads.match_record`:
+    pairs at ``possible`` or better become cross-match leads). The result lists each photo's
+    outcome (rejected ones with their reasons) and those pairs.
     """
     details.validate()
     require_lawful_basis(details)
     if not photos:
         raise RecordError("at least one photo is required")
+    if duplicate_of is not None:
+        target = records.get_case(duplicate_of)
+        if target.kind != details.kind:
+            raise RecordError(f"{target.label} is not a {details.kind} record")
+        outcomes_added = add_photos(duplicate_of, photos, records, store, settings, actor)
+        records.audit(actor, "case.duplicate.added", f"case:{duplicate_of}",
+                      f"{sum(o.accepted for o in outcomes_added)} photo(s) of a new "
+                      "registration added instead")
+        return EnrollResult(duplicate_of, outcomes_added)
     prepared, outcomes = _split(photos, settings, set())
     if not prepared:
         raise EnrollmentRejected([o for o in outcomes if o is not None])
+    suspected = []
+    if allow_duplicate is not None:
+        from findme.cases.duplicates import find_duplicates
+
+        suspected = find_duplicates(records, store, settings, details.kind,
+                                    [p.item.vectors for p in prepared])
+        if suspected and not allow_duplicate:
+            raise DuplicateSuspected(suspected)
     case_id = records.create_case(details, actor)
+    if suspected:
+        records.audit(actor, "case.duplicate.allowed", f"case:{case_id}",
+                      "registered anyway beside " + ", ".join(
+                          f"case:{d.case_id} {d.decision} {d.score:.3f}" for d in suspected))
     ids = store_prepared(case_id, prepared, records, store, settings)
-    return EnrollResult(case_id, _merge(outcomes, prepared, ids))
+    return EnrollResult(case_id, _merge(outcomes, prepared, ids),
+                        _cross(records, store, settings, case_id, actor))
+
+
+def _cross(records: Records, store: VectorStore, settings: Settings, case_id: int,
+           actor: str) -> list:
+    """Search a saved record against the other side (cross-match leads); see
+    :func:`findme.cases.crossleads.match_record`."""
+    from findme.cases.crossleads import match_record
+
+    return match_record(records, store, settings, case_id, actor=actor)
 
 
 def add_photos(case_id: int, photos: list[PhotoInput], records: Records, store: VectorStore,
                settings: Settings, actor: str = "system") -> list[PhotoOutcome]:
-    """Add photos to an existing case; unusable ones are rejected with reasons."""
+    """Add photos to an existing record; unusable ones are rejected with reasons. The record
+    is then searched against the other side again (cross-match leads, once per pair)."""
     records.get_case(case_id)
     known = {p.sha256 for p in records.photos(case_id) if p.status != "rejected"}
     prepared, outcomes = _split(photos, settings, known)
     ids = store_prepared(case_id, prepared, records, store, settings) if prepared else []
     if ids:
         records.audit(actor, "case.photos.add", f"case:{case_id}", f"{len(ids)} photo(s)")
+        _cross(records, store, settings, case_id, actor)
     return _merge(outcomes, prepared, ids)
 
 
@@ -359,6 +429,8 @@ def reconcile(records: Records, store: VectorStore, settings: Settings) -> Recon
     * pending/ready photos missing a configured model's vector are re-embedded from their stored
       file with their recorded landmarks (photos whose file is gone are marked rejected);
     * pending photos with every vector are marked ready;
+    * vectors whose metadata lacks (or has a stale) ``case_id`` / ``kind`` get it rewritten
+      (vectors stored before found records existed carry no ``kind``);
     * photo and lead-crop files no record points to are removed.
     """
     photos = {p.id: p for p in records.photos()}
@@ -369,7 +441,16 @@ def reconcile(records: Records, store: VectorStore, settings: Settings) -> Recon
     store.delete(sorted(orphans))
 
     reembedded = ready = missing = 0
-    have = {m: store.ids(m) for m in settings.models}
+    kinds = records.kinds()
+    metas = {m: store.metadata(m) for m in settings.models}
+    have = {m: set(metas[m]) for m in settings.models}
+    for m in settings.models:
+        stale = [pid for pid, meta in metas[m].items() if pid in live and (
+            meta.get("kind") != kinds.get(photos[pid].case_id, "missing")
+            or meta.get("case_id") != photos[pid].case_id)]
+        if stale:
+            store.set_owner(m, stale, [photos[p].case_id for p in stale],
+                            [kinds.get(photos[p].case_id, "missing") for p in stale])
     for pid in sorted(live):
         p = photos[pid]
         lacking = [m for m in settings.models if pid not in have[m]]
@@ -384,7 +465,7 @@ def reconcile(records: Records, store: VectorStore, settings: Settings) -> Recon
                                  float((p.quality or {}).get("score", 1.0)))
             for m in lacking:
                 vec = embed([align(image, face, m)], m, settings)
-                store.add(m, [pid], [p.case_id], vec)
+                store.add(m, [pid], [p.case_id], vec, kinds.get(p.case_id, "missing"))
             reembedded += 1
         if p.status != "ready":
             records.set_photo_status([pid], "ready")

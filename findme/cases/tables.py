@@ -55,10 +55,13 @@ class Base(DeclarativeBase):
 
 
 class Case(Base):
-    """A registered missing child."""
+    """A registered child: ``kind`` ``missing`` (a missing report) or ``found`` (a child found
+    and in care whose family is unknown; shown as ``F-<id>``, same id space, never reused)."""
 
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="missing", server_default="missing",
+                                      index=True)
     name: Mapped[str] = mapped_column(String(200))
     ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True,
                                             unique=True)
@@ -72,7 +75,17 @@ class Case(Base):
     consent_recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     lawful_basis: Mapped[str | None] = mapped_column(String(300), nullable=True)
     assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    # found records (kind "found"): where, when, who holds the child, estimated age
+    found_place: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    found_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    institution: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    institution_contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    age_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    age_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    languages: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    marks: Mapped[str | None] = mapped_column(Text, nullable=True)
+    linked_case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now,
                                                     onupdate=now)
@@ -87,6 +100,7 @@ class Photo(Base):
     file_path: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64))
     taken_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    age_at_photo: Mapped[float | None] = mapped_column(Float, nullable=True)
     face_box: Mapped[list | None] = mapped_column(JSON, nullable=True)
     landmarks: Mapped[list | None] = mapped_column(JSON, nullable=True)
     quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
@@ -112,12 +126,16 @@ class Lead(Base):
 
     ``probe_fingerprint`` (a hash of the searched image's pixels, see
     :func:`findme.cases.leads.fingerprint`) with the partial unique index: one open (``new``)
-    lead per case per searched image, whoever searches it and however often."""
+    lead per case per searched image, whoever searches it and however often.
+
+    A cross-match lead pairs a missing case (``case_id``, ``photo_id``) with a found record
+    (``found_id``, ``found_photo_id``): one per pair, ever (``uq_leads_cross_pair``)."""
 
     __tablename__ = "leads"
     __table_args__ = (
         Index("uq_leads_open_probe", "case_id", "probe_fingerprint", unique=True,
               sqlite_where=text("status = 'new'"), postgresql_where=text("status = 'new'")),
+        Index("uq_leads_cross_pair", "case_id", "found_id", unique=True),
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -137,6 +155,11 @@ class Lead(Base):
     stranger_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
     quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     probe_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    found_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                                 nullable=True, index=True)
+    found_photo_id: Mapped[int | None] = mapped_column(
+        ForeignKey("photos.id", ondelete="SET NULL"), nullable=True)
+    age_gap_years: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                             nullable=True)
@@ -190,6 +213,21 @@ class CaseRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
     ref: str | None = None
+    kind: str = "missing"
+    found_place: str | None = None
+    found_at: dt.datetime | None = None
+    institution: str | None = None
+    institution_contact: str | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    languages: str | None = None
+    marks: str | None = None
+    linked_case_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The number people see: ``#12`` for a missing case, ``F-12`` for a found record."""
+        return f"F-{self.id}" if self.kind == "found" else f"#{self.id}"
 
 
 @dataclass(frozen=True)
@@ -207,6 +245,7 @@ class PhotoRecord:
     status: str
     reasons: list | None
     created_at: dt.datetime
+    age_at_photo: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,3 +269,6 @@ class LeadRecord:
     margin: float | None = None
     stranger_rate: float | None = None
     quality: dict | None = None
+    found_id: int | None = None
+    found_photo_id: int | None = None
+    age_gap_years: float | None = None

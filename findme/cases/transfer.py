@@ -21,8 +21,24 @@ column                  meaning
 ``consent``             ``yes``/``no``: the guardian's consent is recorded
 ``lawful_basis``        or another lawful basis (court order, police request): one of the two is
                         required
-``status``              optional ``open`` (default), ``found`` or ``closed``
+``status``              optional ``open`` (default), ``found`` or ``closed``; a found record:
+                        ``in_care`` (default), ``identified``, ``transferred`` or ``closed``
+``kind``                optional ``missing`` (default) or ``found`` (a child found and in care:
+                        ``lawful_basis`` required, ``guardian``/``consent`` not used)
+``found_place``,        a found record: where and when (``YYYY-MM-DD[THH:MM]``) the child was
+``found_at``            found
+``institution``,        the institution holding the child and its contact
+``institution_contact``
+``age_min``,            the estimated age range (years)
+``age_max``
+``languages``,          language(s) spoken, identifying marks
+``marks``
+``taken_date``,         optional, for every photo of the row: when taken, the child's age on it
+``age_at_photo``
 ======================  ==========================================================================
+
+A saved row is searched against the other side as any registration is (cross-match leads). Each
+report row carries ``case_id`` (missing) or ``found_id`` (found) and its ``kind``.
 
 Every row is checked first (details, every photo read, decoded, one usable face); a row with any
 problem is rejected with its reasons and nothing of it is stored, while the other rows go on.
@@ -48,7 +64,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from findme.cases.records import CASE_STATUSES, CaseDetails, RecordError, Records
+from findme.cases.records import (
+    CASE_STATUSES,
+    FOUND_STATUSES,
+    KINDS,
+    CaseDetails,
+    RecordError,
+    Records,
+    same_value,
+)
 from findme.cases.registry import (
     Candidate,
     PhotoInput,
@@ -64,7 +88,9 @@ from findme.faces.image import read_limited
 from findme.search.store import VectorStore
 
 COLUMNS = ("ref", "name", "photos", "age", "gender", "birth_date", "last_seen",
-           "last_seen_date", "description", "guardian", "consent", "lawful_basis", "status")
+           "last_seen_date", "description", "guardian", "consent", "lawful_basis", "status",
+           "kind", "found_place", "found_at", "institution", "institution_contact", "age_min",
+           "age_max", "languages", "marks", "taken_date", "age_at_photo")
 REQUIRED = ("ref", "name")
 MAX_ROWS = 20_000
 MAX_COLUMNS = 100  # cells read per line; further columns are ignored
@@ -90,17 +116,23 @@ class RowResult:
     case_id: int | None
     status: str
     reasons: tuple[str, ...] = ()
+    kind: str = "missing"
 
     @classmethod
     def from_dict(cls, d: dict) -> RowResult:
         """The inverse of :meth:`as_dict` (a queue job's stored rows)."""
-        return cls(d["row"], d.get("ref"), d.get("case_id"), d["status"],
-                   tuple(d.get("reasons") or ()))
+        kind = d.get("kind") or "missing"
+        return cls(d["row"], d.get("ref"), d.get("found_id") if kind == "found"
+                   else d.get("case_id"), d["status"], tuple(d.get("reasons") or ()), kind)
 
     def as_dict(self) -> dict:
-        """The row as the JSON of ``findme import --json``."""
-        return {"row": self.row, "ref": self.ref, "case_id": self.case_id,
-                "status": self.status, "reasons": list(self.reasons)}
+        """The row as the JSON of ``findme import --json``: ``case_id`` for a missing case,
+        ``found_id`` for a found record (and ``case_id`` None)."""
+        out = {"row": self.row, "ref": self.ref, "case_id": self.case_id,
+               "status": self.status, "reasons": list(self.reasons), "kind": self.kind}
+        if self.kind == "found":
+            out.update(case_id=None, found_id=self.case_id)
+        return out
 
 
 @dataclass
@@ -449,23 +481,42 @@ def _details(row: dict[str, str]) -> tuple[CaseDetails, str]:
         except ValueError:
             raise RecordError(f"{column} {text!r} is not a date (YYYY-MM-DD)") from None
 
-    age_text = row.get("age", "")
-    try:
-        age = int(float(age_text)) if age_text else None
-    except ValueError:
-        raise RecordError(f"age {age_text!r} is not a number") from None
+    def number(column: str) -> int | None:
+        text = row.get(column, "")
+        try:
+            return int(float(text)) if text else None
+        except ValueError:
+            raise RecordError(f"{column} {text!r} is not a number") from None
+
+    age = number("age")
     consent_text = row.get("consent", "").lower()
     if consent_text not in YES | NO:
         raise RecordError(f"consent {row.get('consent')!r} is not yes or no")
-    status = row.get("status", "").lower() or "open"
-    if status not in CASE_STATUSES:
-        raise RecordError(f"status {status!r} is not one of {', '.join(CASE_STATUSES)}")
+    kind = row.get("kind", "").lower() or "missing"
+    if kind not in KINDS:
+        raise RecordError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    statuses = FOUND_STATUSES if kind == "found" else CASE_STATUSES
+    status = row.get("status", "").lower() or statuses[0]
+    if status not in statuses:
+        raise RecordError(f"status {status!r} is not one of {', '.join(statuses)}")
+    found_at = row.get("found_at", "")
+    try:
+        found_time = dt.datetime.fromisoformat(found_at) if found_at else None
+    except ValueError:
+        raise RecordError(f"found_at {found_at!r} is not a date (YYYY-MM-DD[THH:MM])") from None
+    if found_time is not None and found_time.tzinfo is None:
+        found_time = found_time.replace(tzinfo=dt.UTC)
     details = CaseDetails(
         name=row.get("name", ""), ref=row.get("ref", "") or None, birth_date=date("birth_date"),
         age_at_disappearance=age, gender=row.get("gender") or None,
         last_seen_place=row.get("last_seen") or None, last_seen_date=date("last_seen_date"),
         description=row.get("description") or None, guardian_contact=row.get("guardian") or None,
-        consent_recorded=consent_text in YES, lawful_basis=row.get("lawful_basis") or None)
+        consent_recorded=consent_text in YES, lawful_basis=row.get("lawful_basis") or None,
+        kind=kind, found_place=row.get("found_place") or None, found_at=found_time,
+        institution=row.get("institution") or None,
+        institution_contact=row.get("institution_contact") or None,
+        age_min=number("age_min"), age_max=number("age_max"),
+        languages=row.get("languages") or None, marks=row.get("marks") or None)
     if not details.ref:
         raise RecordError("the case number (ref) is empty")
     details.validate()
@@ -485,6 +536,13 @@ class _Row:
     existing: object | None = None  # CaseRecord
     candidates: list[Candidate] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    taken_date: dt.date | None = None
+    age_at_photo: float | None = None
+
+
+def _photo_date(text: str) -> dt.date | None:
+    """A ``taken_date`` cell (ValueError when it is not ``YYYY-MM-DD``)."""
+    return dt.date.fromisoformat(text[:10]) if text else None
 
 
 def import_cases(rows: Sequence[dict[str, str]], photos: PhotoSource, records: Records,
@@ -554,6 +612,17 @@ def _check_row(number: int, row: dict[str, str], photos: PhotoSource, records: R
         return out
     seen_refs.add(out.details.ref)
     out.existing = records.case_by_ref(out.details.ref)
+    if out.existing is not None and out.existing.kind != out.details.kind:
+        out.reasons.append(f"case number {out.details.ref!r} is a {out.existing.kind} record, "
+                           f"not {out.details.kind}")
+        return out
+    try:
+        out.taken_date = _photo_date(row.get("taken_date", ""))
+        text = row.get("age_at_photo", "")
+        out.age_at_photo = float(text) if text else None
+    except ValueError:
+        out.reasons.append("taken_date must be YYYY-MM-DD and age_at_photo a number")
+        return out
     known = ({p.sha256 for p in records.photos(out.existing.id) if p.status != "rejected"}
              if out.existing else set())
     names = [p.strip() for p in row.get("photos", "").split(";") if p.strip()]
@@ -565,7 +634,8 @@ def _check_row(number: int, row: dict[str, str], photos: PhotoSource, records: R
         except (OSError, ValueError) as exc:
             out.reasons.append(f"{name}: {exc}")
             continue
-        found = inspect_for_enrollment(PhotoInput(name, data), settings)
+        found = inspect_for_enrollment(PhotoInput(name, data, None, out.taken_date,
+                                                  out.age_at_photo), settings)
         if isinstance(found, PhotoOutcome):
             out.reasons.append(f"{name}: {', '.join(found.reasons)}")
         elif found.sha256 not in known and all(c.sha256 != found.sha256
@@ -578,8 +648,9 @@ def _would_be(r: _Row) -> str:
     if r.existing is None:
         return "imported"
     assert r.details is not None
-    changed = any(getattr(r.existing, f) != getattr(r.details, f)
-                  for f in CaseDetails.__dataclass_fields__) or r.existing.status != r.status
+    changed = any(not same_value(getattr(r.existing, f), getattr(r.details, f))
+                  for f in CaseDetails.__dataclass_fields__ if f != "kind"
+                  ) or r.existing.status != r.status
     return "updated" if changed or r.candidates else "unchanged"
 
 
@@ -594,19 +665,23 @@ def _write_row(r: _Row, prepared: list, records: Records, store: VectorStore,
             case_id = r.existing.id
             changed = update_case(records, case_id, r.details, actor)
             status = "updated" if changed or prepared else "unchanged"
+        first = "in_care" if r.details.kind == "found" else "open"
+        if (r.existing is None and r.status != first) or (
+                r.existing is not None and r.existing.status != r.status):
+            records.set_case_status(case_id, r.status, actor)
+            status = "updated" if r.existing is not None else status
         if prepared:
             store_prepared(case_id, prepared, records, store, settings)
             if r.existing is not None:
                 records.audit(actor, "case.photos.add", f"case:{case_id}",
                               f"{len(prepared)} photo(s)")
-        if (r.existing is None and r.status != "open") or (
-                r.existing is not None and r.existing.status != r.status):
-            records.set_case_status(case_id, r.status, actor)
-            status = "updated" if r.existing is not None else status
+            from findme.cases.crossleads import match_record
+
+            match_record(records, store, settings, case_id, actor=actor)
     except RecordError as exc:
         return RowResult(r.number, r.ref, getattr(r.existing, "id", None), "rejected",
-                         (str(exc),))
-    return RowResult(r.number, r.ref, case_id, status)
+                         (str(exc),), r.details.kind)
+    return RowResult(r.number, r.ref, case_id, status, (), r.details.kind)
 
 
 # ----------------------------------------------------------------------------- exporting
@@ -619,7 +694,7 @@ def export_cases(records: Records, settings: Settings, out: Path | io.BytesIO, a
     for byte). No vectors, leads or audit rows. Audited; returns the number of cases.
 
     Cases without an organisation number get ``case-<id>`` as their ``ref`` in the file."""
-    cases = sorted(records.list_cases(), key=lambda c: c.id)
+    cases = sorted(records.list_cases(kind=None), key=lambda c: c.id)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # quotes a cell holding a CR or an LF
     writer.writerow(COLUMNS)
@@ -628,6 +703,7 @@ def export_cases(records: Records, settings: Settings, out: Path | io.BytesIO, a
             ref = c.ref or f"case-{c.id}"
             folder = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in ref)
             paths = []
+            ready = []
             for p in records.photos(c.id):
                 src = settings.data_dir / p.file_path
                 if p.status != "ready" or not src.is_file():
@@ -635,10 +711,18 @@ def export_cases(records: Records, settings: Settings, out: Path | io.BytesIO, a
                 rel = f"photos/{folder}/{p.id}.jpg"
                 z.write(src, rel, compress_type=zipfile.ZIP_STORED)
                 paths.append(rel)
+                ready.append(p)
+            taken = {p.taken_date for p in ready}
+            ages = {p.age_at_photo for p in ready}
             writer.writerow([_text(v) for v in (
                 ref, c.name, ";".join(paths), c.age_at_disappearance, c.gender, c.birth_date,
                 c.last_seen_place, c.last_seen_date, c.description, c.guardian_contact,
-                "yes" if c.consent_recorded else "no", c.lawful_basis, c.status)])
+                "yes" if c.consent_recorded else "no", c.lawful_basis, c.status, c.kind,
+                c.found_place, c.found_at.isoformat() if c.found_at else None, c.institution,
+                c.institution_contact, c.age_min, c.age_max, c.languages, c.marks,
+                # one value per row: kept when every photo shares it
+                taken.pop() if len(taken) == 1 else None,
+                ages.pop() if len(ages) == 1 else None)])
         z.writestr("cases.csv", buf.getvalue())
     records.audit(actor, "cases.export", None, f"{len(cases)} case(s)")
     return len(cases)

@@ -1,8 +1,9 @@
 """The ``findme`` command: provision, models, embed, enroll, search, evaluate, users, demo...
 
-One module per command group (``models``, ``cases``, ``evaluate``, ``people``, ``alerts``,
-``video``), each with a ``register(sub)``. Every sub-command prints JSON with ``--json`` and
-exits non-zero with one clear line on stderr when its input is bad or a needed model is missing.
+One module per command group (``models``, ``cases``, ``found``, ``evaluate``, ``people``,
+``alerts``, ``video``), each with a ``register(sub)``. Every sub-command prints JSON with
+``--json`` and exits non-zero with one clear line on stderr when its input is bad or a needed
+model is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from findme.cli import alerts, cases, cert, evaluate, models, people, serve, transfer, video
+from findme.cli import (
+    alerts,
+    cases,
+    cert,
+    evaluate,
+    found,
+    models,
+    people,
+    serve,
+    transfer,
+    video,
+)
 from findme.cli.common import fail as _fail
 from findme.config import ConfigError, get_settings
 
@@ -20,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     ap = argparse.ArgumentParser(prog="findme", description="Find Me AI command line")
     sub = ap.add_subparsers(dest="command", required=True)
-    for group in (models, cases, transfer, evaluate, people, alerts, video, serve, cert):
+    for group in (models, cases, found, transfer, evaluate, people, alerts, video, serve, cert):
         group.register(sub)
     return ap
 

@@ -10,7 +10,9 @@ HNSW settings (``FINDME_HNSW_*``) are fixed when a collection is created; search
 candidates than it returns (``Settings.search_candidates``). M 48 and ``ef_search`` 150 were
 chosen with ``bench/search.py``: genuine recall@10 1.000 at 100k faces (p95 2.75 ms) and at 1M
 (p95 3.13 ms, 1,000 probes); M 32 missed 1 in 300 at 1M (README, *Speed*).
-No metadata filter is used on the search path (Chroma's ``where`` costs 50-115 ms at 100k rows).
+No metadata filter is used on the photo-search path (Chroma's ``where`` costs 50-115 ms at 100k
+rows); saving a record and cross-matching search one side with ``where={"kind": ...}`` (each
+vector's metadata holds its record's ``case_id`` and ``kind``: ``missing`` or ``found``).
 
 A Chroma server is reached with ``FINDME_CHROMA_TOKEN`` (sent as ``Authorization: Bearer``); when
 it is unset, the token ``findme serve`` keeps in the data folder (``run/chroma.token``) is used.
@@ -188,17 +190,46 @@ class VectorStore:
     # ------------------------------------------------------------------ writes
 
     def add(self, model: str, photo_ids: Sequence[int], case_ids: Sequence[int],
-            vectors: np.ndarray) -> None:
-        """Store one vector per photo for a model (an existing photo id is overwritten)."""
+            vectors: np.ndarray, kind: str | Sequence[str] = "missing") -> None:
+        """Store one vector per photo for a model (an existing photo id is overwritten), with
+        its case id and its record's ``kind`` (one for all, or one per photo) as metadata."""
         if len(photo_ids) == 0:
             return
         col = self.collection(model)
         step = self.client.get_max_batch_size()
         vectors = np.asarray(vectors, dtype=np.float32)
+        kinds = [kind] * len(photo_ids) if isinstance(kind, str) else list(kind)
         for i in range(0, len(photo_ids), step):
             col.upsert(ids=[str(p) for p in photo_ids[i:i + step]],
                        embeddings=vectors[i:i + step],
-                       metadatas=[{"case_id": int(c)} for c in case_ids[i:i + step]])
+                       metadatas=[{"case_id": int(c), "kind": k} for c, k in
+                                  zip(case_ids[i:i + step], kinds[i:i + step], strict=True)])
+
+    def metadata(self, model: str) -> dict[int, dict]:
+        """``{photo id: metadata}`` of every vector of a model (``case_id``, ``kind``)."""
+        col = self.collection(model, create=False)
+        if col is None:
+            return {}
+        out: dict[int, dict] = {}
+        total, step = col.count(), 10_000
+        for offset in range(0, total, step):
+            got = col.get(include=["metadatas"], limit=step, offset=offset)
+            out.update((int(i), dict(m or {})) for i, m in
+                       zip(got["ids"], got["metadatas"], strict=True))
+        return out
+
+    def set_owner(self, model: str, photo_ids: Sequence[int], case_ids: Sequence[int],
+                  kinds: Sequence[str]) -> None:
+        """Rewrite the metadata (case id, kind) of stored vectors, keeping the vectors (a
+        reconcile adding ``kind`` to vectors from before found records, a merge)."""
+        col = self.collection(model, create=False)
+        if col is None or len(photo_ids) == 0:
+            return
+        step = self.client.get_max_batch_size()
+        for i in range(0, len(photo_ids), step):
+            col.update(ids=[str(p) for p in photo_ids[i:i + step]],
+                       metadatas=[{"case_id": int(c), "kind": k} for c, k in
+                                  zip(case_ids[i:i + step], kinds[i:i + step], strict=True)])
 
     def delete(self, photo_ids: Sequence[int]) -> None:
         """Remove these photos' vectors from every model's collection."""
@@ -234,15 +265,18 @@ class VectorStore:
         return {int(i): np.asarray(e, dtype=np.float32)
                 for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
-    def query(self, model: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        """The ``k`` most similar stored faces for each query vector, most similar first."""
+    def query(self, model: str, vectors: np.ndarray, k: int, kind: str | None = None
+              ) -> list[list[Hit]]:
+        """The ``k`` most similar stored faces for each query vector, most similar first; with
+        ``kind`` only faces of records of that kind (``missing`` / ``found``)."""
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         col = self.collection(model, create=False)
         if col is None or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
         # No count() and no metadata here: both cost Chroma SQLite work that grows with the
         # collection (count ~4 ms at 30k rows, measured); Chroma returns fewer than k by itself.
-        res = col.query(query_embeddings=vectors, n_results=k, include=["distances"])
+        extra = {"where": {"kind": kind}} if kind is not None else {}
+        res = col.query(query_embeddings=vectors, n_results=k, include=["distances"], **extra)
         return [[Hit(int(i), 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
                 for ids, dists in zip(res["ids"], res["distances"], strict=True)]
 

@@ -110,10 +110,16 @@ class GuardedStore:
         return getattr(self.inner, name)
 
     # ------------------------------------------------------------------ reads: shared
-    def query(self, model: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+    def query(self, model: str, vectors: np.ndarray, k: int, kind: str | None = None
+              ) -> list[list[Hit]]:
         """:meth:`VectorStore.query` beside other readers."""
         with self.lock.shared():
-            return self.inner.query(model, vectors, k)
+            return self.inner.query(model, vectors, k, kind)
+
+    def metadata(self, model: str) -> dict[int, dict]:
+        """:meth:`VectorStore.metadata` beside other readers."""
+        with self.lock.shared():
+            return self.inner.metadata(model)
 
     def vectors(self, model: str, photo_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """:meth:`VectorStore.vectors` beside other readers."""
@@ -142,10 +148,16 @@ class GuardedStore:
 
     # ------------------------------------------------------------------ writes: alone
     def add(self, model: str, photo_ids: Sequence[int], case_ids: Sequence[int],
-            vectors: np.ndarray) -> None:
+            vectors: np.ndarray, kind: str | Sequence[str] = "missing") -> None:
         """:meth:`VectorStore.add`, alone."""
         with self.lock.exclusive():
-            self.inner.add(model, photo_ids, case_ids, vectors)
+            self.inner.add(model, photo_ids, case_ids, vectors, kind)
+
+    def set_owner(self, model: str, photo_ids: Sequence[int], case_ids: Sequence[int],
+                  kinds: Sequence[str]) -> None:
+        """:meth:`VectorStore.set_owner`, alone."""
+        with self.lock.exclusive():
+            self.inner.set_owner(model, photo_ids, case_ids, kinds)
 
     def delete(self, photo_ids: Sequence[int]) -> None:
         """:meth:`VectorStore.delete`, alone."""
