@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from findme.video.frames import FrameReport, VideoError, frames
+from tests.memory import SNIPPET
 
 
 def _avi(path: Path, width: int, height: int, n: int = 3) -> Path:
@@ -33,14 +34,14 @@ _SCAN = """
 import resource, sys
 from findme.config import get_settings
 from findme.video.frames import FrameReport, VideoError, frames
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_reset()
 try:
     n = len(list(frames(sys.argv[1], 0.2, FrameReport(),
                         max_pixels=get_settings().max_frame_pixels)))
     outcome = f"read {n}"
 except VideoError as exc:
     outcome = "refused"
-print(outcome, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+print(outcome, peak_grown(base))
 """
 
 
@@ -49,6 +50,6 @@ def test_a_small_video_of_huge_frames_is_refused_without_decoding(tmp_path: Path
     FFmpeg's buffers) is refused from its header in a fresh process: almost no memory used."""
     video = _avi(tmp_path / "huge.avi", 8000, 6000, n=8)
     assert video.stat().st_size < 4 * 2**20
-    out = subprocess.run([sys.executable, "-c", _SCAN, str(video)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", SNIPPET + _SCAN, str(video)], capture_output=True,
                          text=True, check=True).stdout.split()
     assert out[0] == "refused" and int(out[1]) < 64 * 2**20, out

@@ -25,6 +25,7 @@ from findme.cases.transfer import (
 )
 from findme.config import Settings
 from findme.workspace import Workspace
+from tests.memory import SNIPPET
 
 from .conftest import usable_photos
 
@@ -115,6 +116,7 @@ def cpu():
     use = resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
 path = Path(sys.argv[1])
+base = peak_reset()
 start = cpu()
 try:
     rows = open_sheet(path.name, read_sheet(path))[0]
@@ -122,14 +124,14 @@ try:
 except ImportFileError as exc:
     outcome = str(exc)
 print(json.dumps({"outcome": outcome, "cpu_s": cpu() - start,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": (base + peak_grown(base)) / 2**20}))
 """
 
 
 def _probe(path: Path) -> dict:
     """Read ``path`` as ``findme import`` does, in a fresh process: its outcome, peak RSS of the
     process (MB) and the CPU seconds the reading took."""
-    run = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True,
+    run = subprocess.run([sys.executable, "-c", SNIPPET + PROBE, str(path)], capture_output=True,
                          text=True, timeout=900, cwd=Path(__file__).parent.parent)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout)

@@ -21,6 +21,7 @@ from findme.faces.image import (
     TruncatedImage,
     load_image,
 )
+from tests.memory import SNIPPET
 
 from .conftest import encode
 
@@ -149,12 +150,12 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("size", [(8000, 6000), (100_000, 100_000)])
 def test_decompression_bomb_refused_from_header(size: tuple[int, int]) -> None:
-    import resource
+    from tests.memory import peak_grown, peak_reset
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_reset()
     with pytest.raises(ImageTooLarge):
         load_image(_png_claiming(*size), get_settings())
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    grown_mb = peak_grown(before) / 2**20
     assert grown_mb < 100, f"refusing the bomb grew peak memory by {grown_mb:.0f} MB"
 
 
@@ -192,13 +193,13 @@ Image.fromarray(arr, "RGB" if mode == "P" else None).convert(
     mode if mode in ("P",) else Image.fromarray(arr).mode).save(buf, "PNG")
 data = buf.getvalue()
 del arr, buf
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_reset()
 try:
     img = load_image(data, get_settings())
     outcome = "loaded"
 except ImageTooLarge:
     outcome = "refused"
-print(outcome, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+print(outcome, peak_grown(base))
 """
 
 
@@ -208,7 +209,7 @@ def _peak(mode: str, w: int, h: int) -> tuple[str, int]:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", _PEAK, mode, str(w), str(h)],
+    out = subprocess.run([sys.executable, "-c", SNIPPET + _PEAK, mode, str(w), str(h)],
                          capture_output=True, text=True, check=True).stdout.split()
     return out[0], int(out[1])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from findme.config import Settings
 from findme.ui.photo_search import PhotoSearch, Upload, expand, results_table
+from tests.memory import SNIPPET
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:
@@ -66,10 +67,10 @@ with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
 packed = buf.getvalue()
 del buf
 with open_workspace(settings) as ws:
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_reset()
     uploads, problems = expand([Upload("big.zip", packed)], settings)
     found = search_uploads(ws, uploads, "tester")
-    extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
+    extra = peak_grown(base)
 print(len(packed), len(found), sum(f.error is not None for f in found), extra)
 """
 
@@ -81,7 +82,7 @@ def test_a_small_zip_of_huge_members_stays_small_in_memory(ws_settings: Settings
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", _REQUEST, str(ws_settings.data_dir)],
+    out = subprocess.run([sys.executable, "-c", SNIPPET + _REQUEST, str(ws_settings.data_dir)],
                          capture_output=True, text=True, check=True).stdout.split()
     packed, searched, errors, extra = (int(v) for v in out)
     assert packed < 2 * 2**20 and searched == errors == 40
