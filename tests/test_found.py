@@ -293,3 +293,54 @@ def test_found_record_past_retention_is_erased_leaving_nothing_on_disk(
         for vec in by_id.values():
             assert find_vector(settings.data_dir, vec) == []
     assert not (settings.photos_dir / str(child.case_id)).exists()
+
+
+def test_cross_lead_view_and_contacts_by_role(workspace: Workspace, person: tuple) -> None:
+    """A reviewer sees both sides with the ages; a guardian's contact needs cases.contact (a
+    viewer or a shelter never gets it), an institution's contact is shown with the record."""
+    from findme.cases.crossleads import cross_view
+    from findme.cases.found import contact_for, may_register
+
+    ws = workspace
+    missing_photos, found_photos = person
+    case = enroll_case(_missing("Madonna C."), [
+        PhotoInput(p.name, p.read_bytes(), age_at_photo=6.0) for p in missing_photos],
+        ws.records, ws.store, ws.settings)
+    child = enroll_case(_found(), _inputs(found_photos), ws.records, ws.store, ws.settings)
+    (pair,) = child.cross_pairs
+    view = cross_view(ws.records, pair.lead_id)  # type: ignore[arg-type]
+    assert (view.case.id, view.found.id) == (case.case_id, child.case_id)
+    assert view.case_photo_path and view.found_photo_path
+    assert view.case_age == 6.0 and view.found_age is not None
+    assert view.age_gap_years == pytest.approx(view.found_age - 6.0)
+    assert pair.age_gap_years == pytest.approx(view.age_gap_years, abs=0.01)
+    missing = ws.records.get_case(case.case_id)
+    found = ws.records.get_case(child.case_id)
+    for role in ("viewer", "shelter", None):
+        shown = contact_for(missing, role)
+        assert shown.contact is None and shown.hidden
+        assert contact_for(found, role).contact == "+1 555 0100"
+    assert contact_for(missing, "investigator").contact == "parent@example.org"
+    assert may_register("investigator", "missing") and not may_register("viewer", "found")
+
+
+def test_reconcile_gives_old_vectors_their_kind(workspace: Workspace, person: tuple) -> None:
+    """Vectors stored before found records existed carry only a case id: the start-up
+    reconcile adds ``kind`` so one-side searches find them."""
+    from findme.cases.registry import reconcile
+
+    ws = workspace
+    result = enroll_case(_missing("Old Vector"), _inputs(person[0]), ws.records, ws.store,
+                         ws.settings)
+    ids = [o.photo_id for o in result.photos if o.accepted]
+    for m in ws.settings.models:  # as a 0013 store holds them
+        vectors = ws.store.vectors(m, ids)
+        ws.store.collection(m).delete(ids=[str(i) for i in ids])
+        ws.store.collection(m).add(ids=[str(i) for i in ids],
+                                   embeddings=[vectors[i] for i in ids],
+                                   metadatas=[{"case_id": result.case_id}] * len(ids))
+        assert all("kind" not in ws.store.metadata(m)[i] for i in ids)
+    reconcile(ws.records, ws.store, ws.settings)
+    for m in ws.settings.models:
+        meta = ws.store.metadata(m)
+        assert {meta[i]["kind"] for i in ids} == {"missing"}

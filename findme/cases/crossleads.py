@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from findme.cases.leads import CaseErased, NewLead, create_lead, cross_lead
-from findme.cases.records import Records
-from findme.cases.tables import CaseRecord, PhotoRecord
+from findme.cases.leads import get as get_lead
+from findme.cases.records import RecordError, Records
+from findme.cases.tables import CaseRecord, LeadRecord, PhotoRecord
 from findme.config import Settings
 from findme.search.crossmatch import PairScore, search_side, stored_faces
 from findme.search.decision import Decision
@@ -173,5 +174,44 @@ def age_gap_text(years: float | None) -> str:
     return "unknown" if years is None else f"{abs(years):.1f} years"
 
 
-__all__ = ["CrossPair", "DriveResult", "age_at_photo", "age_gap_text", "crossmatch",
-           "lead_for_pair", "match_record"]
+__all__ = ["CrossLeadView", "CrossPair", "DriveResult", "age_at_photo", "age_gap_text",
+           "cross_view", "crossmatch", "lead_for_pair", "match_record"]
+
+
+@dataclass(frozen=True)
+class CrossLeadView:
+    """A cross-match lead as a reviewer sees it: the missing case and the found record side by
+    side (records, the two photos' stored paths, the child's age on each when known, the gap),
+    the lead itself (scores, decision, status)."""
+
+    lead: LeadRecord
+    case: CaseRecord
+    found: CaseRecord
+    case_photo_path: str | None
+    found_photo_path: str | None
+    case_age: float | None
+    found_age: float | None
+
+    @property
+    def age_gap_years(self) -> float | None:
+        """Years between the two photos (found minus missing), None when an age is unknown."""
+        if self.case_age is None or self.found_age is None:
+            return self.lead.age_gap_years
+        return self.found_age - self.case_age
+
+
+def cross_view(records: Records, lead_id: int) -> CrossLeadView:
+    """The two sides of cross-match lead ``lead_id`` (:class:`RecordError` when there is no
+    such lead or it is not a cross-match lead)."""
+    lead = get_lead(records, lead_id).lead
+    if lead.found_id is None:
+        raise RecordError(f"no cross-match lead with id {lead_id}")
+    case, found = records.get_case(lead.case_id), records.get_case(lead.found_id)
+    ids = [i for i in (lead.photo_id, lead.found_photo_id) if i is not None]
+    photos = {p.id: p for p in records.photos(ids=ids)}
+    mine = photos.get(lead.photo_id) if lead.photo_id is not None else None
+    theirs = photos.get(lead.found_photo_id) if lead.found_photo_id is not None else None
+    return CrossLeadView(lead, case, found, mine.file_path if mine else None,
+                         theirs.file_path if theirs else None,
+                         age_at_photo(mine, case) if mine else None,
+                         age_at_photo(theirs, found) if theirs else None)

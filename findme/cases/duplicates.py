@@ -75,7 +75,12 @@ def find_duplicates(records: Records, store: VectorStore, settings: Settings, ki
     if not pairs:
         return []
     ids = [p.other_id for p in pairs]
-    cases = {c.id: c for c in records.list_cases(kind=None) if c.id in set(ids)}
+    cases = {}
+    for case_id in ids:
+        try:
+            cases[case_id] = records.get_case(case_id)
+        except RecordError:  # erased meanwhile
+            continue
     by = _registered_by(records, ids)
     return [Duplicate(p.other_id, cases[p.other_id].label, cases[p.other_id].name,
                       aware(cases[p.other_id].created_at) or now(), by.get(p.other_id),

@@ -69,3 +69,17 @@ def contact_for(record: CaseRecord, role: str | None) -> ContactView:
     if allowed(role, "cases.contact"):
         return ContactView("guardian contact", record.guardian_contact, False)
     return ContactView("guardian contact", None, record.guardian_contact is not None)
+
+
+def register_permission(kind: str) -> str:
+    """The permission registering (or adding photos to, or changing the status of) a record of
+    ``kind`` needs: ``cases.edit`` for a missing case, ``found.register`` for a found record
+    (a shelter holds the second, not the first)."""
+    return "found.register" if kind == "found" else "cases.edit"
+
+
+def may_register(role: str | None, kind: str) -> bool:
+    """Whether ``role`` may register a record of ``kind`` (see :func:`register_permission`)."""
+    from findme.cases.users import allowed
+
+    return allowed(role, register_permission(kind))
