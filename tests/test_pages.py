@@ -29,11 +29,12 @@ ACCESS = {
     "overview": set(users.ROLES),
     "register": {"admin", "investigator"},
     "cases": set(users.ROLES),
-    "search": {"admin", "investigator", "reviewer"},
+    "search": {"admin", "investigator", "reviewer", "shelter"},
     "review": {"admin", "investigator", "reviewer"},
-    "live": {"admin", "investigator", "reviewer"},  # AppTest has no WebRTC: see the browser test
+    # AppTest has no WebRTC: see the browser test
+    "live": {"admin", "investigator", "reviewer", "shelter"},
     "alerts": set(users.ROLES),
-    "cctv": {"admin", "investigator", "reviewer"},
+    "cctv": {"admin", "investigator", "reviewer", "shelter"},
     "evaluation": set(users.ROLES),
     "admin": {"admin"},
 }

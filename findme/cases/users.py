@@ -33,21 +33,22 @@ from findme.cases.tables import aware as _aware
 from findme.cases.tables import now as _now
 from findme.config import Settings
 
-ROLES = ("admin", "investigator", "reviewer", "viewer")
+ROLES = ("admin", "investigator", "reviewer", "viewer", "shelter")
 
 #: permission -> roles that hold it. The README's permission table is this dictionary.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "cases.view": ("admin", "investigator", "reviewer", "viewer"),
+    "cases.view": ("admin", "investigator", "reviewer", "viewer", "shelter"),
     "cases.contact": ("admin", "investigator", "reviewer"),
     "photos.view": ("admin", "investigator", "reviewer"),
     "cases.edit": ("admin", "investigator"),
+    "found.register": ("admin", "investigator", "shelter"),
     "cases.erase": ("admin",),
-    "search": ("admin", "investigator", "reviewer"),
+    "search": ("admin", "investigator", "reviewer", "shelter"),
     "cameras.manage": ("admin", "investigator"),
     "leads.review": ("admin", "investigator", "reviewer"),
-    "alerts.view": ("admin", "investigator", "reviewer", "viewer"),
+    "alerts.view": ("admin", "investigator", "reviewer", "viewer", "shelter"),
     "alerts.manage": ("admin",),
-    "evaluation.run": ("admin", "investigator", "reviewer", "viewer"),
+    "evaluation.run": ("admin", "investigator", "reviewer", "viewer", "shelter"),
     "evaluation.folders": ("admin",),
     "thresholds.apply": ("admin",),
     "users.manage": ("admin",),
@@ -60,6 +61,7 @@ PERMISSION_LABELS = {
     "cases.contact": "see guardian contacts",
     "photos.view": "see and download photos",
     "cases.edit": "register, edit, add photos, change status",
+    "found.register": "register found children, add their photos, change their status",
     "cases.erase": "erase a case",
     "search": "search photos",
     "cameras.manage": "scan a camera stream URL (the server connects to it)",

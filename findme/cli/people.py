@@ -112,7 +112,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("users", help="dashboard accounts: add, list, role, disable, password")
     p.add_argument("action", choices=["add", "list", "role", "disable", "enable", "password"])
     p.add_argument("name", nargs="?")
-    p.add_argument("--role", choices=["admin", "investigator", "reviewer", "viewer"])
+    p.add_argument("--role", choices=["admin", "investigator", "reviewer", "viewer",
+                                         "shelter"])
     p.add_argument("--email", help="address for e-mail alerts")
     p.add_argument("--phone", help="number for SMS alerts")
     p.add_argument("--password-stdin", action="store_true",
