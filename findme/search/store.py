@@ -365,11 +365,16 @@ def purge_folder(chroma_dir: Path | str) -> None:
     try:
         con.execute("PRAGMA busy_timeout = 60000")
         live = {row[0] for row in con.execute("SELECT id FROM segments")}
-        for entry in folder.iterdir():
-            if entry.is_dir() and entry.name not in live and len(entry.name) == 36:
-                shutil.rmtree(entry, ignore_errors=True)
+
+        def remove_orphans() -> None:
+            for entry in folder.iterdir():
+                if entry.is_dir() and entry.name not in live and len(entry.name) == 36:
+                    shutil.rmtree(entry, ignore_errors=True)
+
+        remove_orphans()
         con.execute("VACUUM")
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        remove_orphans()  # a dropped segment's files may be flushed again after the first pass
     finally:
         con.close()
 
