@@ -20,7 +20,7 @@ real photos' embeddings. Probes: fresh faces of enrolled identities. Reported pe
 Targets (issue 3): p95 <= 5 ms at 100k with genuine recall >= 0.999.
 
 Usage: .venv/bin/python bench/search.py [--sizes 10000,100000] [--probes 300] [--ef 100,200]
-       [--model facenet] [--keep DIR] [--skip-find]
+       [--model facenet] [--keep DIR] [--seed N] [--skip-find]
 """
 
 from __future__ import annotations
@@ -99,11 +99,12 @@ def percentile_ms(times: list[float], q: float) -> float:
 
 
 def build_store(settings: Settings, model: str, gallery: np.ndarray, owners: np.ndarray,
-                keep: Path | None) -> tuple[Path, float, bool]:
+                keep: Path | None, seed: int = 0) -> tuple[Path, float, bool]:
     """Build the store of ``gallery`` (or reuse the one kept under ``keep`` for the same gallery
-    size and graph settings); return its Chroma folder, its build time in s and whether reused."""
+    size, seed and graph settings); return its Chroma folder, its build time in s and whether
+    reused."""
     key = (f"{len(gallery)}-{model}-m{settings.hnsw_max_neighbors}"
-           f"-efc{settings.hnsw_ef_construction}")
+           f"-efc{settings.hnsw_ef_construction}{f'-seed{seed}' if seed else ''}")
     if keep is not None:
         folder = keep / key
         meta = folder / "build.json"
@@ -122,7 +123,8 @@ def build_store(settings: Settings, model: str, gallery: np.ndarray, owners: np.
 
 
 def bench_size(n_faces: int, gen: FaceLike, real: np.ndarray, real_labels: list[str],
-               model: str, probes: int, ef_values: list[int], keep: Path | None = None) -> None:
+               model: str, probes: int, ef_values: list[int], keep: Path | None = None,
+               seed: int = 0) -> None:
     """Build a gallery of ``n_faces`` synthetic faces + the real ones, and measure."""
     n_ids = n_faces // 4
     centres = gen.identities(n_ids)
@@ -139,7 +141,7 @@ def bench_size(n_faces: int, gen: FaceLike, real: np.ndarray, real_labels: list[
 
     tmp = Path(tempfile.mkdtemp(prefix="findme-bench-"))
     settings = replace(get_settings(), data_dir=tmp / "build")
-    built, build, reused = build_store(settings, model, gallery, owners, keep)
+    built, build, reused = build_store(settings, model, gallery, owners, keep, seed)
     size_mb = sum(f.stat().st_size for f in built.rglob("*") if f.is_file()) / 1e6
     print(f"\n== {len(gallery):,} faces ({n_ids:,} synthetic people x 4 + "
           f"{enrolled.sum()} real photos), {gallery.shape[1]}-d, M {settings.hnsw_max_neighbors}, "
@@ -254,9 +256,12 @@ def main() -> None:
     ap.add_argument("--skip-find", action="store_true")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep built stores here and reuse them in later runs")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="draw another gallery and probes (another build to compare); 0: the "
+                         "fixed gallery of earlier runs")
     args = ap.parse_args()
     real, labels, _ = real_embeddings(args.model)
-    gen = FaceLike(real, labels)
+    gen = FaceLike(real, labels, seed=args.seed)
     centres = gen.identities(1000)
     a, b = gen.faces(centres), gen.faces(centres)
     lab = np.array(labels)
@@ -269,7 +274,7 @@ def main() -> None:
           f"(sd {(a[:500] @ a[500:].T).std():.3f})")
     for n in (int(s) for s in args.sizes.split(",")):
         bench_size(n, gen, real, labels, args.model, args.probes,
-                   [int(e) for e in args.ef.split(",")], args.keep)
+                   [int(e) for e in args.ef.split(",")], args.keep, args.seed)
     if not args.skip_find:
         bench_deepface_find(args.model)
 
