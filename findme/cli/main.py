@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from findme.cli import (
     alerts,
+    api,
     cases,
     cert,
     evaluate,
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     ap = argparse.ArgumentParser(prog="findme", description="Find Me AI command line")
     sub = ap.add_subparsers(dest="command", required=True)
-    for group in (models, cases, found, transfer, evaluate, people, alerts, video, serve, cert):
+    for group in (models, cases, found, transfer, evaluate, people, alerts, video, serve, cert,
+                  api):
         group.register(sub)
     return ap
 

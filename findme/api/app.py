@@ -1,0 +1,82 @@
+"""The FastAPI application: routers, error handlers, body limit, metrics, OpenAPI.
+
+``create_app(settings)`` builds it; ``findme api`` serves it with uvicorn. The OpenAPI document
+is at ``/api/v1/openapi.json`` and its docs page at ``/api/v1/docs`` (no key needed for either).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from findme.api import errors, routes_cases, routes_jobs, routes_leads, routes_meta, routes_search
+from findme.api.limits import BodyLimit, RateLimiter
+from findme.api.metrics import Metrics
+from findme.config import Settings
+
+VERSION = "1"
+
+
+class Measured:
+    """Count every answered request per route template, method and status, with its time."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def seen(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, seen)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "other"
+            self.metrics.request(scope["method"], route, status[0],
+                                 time.perf_counter() - started)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API over the workspace of ``settings`` (opened at start, as the dashboard's)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from findme.ui import state
+
+        await run_in_threadpool(state.workspace, settings)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.close_all)
+
+    app = FastAPI(
+        title="Find Me AI API", version=VERSION, lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+        description="Register missing and found children, search photos, review leads, "
+                    "import case lists and scan CCTV recordings: the dashboard's rules, for "
+                    "other systems. Send `Authorization: Bearer KEY` (a key made with "
+                    "`findme apikeys add NAME --role ROLE`); a key is limited exactly as a "
+                    "person with its role. Every refusal is `{\"error\": {\"code\", "
+                    "\"message\"}}`.")
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.limiter = RateLimiter()
+    errors.install(app)
+    for module in (routes_cases, routes_search, routes_leads, routes_jobs, routes_meta):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(Measured, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,101 @@
+"""Who is calling: the API key (``Authorization: Bearer KEY``), its role, its rate, the audit.
+
+:func:`keyed` is the dependency of every route that needs a key: no key, an unknown one or a
+revoked one is ``401``; past the key's rate ``429`` (with ``Retry-After``); otherwise the call is
+audited (``api.call``, the method and path, under ``api:<key name>``) and a :class:`Caller`
+handed to the route. :func:`need` adds a permission of :data:`findme.cases.users.PERMISSIONS`,
+held exactly as by a person of the key's role (``403`` otherwise, audited ``api.refused``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from findme.api.errors import ApiError
+from findme.cases import apikeys
+from findme.cases.apikeys import ApiKeyRecord
+from findme.cases.users import allowed
+from findme.workspace import Workspace
+
+bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
+                    description="an API key made with `findme apikeys add NAME --role ROLE`")
+
+
+def workspace(request: Request) -> Workspace:
+    """The process's open workspace (:func:`findme.ui.state.workspace`, as the dashboard's)."""
+    from findme.ui import state
+
+    return state.workspace(request.app.state.settings)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The key of a call and the workspace it acts on."""
+
+    key: ApiKeyRecord
+    ws: Workspace
+    target: str  # "METHOD /path", as audited
+
+    @property
+    def actor(self) -> str:
+        """The audit log's name of this caller: ``api:<key name>``."""
+        return self.key.actor
+
+    @property
+    def role(self) -> str:
+        """The key's role."""
+        return self.key.role
+
+    def can(self, permission: str) -> bool:
+        """Whether the key's role holds ``permission``."""
+        return self.key.active and allowed(self.key.role, permission)
+
+    def require(self, permission: str) -> None:
+        """Raise ``403`` (audited ``api.refused``) unless the key's role holds
+        ``permission``."""
+        if not self.can(permission):
+            self.ws.records.audit(self.actor, "api.refused", self.target[:100],
+                                  f"needs {permission} (role {self.role})")
+            raise ApiError(403, f"the key's role ({self.role}) lacks the {permission} "
+                                "permission")
+
+
+def keyed(request: Request,
+          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+          ws: Annotated[Workspace, Depends(workspace)]) -> Caller:
+    """Authenticate, rate-limit and audit a call; see the module docstring."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'", headers=challenge)
+    key = apikeys.lookup(ws.records, credentials.credentials.strip())
+    target = f"{request.method} {request.url.path}"
+    if key is None:
+        raise ApiError(401, "this API key is not known", headers=challenge)
+    if not key.active:
+        ws.records.audit(key.actor, "api.refused", target[:100], "revoked key")
+        raise ApiError(401, "this API key was revoked", headers=challenge)
+    wait = request.app.state.limiter.take(key.name, key.rate_per_minute)
+    if wait:
+        ws.records.audit(key.actor, "api.refused", target[:100], "rate limit")
+        raise ApiError(429, f"this key may make {key.rate_per_minute} requests per minute; "
+                            f"try again in {wait:.0f} s",
+                       headers={"Retry-After": str(max(1, round(wait + 0.5)))})
+    ws.records.audit(key.actor, "api.call", target[:100])
+    request.state.caller = key.name
+    return Caller(key, ws, target)
+
+
+def need(permission: str) -> Callable[[Caller], Caller]:
+    """A dependency: :func:`keyed`, then ``403`` unless the key's role holds ``permission``."""
+
+    def check(caller: Annotated[Caller, Depends(keyed)]) -> Caller:
+        caller.require(permission)
+        return caller
+
+    check.__name__ = f"need_{permission.replace('.', '_')}"
+    return check
