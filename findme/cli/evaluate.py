@@ -46,6 +46,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the evaluation protocol; prints metrics per model and fused."""
+    if args.crossmatch:
+        return cmd_evaluate_crossmatch(args)
     from tqdm import tqdm
 
     from findme.evaluation import protocol as evaluation
@@ -126,6 +128,62 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_crossmatch(args: argparse.Namespace) -> int:
+    """``findme evaluate --crossmatch FOLDER``: register the folder's people on both sides in
+    a temporary workspace, run the cross-match drive, print pair precision and recall."""
+    from tqdm import tqdm
+
+    from findme.evaluation.crossmatch import evaluate_crossmatch
+    from findme.faces.models import MODELS
+    from findme.search.calibration import CalibrationMissing
+
+    settings = get_settings()
+    models = args.models.split(",") if args.models else list(settings.models)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        return _fail(f"unknown model {unknown[0]!r}")
+    if args.dataset:
+        return _fail("give the folder once: --crossmatch FOLDER (no DATASET_DIR as well)")
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if args.json:
+            return
+        if stage not in bars:
+            bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr)
+        bars[stage].total = total
+        bars[stage].update(done - bars[stage].n)
+
+    try:
+        result = evaluate_crossmatch(
+            Path(args.crossmatch), settings=settings, models=models,
+            distractors=Path(args.distractors) if args.distractors else None, seed=args.seed,
+            missing_photos=args.enroll, found_photos=args.found_photos,
+            one_side=args.one_side, progress=progress)
+    except (FileNotFoundError, ValueError, CalibrationMissing) as exc:
+        return _fail(str(exc))
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.json:
+        out = result.summary()
+        if args.pairs:
+            out["pairs"] = result.pairs
+        print(json.dumps(out))
+        return 0
+    from findme.evaluation.crossmatch_charts import age_gap_table, explain, levels_table
+
+    print(f"{result.dataset}: {result.protocol}; seed {result.seed}")
+    print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items()))
+    print(levels_table(result).to_string(index=False))
+    print(explain(result, "at_decisions"))
+    if result.by_age_gap:
+        print(age_gap_table(result).to_string(index=False))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
 def cmd_thresholds(args: argparse.Namespace) -> int:
     """Show the live thresholds, or set them (written to the deployment file, audited)."""
     from findme.cases.records import open_records
@@ -179,6 +237,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="other never-registered people (one photo each) the synthetic filler "
                         "learns from (default: half of --distractors)")
     p.add_argument("--report", help="write a self-contained HTML report here")
+    p.add_argument("--crossmatch", metavar="FOLDER",
+                   help="evaluate cross-matching instead: register part of each person's photos "
+                        "(one sub-folder per person) as a missing report and others as a found "
+                        "record, some people on one side only and --distractors as found-only "
+                        "strangers, in a temporary workspace; run the cross-match drive; report "
+                        "pair precision and recall at match and possible, pairs per reunion, and "
+                        "by age gap when FOLDER/ages.csv (file,age_at_photo,taken_on; file "
+                        "relative to FOLDER, age in years, date YYYY-MM-DD) dates the photos. "
+                        "--enroll sets the photos per missing report")
+    p.add_argument("--found-photos", type=int, default=1,
+                   help="with --crossmatch: photos per found record (default 1)")
+    p.add_argument("--one-side", type=float, default=0.25,
+                   help="with --crossmatch: share of people registered on one side only "
+                        "(default 0.25)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="with --crossmatch: who is on one side only and which photos go where "
+                        "(default 0)")
+    p.add_argument("--pairs", action="store_true",
+                   help="with --crossmatch --json: also print every pair the drive returned")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

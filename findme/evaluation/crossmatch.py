@@ -41,6 +41,7 @@ from findme.cases.crossleads import CrossPair, crossmatch
 from findme.cases.records import CaseDetails
 from findme.cases.registry import EnrollmentRejected, PhotoInput, enroll_case
 from findme.config import Settings
+from findme.evaluation import jobs
 from findme.evaluation.crossmatch_plan import Plan, PlannedRecord, gap_years, make_plan, when
 from findme.search import calibration as calib
 
@@ -301,3 +302,33 @@ def evaluate_crossmatch(dataset: Path, *, settings: Settings, models: list[str] 
         {"match": float(t.match), "possible": float(t.possible)},
         {lv: level_figures(rows, len(reunions), lv) for lv in LEVELS},
         by_age_gap(rows, gaps), rows, warnings)
+
+
+# ----------------------------------------------------------------------------- off the request path
+
+
+def job_owner(owner: str) -> str:
+    """The job-table key of ``owner``'s cross-match evaluation (beside, not instead of, their
+    folder evaluation: :func:`findme.evaluation.jobs.owner_of` gives ``owner``)."""
+    return f"{owner}:crossmatch"
+
+
+def start_job(owner: str, settings: Settings, dataset: Path, models: list[str],
+              distractors: Path | None = None, seed: int = 0, missing_photos: int = 3,
+              found_photos: int = 1, one_side: float = 0.25,
+              hook: Progress | None = None) -> jobs.EvaluationJob:
+    """Start :func:`evaluate_crossmatch` in a worker thread of
+    :mod:`findme.evaluation.jobs` as ``owner``'s cross-match job (folders already checked
+    with :func:`~findme.evaluation.protocol.check_folder`); returns the
+    :class:`~findme.evaluation.jobs.EvaluationJob` at once (its ``result`` is a
+    :class:`CrossmatchEvaluation`). While one runs, that one is returned."""
+    models = list(models)
+    return jobs.start(job_owner(owner), lambda progress: evaluate_crossmatch(  # type: ignore
+        Path(dataset), settings=settings, models=models, distractors=distractors, seed=seed,
+        missing_photos=missing_photos, found_photos=found_photos, one_side=one_side,
+        progress=progress), hook, f"cross-match of {Path(dataset).name}")
+
+
+def latest_job(owner: str) -> jobs.EvaluationJob | None:
+    """``owner``'s latest cross-match job (running or finished), or None."""
+    return jobs.latest(job_owner(owner))
