@@ -10,6 +10,9 @@ import streamlit as st
 
 from findme.config import get_settings
 from findme.evaluation import charts as eval_charts
+from findme.evaluation import crossmatch as crossmatch_eval
+from findme.evaluation import crossmatch_charts as cm_charts
+from findme.evaluation import crossmatch_plan
 from findme.evaluation import jobs as eval_jobs
 from findme.evaluation import protocol as evaluation
 from findme.provision import weights
@@ -151,3 +154,82 @@ if result is not None:
                 else:
                     ctx.ws.reload_calibration()
                     st.success(f"Thresholds of {key} applied (audited).")
+
+st.divider()
+st.header("Cross-matching: missing reports against found children")
+st.caption("Part of each person's photos is registered as a missing report and others as a "
+           "found child, some people on one side only, never-registered people as found "
+           "children nobody reported; then the cross-match drive runs, in a temporary workspace "
+           "(your cases are not touched). An ages.csv in the folder (file,age_at_photo,taken_on) "
+           "adds results by age gap.")
+cm_choices = [*crossmatch_plan.people_sets(sets), *(["Another folder"] if any_folder else [])]
+cm_set = st.radio("People (one sub-folder each)", cm_choices, horizontal=True, key="cm_dataset")
+if cm_set is None:
+    st.info("No labelled photo set is here yet (`make eval-data` fetches the public ones).")
+else:
+    cm_folder = st.text_input("Folder with one sub-folder of photos per person",
+                              key="cm_folder") if cm_set == "Another folder" else str(sets[cm_set])
+    cm1, cm2, cm3, cm4 = st.columns(4)
+    if any_folder:
+        cm_strangers = cm1.text_input("Never-registered people, found only (optional folder)",
+                                      key="cm_strangers")
+    else:
+        cm_pick = cm1.selectbox("Never-registered people, found only (optional)", [None, *sets],
+                                key="cm_strangers",
+                                format_func=lambda k: "none" if k is None else k)
+        cm_strangers = str(sets[cm_pick]) if cm_pick else ""
+    cm_missing = cm2.number_input("Photos per missing report", 1, 20, 3, key="cm_missing")
+    cm_one_side = cm3.slider("Share of people on one side only", 0.0, 0.9, 0.25, 0.05,
+                             key="cm_one_side")
+    cm_seed = cm4.number_input("Seed (who goes where)", 0, 1_000_000, 0, key="cm_seed")
+    if st.button("Run cross-match evaluation", key="cm_run"):
+        if not models:
+            st.error("Choose at least one model.")
+        elif not cm_folder:
+            st.error("Give a folder.")
+        else:  # a worker thread runs it; its progress is shown below, then its result
+            try:
+                crossmatch_eval.start_job(
+                    owner, settings,
+                    evaluation.check_folder(ctx.settings, cm_folder, any_folder), models,
+                    evaluation.check_folder(ctx.settings, cm_strangers, any_folder)
+                    if cm_strangers else None, int(cm_seed), int(cm_missing),
+                    one_side=float(cm_one_side))
+            except (FileNotFoundError, PermissionError, ValueError) as exc:
+                st.error(safe(exc))
+
+@st.fragment(run_every=1.0)
+def crossmatch_job() -> None:
+    """This person's cross-match evaluation in its worker thread: progress, then result."""
+    job = crossmatch_eval.latest_job(owner)
+    if job is None:
+        return
+    if job.running:
+        st.progress(job.fraction, text=f"Evaluating {safe(job.title)}: {safe(job.text)}")
+    elif job.error:
+        st.error(safe(job.error))
+    else:
+        mine["crossmatch"] = job.result
+        eval_jobs.forget(job)
+        st.rerun()
+
+
+crossmatch_job()
+cm_result = mine.get("crossmatch")
+if cm_result is not None:
+    st.subheader(f"Cross-matching {safe(cm_result.dataset)}: {safe(cm_result.protocol)}")
+    for warning in cm_result.warnings:
+        st.warning(safe(warning))
+    st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in cm_result.counts.items()))
+    st.dataframe(cm_charts.levels_table(cm_result), hide_index=True, key="cm_levels")
+    for name, (fig, sentence) in cm_charts.figures(cm_result).items():
+        chart, words = st.columns([3, 1])
+        chart.plotly_chart(fig, width="stretch", key=f"cm_{name}")
+        words.caption(sentence)
+    if cm_result.by_age_gap:
+        st.dataframe(cm_charts.age_gap_table(cm_result), hide_index=True, key="cm_gaps")
+    with st.expander(f"Every pair the drive returned ({len(cm_result.pairs)})"):
+        st.dataframe(cm_charts.pairs_table(cm_result), hide_index=True, key="cm_pairs")
+    st.download_button("Download cross-match results (JSON)", cm_charts.as_json(cm_result),
+                       file_name="crossmatch-evaluation.json", mime="application/json",
+                       key="cm_json")

@@ -42,7 +42,7 @@ from findme.cases.records import CaseDetails
 from findme.cases.registry import EnrollmentRejected, PhotoInput, enroll_case
 from findme.config import Settings
 from findme.evaluation import jobs
-from findme.evaluation.crossmatch_plan import Plan, PlannedRecord, gap_years, make_plan, when
+from findme.evaluation.crossmatch_plan import Plan, PlannedRecord, gap_years, key, make_plan, when
 from findme.search import calibration as calib
 
 Progress = Callable[[str, int, int], None]
@@ -168,7 +168,7 @@ def _attempts(record: PlannedRecord) -> list[tuple[Path, ...]]:
 def _inputs(photos: tuple[Path, ...], plan: Plan) -> list[PhotoInput]:
     out = []
     for photo in photos:
-        age = plan.ages.get(photo.resolve())
+        age = plan.ages.get(key(photo))
         out.append(PhotoInput(photo.name, photo.read_bytes(), face_index=0,
                               taken_date=age.taken if age else None,
                               age_at_photo=age.age if age else None))

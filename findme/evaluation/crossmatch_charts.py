@@ -150,3 +150,10 @@ def pairs_table(ev: CrossmatchEvaluation) -> pd.DataFrame:
         "age gap (years)": None if p["age_gap_years"] is None else round(p["age_gap_years"], 1)}
         for p in ev.pairs], columns=["missing (person)", "found (person)", "score", "decision",
                                      "same child", "age gap (years)"])
+
+
+def as_json(ev: CrossmatchEvaluation) -> str:
+    """The summary and every pair, as the JSON a download holds."""
+    import json
+
+    return json.dumps({**ev.summary(), "pairs": ev.pairs}, indent=1)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -102,6 +103,13 @@ def people_of(dataset: Path) -> dict[str, list[Path]]:
     return out
 
 
+def people_sets(sets: dict[str, Path]) -> list[str]:
+    """Names of the photo sets (``{name: folder}``) that hold people: a sub-folder of photos
+    per person (flat folders of one portrait per person, like ``distractors``, are left out:
+    they serve as never-registered people)."""
+    return [name for name, folder in sets.items() if people_of(folder)]
+
+
 def strangers_of(folder: Path) -> dict[str, list[Path]]:
     """``{stranger: photos}`` of a never-registered folder: a photo directly in it is one
     person, a sub-folder is one person with all its photos."""
@@ -110,6 +118,12 @@ def strangers_of(folder: Path) -> dict[str, list[Path]]:
         key = path.stem if path.parent == folder else path.parent.relative_to(folder).as_posix()
         out.setdefault(f"stranger:{key}", []).append(path)
     return out
+
+
+def key(path: Path) -> Path:
+    """A photo's key in the ages table: its absolute path, ``..`` folded, symlinks kept (a
+    folder of links to photos elsewhere keeps its own names)."""
+    return Path(os.path.abspath(path))
 
 
 def read_ages(dataset: Path) -> tuple[dict[Path, PhotoAge], list[str]]:
@@ -131,8 +145,8 @@ def read_ages(dataset: Path) -> tuple[dict[Path, PhotoAge], list[str]]:
             name = (row.get("file") or "").strip()
             if not name:
                 continue
-            photo = (dataset / name).resolve()
-            if dataset.resolve() not in photo.parents or not photo.is_file():
+            photo = key(dataset / name)
+            if key(dataset) not in photo.parents or not photo.is_file():
                 unknown.append(name)
                 continue
             out[photo] = PhotoAge(_age(row.get("age_at_photo"), line),
@@ -171,7 +185,7 @@ def _date(text: str | None, line: int) -> dt.date | None:
 def when(photo: Path, ages: dict[Path, PhotoAge]) -> float | None:
     """A photo's place in a person's life for ordering: its age, else its date as a year
     number (only compared within one person), else None."""
-    a = ages.get(photo.resolve())
+    a = ages.get(key(photo))
     if a is None:
         return None
     if a.age is not None:
@@ -182,7 +196,7 @@ def when(photo: Path, ages: dict[Path, PhotoAge]) -> float | None:
 def gap_years(one: Path, other: Path, ages: dict[Path, PhotoAge]) -> float | None:
     """Years between two photos: their ages' difference when both carry an age, else their
     dates' difference when both carry a date, else None (always >= 0)."""
-    a, b = ages.get(one.resolve()), ages.get(other.resolve())
+    a, b = ages.get(key(one)), ages.get(key(other))
     if a is None or b is None:
         return None
     if a.age is not None and b.age is not None:
