@@ -66,17 +66,22 @@ def error_response(status: int, message: str, code: str | None = None,
                         headers=headers)
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def responses(*statuses: int, json_route: bool = True) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error statuses (plus the ones every keyed call
-    may meet: 401, 403, 413, 422, 429)."""
-    descriptions = {401: "no key, an unknown key or a revoked key",
+    may meet: 400, 401, 403, 413, 422, 429)."""
+    descriptions = {400: "the body cannot be parsed (not JSON, a broken multipart form)",
+                    401: "no key, an unknown key or a revoked key",
                     403: "the key's role lacks the permission", 404: "no such record",
                     409: "the child looks already registered (duplicates listed)",
                     413: "the request or a file is larger than the budget",
                     422: "a bad value, or nothing usable (the message says which)",
                     429: "the key's rate limit was reached (Retry-After)",
                     503: "the models or the vector store are not available now"}
-    wanted = sorted({401, 403, 413, 422, 429, *statuses})
+    wanted = sorted({400, 401, 403, 413, 422, 429, *statuses})
+    if not json_route:  # another media type for 200: the errors' own (JSON) must be named
+        return {s: {"description": descriptions.get(s, "refused"), "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+            for s in wanted}
     return {s: {"model": ErrorBody, "description": descriptions.get(s, "refused")}
             for s in wanted}
 

@@ -39,7 +39,7 @@ def _metrics(request: Request, caller: Caller) -> PlainTextResponse:
 
 
 @router.get("/api/v1/metrics", response_class=PlainTextResponse,
-            responses={**responses(), 200: {"content": {"text/plain": {
+            responses={**responses(json_route=False), 200: {"content": {"text/plain": {
                 "schema": {"type": "string"}}}, "description": "Prometheus text format"}},
             summary="Prometheus metrics (audit.view)")
 def metrics(request: Request,

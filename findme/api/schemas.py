@@ -8,16 +8,18 @@ that fill them from ``findme``'s record types.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from findme.cases.found import contact_for
 from findme.cases.records import CASE_STATUSES, FOUND_STATUSES
-from findme.cases.tables import CaseRecord, PhotoRecord
+from findme.cases.tables import CaseRecord, PhotoRecord, aware
 
 Status = Literal[tuple(dict.fromkeys(CASE_STATUSES + FOUND_STATUSES))]  # type: ignore[valid-type]
 Kind = Literal["missing", "found"]
+#: a time as RFC 3339 with its zone (SQLite hands stored UTC times back without one)
+Time = Annotated[dt.datetime, AfterValidator(aware)]
 
 
 class Loose(BaseModel):
@@ -49,7 +51,7 @@ class PhotoOut(BaseModel):
     taken_date: dt.date | None = None
     age_at_photo: float | None = None
     reasons: list[str] = []
-    created_at: dt.datetime
+    created_at: Time
 
 
 class CaseSummary(BaseModel):
@@ -61,7 +63,7 @@ class CaseSummary(BaseModel):
     name: str
     status: str
     photos: int
-    created_at: dt.datetime
+    created_at: Time
 
 
 class CaseOut(Loose):
@@ -83,7 +85,7 @@ class CaseOut(Loose):
     lawful_basis: str | None = None
     assigned_to: str | None = None
     found_place: str | None = None
-    found_at: dt.datetime | None = None
+    found_at: Time | None = None
     institution: str | None = None
     age_min: int | None = None
     age_max: int | None = None
@@ -92,8 +94,8 @@ class CaseOut(Loose):
     linked_case_id: int | None = None
     contact: Contact
     photos: list[PhotoOut]
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: Time
+    updated_at: Time
 
 
 class CaseList(BaseModel):
@@ -193,7 +195,7 @@ class ReviewEntry(BaseModel):
     reviewer: str
     verdict: str
     note: str | None
-    at: dt.datetime
+    at: Time
 
 
 class LeadOut(BaseModel):
@@ -215,8 +217,8 @@ class LeadOut(BaseModel):
     note: str | None
     source: str | None
     source_ref: str | None
-    created_at: dt.datetime
-    reviewed_at: dt.datetime | None
+    created_at: Time
+    reviewed_at: Time | None
     reviewed_by: str | None
     reviews: list[ReviewEntry]
 
@@ -239,8 +241,8 @@ class ImportOut(BaseModel):
     done_rows: int
     total_rows: int
     error: str | None
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    created_at: Time
+    finished_at: Time | None
     report: dict[str, Any] | None = None
 
 
@@ -256,8 +258,8 @@ class ScanOut(BaseModel):
     frames: int
     error: str | None
     warnings: list[str] = []
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    created_at: Time
+    finished_at: Time | None
     sightings: list[dict[str, Any]]
 
 
