@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from findme.config import Settings
@@ -44,22 +45,24 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
 
 
 @contextmanager
-def _serving(data: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
+def _serving(data: Path) -> Iterator[tuple[str, dict[str, str], Path, str]]:
     """``findme serve`` on free loopback ports; yields (dashboard URL, the environment a CLI
-    beside it uses, the supervisord configuration)."""
-    port, chroma = free_port(), free_port()
+    beside it uses, the supervisord configuration, the API's URL)."""
+    port, chroma, api = free_port(), free_port(), free_port()
     env = dict(os.environ, FINDME_DATA_DIR=str(data),
                FINDME_SECRETS_FILE=str(data / "no-secrets.toml"),
                FINDME_PUBLIC_URL=f"http://127.0.0.1:{port}")
     log = (ARTIFACTS / f"serve-{port}.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "findme.cli", "serve", "--port", str(port),
-                             "--chroma-port", str(chroma)], env=env, stdout=log,
+                             "--chroma-port", str(chroma), "--api-port", str(api)],
+                            env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait(f"http://127.0.0.1:{chroma}/api/v2/heartbeat", proc)
         _wait(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        _wait(f"http://127.0.0.1:{api}/api/v1/health", proc)
         yield (f"http://127.0.0.1:{port}", dict(env, FINDME_CHROMA_URL=f"http://127.0.0.1:{chroma}"),
-               data / "run" / "supervisord.conf")
+               data / "run" / "supervisord.conf", f"http://127.0.0.1:{api}")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -86,7 +89,7 @@ def test_supervised_processes_share_the_stores_and_survive_a_kill(ws_settings: S
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     train = identities(celeb5 / "train")["jerry_seinfeld"][1:3]
     probe = identities(celeb5 / "val")["jerry_seinfeld"][0]
-    with _serving(ws_settings.data_dir) as (url, env, conf):
+    with _serving(ws_settings.data_dir) as (url, env, conf, api):
         cli = [sys.executable, "-m", "findme.cli"]
         subprocess.run([*cli, "users", "add", "anna", "--role", "investigator",
                         "--password-stdin"], input=PASSWORD + "\n", env=env, check=True,
@@ -95,6 +98,11 @@ def test_supervised_processes_share_the_stores_and_survive_a_kill(ws_settings: S
                                "--consent"], env=env, capture_output=True, text=True,
                               timeout=300)
         assert made.returncode == 0, made.stderr[-2000:]
+        key = subprocess.run([*cli, "apikeys", "add", "served", "--role", "reviewer"], env=env,
+                             capture_output=True, text=True, timeout=120).stdout.strip()
+        found = httpx.post(f"{api}/api/v1/search", headers={"Authorization": f"Bearer {key}"},
+                           files={"photos": (probe.name, probe.read_bytes())}, timeout=300)
+        assert found.json()["results"][0]["faces"][0]["matches"][0]["name"] == "Jerry Served"
 
         worker = _pid(conf, "alerts")
         assert worker > 0

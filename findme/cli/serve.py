@@ -1,5 +1,6 @@
-"""``findme serve``: the dashboard, a Chroma server, the alert worker (and a watched folder) as
-separate processes under supervisord, which restarts whatever dies.
+"""``findme serve``: the dashboard, the REST API (``findme api``, ``--api-port``), a Chroma
+server, the alert worker (and a watched folder) as separate processes under supervisord, which
+restarts whatever dies.
 
 With ``--queue`` (``make serve QUEUE=1``) a local ``redis-server`` and a ``findme worker`` run
 too, and CCTV scans and imports go through the task queue (:mod:`findme.queue`).
@@ -104,13 +105,16 @@ def redis_config(port: int, password: str, folder: Path) -> str:
 def config_text(settings: Settings, host: str, port: int, chroma_port: int,
                 cert: Path | None = None, key: Path | None = None,
                 watch: Path | None = None, queue_port: int | None = None,
-                chroma_token: str = "", redis_password: str = "") -> str:
+                chroma_token: str = "", redis_password: str = "",
+                api_port: int | None = None) -> str:
     """The supervisord configuration for these settings (see the module docstring). With
     ``queue_port`` a ``redis-server`` on that loopback port is the task queue's broker and one
     ``findme worker`` takes CCTV scans and imports from it (unless ``FINDME_BROKER_URL`` names
     another broker, which is then used instead of starting one). ``chroma_token`` and
     ``redis_password`` are the secrets of the servers started here (:func:`secret`); the
-    redis configuration itself is written by :func:`cmd_serve` (``run/redis.conf``)."""
+    redis configuration itself is written by :func:`cmd_serve` (``run/redis.conf``). With
+    ``api_port`` the REST API (``findme api``) runs beside the dashboard on the same address,
+    over HTTPS when the dashboard is."""
     run = settings.data_dir / "run"
     logs = run / "logs"
     chroma_url = settings.chroma_url or f"http://127.0.0.1:{chroma_port}"
@@ -152,6 +156,10 @@ serverurl=unix://{run / "supervisor.sock"}
     text += _program("web", web, {**shared, "FINDME_ALERT_WORKER": "0"}, logs, 20)
     text += _program("alerts", [sys.executable, "-m", "findme.cli", "alerts", "run"], shared,
                      logs, 20)
+    if api_port:
+        api = [sys.executable, "-m", "findme.cli", "api", "--host", host, "--port",
+               str(api_port)] + (["--https"] if cert and key else [])
+        text += _program("api", api, {**shared, "FINDME_ALERT_WORKER": "0"}, logs, 20)
     if queue_port and not settings.broker_url:
         redis = shutil.which("redis-server") or "/usr/bin/redis-server"
         text += _program("redis", [redis, str(run / REDIS_CONF_FILE)], {}, logs, 10)
@@ -179,7 +187,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     queue_port = args.queue_port if args.queue else None
     if args.print:  # the secrets are not shown
         print(config_text(settings, args.host, args.port, args.chroma_port, cert, key, watch,
-                          queue_port, "<run/chroma.token>", "<run/redis.password>"))
+                          queue_port, "<run/chroma.token>", "<run/redis.password>",
+                          args.api_port))
         return 0
     (run / "logs").mkdir(parents=True, exist_ok=True)
     run.chmod(0o700)
@@ -189,11 +198,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         password = secret(run, REDIS_PASSWORD_FILE)
         _write_private(run / REDIS_CONF_FILE, redis_config(queue_port, password, run))
     text = config_text(settings, args.host, args.port, args.chroma_port, cert, key, watch,
-                       queue_port, token, password)
+                       queue_port, token, password, args.api_port)
     conf = run / "supervisord.conf"
     _write_private(conf, text)
     scheme = "https" if cert else "http"
-    print(f"Find Me AI: dashboard on {scheme}://{args.host}:{args.port}, logs in {run / 'logs'}; "
+    api = f", API on {scheme}://{args.host}:{args.api_port}/api/v1" if args.api_port else ""
+    print(f"Find Me AI: dashboard on {scheme}://{args.host}:{args.port}{api}, logs in "
+          f"{run / 'logs'}; "
           f"`{Path(sys.executable).parent / 'supervisorctl'} -c {conf} status` shows the "
           "processes", file=sys.stderr, flush=True)
     os.execv(str(Path(sys.executable).parent / "supervisord"),
@@ -300,6 +311,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (0.0.0.0: the LAN)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--chroma-port", type=int, default=8000)
+    p.add_argument("--api-port", type=int, default=8600,
+                   help="the REST API's port, beside the dashboard (0: no API)")
     p.add_argument("--https", action="store_true",
                    help="serve HTTPS with data/tls/cert.pem and key.pem (make cert)")
     p.add_argument("--watch", metavar="DIR", default=os.environ.get("FINDME_WATCH_DIR") or None,
