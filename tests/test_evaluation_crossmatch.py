@@ -225,13 +225,13 @@ def test_cli_json_and_refusals(settings: Settings, celeb5: Path, orl: Path,
 
 
 @pytest.mark.heavy
-def test_evaluation_page_runs_a_crossmatch_evaluation(app_data: Settings, orl: Path,
-                                                      tmp_path: Path) -> None:
+def test_evaluation_page_runs_a_crossmatch_evaluation(app_data: Settings, settings: Settings,
+                                                      orl: Path, tmp_path: Path) -> None:
     from tests.pages_helpers import make_user, open_page, texts
     from tests.waiting import rerun_until
 
     folder = _people(orl, tmp_path, [f"s{k}" for k in range(20, 28)])
-    strangers = _strangers(app_data, tmp_path, 10)
+    strangers = _strangers(settings, tmp_path, 10)  # the provisioned public portraits
     make_user(app_data, "vic", "viewer")
     viewer = open_page("evaluation", "vic")  # no labelled set in this data folder, no own folder
     assert viewer.radio(key="cm_dataset").options == []
