@@ -60,6 +60,7 @@ lint: venv
 bench: setup eval-data  ## speed benchmarks (ratios against baselines measured in the same run)
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/drive.py
 	$(BIN)/python bench/video.py
 	$(BIN)/python bench/open_set.py
 	$(BIN)/python bench/import_cases.py
