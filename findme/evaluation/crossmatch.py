@@ -21,9 +21,9 @@ What it reports, at ``match`` and at ``possible`` (a pair at ``possible`` or bet
 * **pair recall**: the share of true reunions (people with both records registered) paired;
 * **pairs per reunion**: pairs a reviewer reads for each true reunion found;
 * each with a 95% Wilson interval, and the same **by age gap** when ``ages.csv`` gives ages or
-  dates: a reunion's gap is the years between its newest missing photo and its oldest found
-  photo; a pair's gap is the years between the two photos the drive paired (pairs whose photos
-  carry no age are left out of the by-gap precision).
+  dates: a reunion's gap (and its true pair's) is the years between its newest missing photo
+  and its oldest found photo; a false pair's gap is the years between the two photos the drive
+  paired (false pairs whose photos carry no age are left out of the by-gap precision).
 
 A person whose photos all fail the quality gate on one side is no reunion (counted in
 ``counts``); the ``warnings`` say what the data cannot answer (few reunions, nobody on one side).
@@ -113,18 +113,23 @@ def band_of(years: float) -> str:
     return next(label for lo, hi, label in BANDS if lo <= abs(years) < hi)
 
 
+def _pair_band(pair: dict, reunion_gaps: dict[str, float | None]) -> str | None:
+    """A true pair's band is its reunion's; a false pair's that of its two photos' gap."""
+    gap = reunion_gaps.get(pair["person"]) if pair["true"] else pair["age_gap_years"]
+    return None if gap is None else band_of(gap)
+
+
 def by_age_gap(pairs: list[dict], reunion_gaps: dict[str, float | None]) -> list[dict]:
     """Rows per age-gap band that holds a reunion or a pair: reunions in it, recall at each
-    level (a reunion counts in the band of its own gap), and precision and pairs per reunion
-    at each level (a pair counts in the band of its two photos' gap). [] when no reunion has
-    a gap."""
+    level, and precision and pairs per reunion at each level. A reunion and its true pair count
+    in the band of the reunion's gap, a false pair in the band of the gap between its two
+    photos (pairs whose photos carry no age are left out). [] when no reunion has a gap."""
     if not any(g is not None for g in reunion_gaps.values()):
         return []
     rows = []
     for _, _, band in BANDS:
         people = {p for p, g in reunion_gaps.items() if g is not None and band_of(g) == band}
-        in_band = [p for p in pairs if p["age_gap_years"] is not None
-                   and band_of(p["age_gap_years"]) == band]
+        in_band = [p for p in pairs if _pair_band(p, reunion_gaps) == band]
         if not people and not in_band:
             continue
         row: dict = {"age_gap": band, "reunions": len(people)}

@@ -42,7 +42,7 @@ def at_decisions(ev: CrossmatchEvaluation) -> go.Figure:
             marker_color=COLOURS[level], error_y=_error(values, [r["precision_ci"],
                                                                  r["recall_ci"]]),
             text=[f"{v:.0%}" if v is not None else "n/a" for v in values],
-            textposition="inside"))
+            textposition="inside", insidetextanchor="middle"))
     return _layout(fig, "Pairs at each decision", "", "share")
 
 
@@ -61,7 +61,8 @@ def by_gap_recall(ev: CrossmatchEvaluation) -> go.Figure:
 
 
 def by_gap_precision(ev: CrossmatchEvaluation) -> go.Figure:
-    """Pair precision at each decision, per age-gap band of the two photos paired."""
+    """Pair precision at each decision, per age-gap band (see
+    :func:`~findme.evaluation.crossmatch.by_age_gap`)."""
     fig = go.Figure()
     rows = [r for r in ev.by_age_gap if r["possible"]["pairs"]]
     for level in LEVELS:
@@ -70,7 +71,7 @@ def by_gap_precision(ev: CrossmatchEvaluation) -> go.Figure:
             x=[f"{r['age_gap']} ({r['possible']['pairs']})" for r in rows],
             y=[v or 0 for v in values], name=level, marker_color=COLOURS[level],
             error_y=_error(values, [r[level]["precision_ci"] for r in rows])))
-    return _layout(fig, "Pair precision by age gap", "years between the paired photos (pairs)",
+    return _layout(fig, "Pair precision by age gap", "years between the photos (pairs)",
                    "precision")
 
 
@@ -96,7 +97,8 @@ def explain(ev: CrossmatchEvaluation, chart: str) -> str:
                 "brackets).")
     if chart == "by_gap_precision":
         return ("How many of the pairs a reviewer reads are the same child, by the years "
-                "between the two photos the drive paired (pairs per band in brackets).")
+                "between the photos (a true pair counts at its reunion's gap, a false one at "
+                "the gap between its two photos; pairs per band in brackets).")
     raise ValueError(f"no chart {chart!r}")
 
 
