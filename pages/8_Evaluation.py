@@ -230,6 +230,9 @@ if cm_result is not None:
         st.dataframe(cm_charts.age_gap_table(cm_result), hide_index=True, key="cm_gaps")
     with st.expander(f"Every pair the drive returned ({len(cm_result.pairs)})"):
         st.dataframe(cm_charts.pairs_table(cm_result), hide_index=True, key="cm_pairs")
-    st.download_button("Download cross-match results (JSON)", cm_charts.as_json(cm_result),
+    d1, d2 = st.columns(2)
+    d1.download_button("Download cross-match results (JSON)", cm_charts.as_json(cm_result),
                        file_name="crossmatch-evaluation.json", mime="application/json",
                        key="cm_json")
+    d2.download_button("Download cross-match report (HTML)", cm_charts.report_html(cm_result),
+                       file_name="crossmatch-evaluation.html", mime="text/html", key="cm_html")

@@ -200,8 +200,9 @@ def test_cli_json_and_refusals(settings: Settings, celeb5: Path, orl: Path,
     env = dict(os.environ, FINDME_DATA_DIR=str(settings.data_dir))
     run = [sys.executable, "-m", "findme.cli", "evaluate"]
     strangers = _strangers(settings, tmp_path, 40)
+    report = tmp_path / "crossmatch.html"
     proc = subprocess.run(run + ["--crossmatch", str(celeb5), "--distractors", str(strangers),
-                                 "--seed", "1", "--json", "--pairs"],
+                                 "--seed", "1", "--json", "--pairs", "--report", str(report)],
                           env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -214,6 +215,9 @@ def test_cli_json_and_refusals(settings: Settings, celeb5: Path, orl: Path,
     assert any("only 4 people" in w for w in out["warnings"])
     assert out["thresholds"]["match"] > out["thresholds"]["possible"]
     assert len(out["pairs"]) == out["possible"]["pairs"]
+    text = report.read_text()
+    assert "plotly" in text.lower() and 'id="chart-at_decisions"' in text
+    assert "children registered on both sides" in text
 
     few = tmp_path / "few"
     for k in range(1, 4):
@@ -250,4 +254,4 @@ def test_evaluation_page_runs_a_crossmatch_evaluation(app_data: Settings, settin
     assert "How many reunions the drive finds" in shown
     assert "only 6 people are registered on both sides" in shown
     assert len(at.dataframe) == 3  # decisions, age gaps, every pair
-    assert at.get("download_button")
+    assert len(at.get("download_button")) == 2  # JSON and the HTML report

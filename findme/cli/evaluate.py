@@ -165,6 +165,10 @@ def cmd_evaluate_crossmatch(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
+    if args.report:
+        from findme.evaluation.crossmatch_charts import report_html
+
+        Path(args.report).write_text(report_html(result))
     if args.json:
         out = result.summary()
         if args.pairs:
@@ -181,6 +185,8 @@ def cmd_evaluate_crossmatch(args: argparse.Namespace) -> int:
         print(age_gap_table(result).to_string(index=False))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.report:
+        print(f"report: {args.report}")
     return 0
 
 

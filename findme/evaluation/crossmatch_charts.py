@@ -159,3 +159,33 @@ def as_json(ev: CrossmatchEvaluation) -> str:
     import json
 
     return json.dumps({**ev.summary(), "pairs": ev.pairs}, indent=1)
+
+
+def report_html(ev: CrossmatchEvaluation) -> str:
+    """A self-contained HTML report of a cross-match evaluation (plotly.js embedded once;
+    opens offline): what was registered, warnings, the tables, each chart with its sentence."""
+    import datetime as dt
+    import html
+
+    charts = []
+    for k, (name, (fig, sentence)) in enumerate(figures(ev).items()):
+        charts.append(f'<div class="chart" id="chart-{name}">' + fig.to_html(
+            full_html=False, include_plotlyjs=(k == 0)) + f"<p>{html.escape(sentence)}</p></div>")
+    counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in ev.counts.items())
+    warnings = "".join(f"<p><b>Warning:</b> {html.escape(w)}</p>" for w in ev.warnings)
+    gaps = ("<h2>By age gap</h2>" + age_gap_table(ev).to_html(index=False)) if ev.by_age_gap \
+        else ""
+    title = f"Find Me AI cross-match evaluation: {html.escape(ev.dataset)}"
+    models = html.escape(", ".join(ev.models))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:24px;color:#1b1f24}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccd;padding:4px 8px;text-align:right}}.chart{{max-width:900px}}</style>
+</head><body><h1>{title}</h1>
+<p>Protocol: {html.escape(ev.protocol)}; seed {ev.seed}. Models: {models}.
+{html.escape(counts)}. Made {dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}.</p>
+<p><b>A pair is a lead for a person to review, never a verdict.</b> Face recognition is markedly
+worse on young children and across age gaps; public photos of adults show neither.</p>{warnings}
+<h2>At each decision</h2>{levels_table(ev).to_html(index=False)}{gaps}
+<h2>Charts</h2>{''.join(charts)}
+<h2>Every pair the drive returned</h2>{pairs_table(ev).to_html(index=False)}
+</body></html>"""
