@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findme.api import errors, routes_cases, routes_jobs, routes_leads, routes_meta, routes_search
+from findme.api.audit import CallLog
 from findme.api.limits import BodyLimit, RateLimiter
 from findme.api.metrics import Metrics
 from findme.config import Settings
@@ -56,10 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from findme.ui import state
 
-        await run_in_threadpool(state.workspace, settings)
+        ws = await run_in_threadpool(state.workspace, settings)
+        app.state.calls = CallLog(ws.records)
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.calls.close)
             await run_in_threadpool(state.close_all)
 
     app = FastAPI(

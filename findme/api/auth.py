@@ -2,9 +2,10 @@
 
 :func:`keyed` is the dependency of every route that needs a key: no key, an unknown one or a
 revoked one is ``401``; past the key's rate ``429`` (with ``Retry-After``); otherwise the call is
-audited (``api.call``, the method and path, under ``api:<key name>``) and a :class:`Caller`
-handed to the route. :func:`need` adds a permission of :data:`findme.cases.users.PERMISSIONS`,
-held exactly as by a person of the key's role (``403`` otherwise, audited ``api.refused``).
+audited (``api.call``, the method and path, under ``api:<key name>``; written in batches by
+:class:`findme.api.audit.CallLog`) and a :class:`Caller` handed to the route. :func:`need`
+adds a permission of :data:`findme.cases.users.PERMISSIONS`, held exactly as by a person of the
+key's role (``403`` otherwise, audited ``api.refused``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from findme.api.audit import CallLog
 from findme.api.errors import ApiError
 from findme.cases import apikeys
 from findme.cases.apikeys import ApiKeyRecord
@@ -26,8 +28,9 @@ bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
                     description="an API key made with `findme apikeys add NAME --role ROLE`")
 
 
-def workspace(request: Request) -> Workspace:
-    """The process's open workspace (:func:`findme.ui.state.workspace`, as the dashboard's)."""
+async def workspace(request: Request) -> Workspace:
+    """The process's open workspace (:func:`findme.ui.state.workspace`, as the dashboard's;
+    opened when the app starts, so this only looks it up)."""
     from findme.ui import state
 
     return state.workspace(request.app.state.settings)
@@ -40,6 +43,7 @@ class Caller:
     key: ApiKeyRecord
     ws: Workspace
     target: str  # "METHOD /path", as audited
+    log: CallLog
 
     @property
     def actor(self) -> str:
@@ -59,8 +63,8 @@ class Caller:
         """Raise ``403`` (audited ``api.refused``) unless the key's role holds
         ``permission``."""
         if not self.can(permission):
-            self.ws.records.audit(self.actor, "api.refused", self.target[:100],
-                                  f"needs {permission} (role {self.role})")
+            self.log.add(self.actor, "api.refused", self.target,
+                         f"needs {permission} (role {self.role})")
             raise ApiError(403, f"the key's role ({self.role}) lacks the {permission} "
                                 "permission")
 
@@ -74,27 +78,27 @@ def keyed(request: Request,
         raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'", headers=challenge)
     key = apikeys.lookup(ws.records, credentials.credentials.strip())
     target = f"{request.method} {request.url.path}"
+    log: CallLog = request.app.state.calls
     if key is None:
         raise ApiError(401, "this API key is not known", headers=challenge)
     if not key.active:
-        ws.records.audit(key.actor, "api.refused", target[:100], "revoked key")
+        log.add(key.actor, "api.refused", target, "revoked key")
         raise ApiError(401, "this API key was revoked", headers=challenge)
     wait = request.app.state.limiter.take(key.name, key.rate_per_minute)
     if wait:
-        ws.records.audit(key.actor, "api.refused", target[:100], "rate limit")
+        log.add(key.actor, "api.refused", target, "rate limit")
         raise ApiError(429, f"this key may make {key.rate_per_minute} requests per minute; "
                             f"try again in {wait:.0f} s",
                        headers={"Retry-After": str(max(1, round(wait + 0.5)))})
-    ws.records.audit(key.actor, "api.call", target[:100])
-    request.state.caller = key.name
-    return Caller(key, ws, target)
+    log.add(key.actor, "api.call", target)
+    return Caller(key, ws, target, log)
 
 
 def need(permission: str) -> Callable[[Caller], Caller]:
     """A dependency: :func:`keyed`, then ``403`` unless the key's role holds ``permission``."""
 
-    def check(caller: Annotated[Caller, Depends(keyed)]) -> Caller:
-        caller.require(permission)
+    async def check(caller: Annotated[Caller, Depends(keyed)]) -> Caller:
+        caller.require(permission)  # no I/O: a refusal is queued for the audit
         return caller
 
     check.__name__ = f"need_{permission.replace('.', '_')}"

@@ -146,3 +146,14 @@ def lookup(records: Records, key: str) -> ApiKeyRecord | None:
     with records.session() as s:
         row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest(key)))
         return _record(row) if row is not None else None
+
+
+def record_calls(records: Records, rows: list[tuple[str, str, str | None, str | None]]) -> None:
+    """Audit calls made with keys: ``(actor, action, target, detail)`` rows, one transaction
+    (the API writes them in batches, see :mod:`findme.api.audit`)."""
+    if not rows:
+        return
+    with records.session() as s:
+        for actor, action, target, detail in rows:
+            add_audit(s, actor=actor[:100], action=action[:50],
+                      target=target[:100] if target else None, detail=detail)
