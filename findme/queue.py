@@ -1,7 +1,8 @@
 """Background work on a distributed task queue: Dramatiq over Redis (``FINDME_BROKER_URL``).
 
-Two kinds of job: CCTV scans (:mod:`findme.video.scans`) and case imports
-(:mod:`findme.cases.import_jobs`). Without a broker nothing here is used: scans and the Register
+Three kinds of job: CCTV scans (:mod:`findme.video.scans`), case imports
+(:mod:`findme.cases.import_jobs`) and drives, found records against missing cases
+(:mod:`findme.cases.drive_jobs`). Without a broker nothing here is used: scans and the Register
 page's imports run in worker threads of the dashboard (the same job rows and progress), and
 ``findme import`` in its own process. With one, the
 CCTV page, ``findme scan --queue`` and ``findme watch`` (with a broker), the Register page's
@@ -50,6 +51,7 @@ from findme.workspace import Workspace, open_workspace
 
 QUEUE = "findme-scans"
 IMPORT_QUEUE = "findme-imports"
+DRIVE_QUEUE = "findme-drives"
 WORKSPACES = ("live", "demo")
 PASSWORD_FILE = ("run", "redis.password")  # under the data folder, written by `findme serve`
 
@@ -84,6 +86,11 @@ def _scan_actor(url: str, heartbeat_seconds: float) -> Any:
 @functools.cache
 def _import_actor(url: str, heartbeat_seconds: float) -> Any:
     return _declare(_import, url, heartbeat_seconds, "import_cases", IMPORT_QUEUE, 24)
+
+
+@functools.cache
+def _drive_actor(url: str, heartbeat_seconds: float) -> Any:
+    return _declare(_drive, url, heartbeat_seconds, "crossmatch_drive", DRIVE_QUEUE, 24)
 
 
 def _require_broker(settings: Settings) -> None:
@@ -149,6 +156,24 @@ def submit_import(records: Records, sheet_name: str, sheet: bytes,
     workspace = workspace_name(records.settings)
     folder = import_jobs.keep_files(records.settings, sheet_name, sheet, photos)
     job_id = import_jobs.create(records, sheet_name, str(folder), dry_run, actor_name)
+    send(args=(job_id,), kwargs={"workspace": workspace})
+    return job_id
+
+
+def drive_actor(settings: Settings) -> Any:
+    """The drive actor bound to the configured broker (ValueError without one)."""
+    _require_broker(settings)
+    return _drive_actor(broker_url(settings), settings.queue_heartbeat_seconds)
+
+
+def submit_drive(records: Records, actor_name: str | None) -> int:
+    """Record a ``queued`` drive in the workspace of ``records`` and send its id and the
+    workspace name to the queue; returns the job id."""
+    from findme.cases import drive_jobs
+
+    send = drive_actor(records.settings).send_with_options  # fails before anything is written
+    workspace = workspace_name(records.settings)
+    job_id = drive_jobs.create(records, actor_name)
     send(args=(job_id,), kwargs={"workspace": workspace})
     return job_id
 
@@ -260,6 +285,15 @@ def _import(job_id: int, workspace: str = "live") -> None:
             import_jobs.run(ws.records, ws.store, ws.settings, job_id, worker_name())
 
 
+def _drive(job_id: int, workspace: str = "live") -> None:
+    """The job: in the named workspace, claim the drive and run it."""
+    from findme.cases import drive_jobs
+
+    with _opened(workspace, "drive", job_id) as ws:
+        if ws is not None:
+            drive_jobs.run(ws.records, ws.store, ws.settings, job_id, worker_name())
+
+
 @contextmanager
 def _opened(name: str, kind: str, job_id: int) -> Iterator[Workspace | None]:
     """:func:`_workspace`, or None when its embedded vector store is held by another process
@@ -278,7 +312,7 @@ def _opened(name: str, kind: str, job_id: int) -> Iterator[Workspace | None]:
 
 def _fail_busy(name: str, kind: str, job_id: int) -> None:
     """Mark a job failed because its workspace's embedded store is another process's."""
-    from findme.cases import import_jobs
+    from findme.cases import drive_jobs, import_jobs
     from findme.cases.records import open_records
     from findme.config import get_settings
 
@@ -289,6 +323,9 @@ def _fail_busy(name: str, kind: str, job_id: int) -> None:
         if kind == "import":
             if import_jobs.claim(records, job_id, worker_name()) is not None:
                 import_jobs.fail(records, job_id, why)
+        elif kind == "drive":
+            if drive_jobs.claim(records, job_id, worker_name()):
+                drive_jobs.fail(records, job_id, why)
         elif scans.claim(records, job_id, worker_name()):
             scans._update(records, job_id, status="failed", error=why,
                           finished_at=scans._now())
@@ -298,22 +335,23 @@ def _fail_busy(name: str, kind: str, job_id: int) -> None:
 
 
 def run_worker(settings: Settings, threads: int = 1) -> None:
-    """Process scan and import jobs until SIGTERM or SIGINT (``findme worker``)."""
+    """Process scan, import and drive jobs until SIGTERM or SIGINT (``findme worker``)."""
     from dramatiq import Worker
 
     actor(settings)  # declares the actors on the broker
     import_actor(settings)
+    drive_actor(settings)
     broker = _broker(broker_url(settings), settings.queue_heartbeat_seconds)
     with _workspace("live"):  # open the stores (and fail early) before taking a job
         pass
-    worker = Worker(broker, queues={QUEUE, IMPORT_QUEUE}, worker_threads=threads,
+    worker = Worker(broker, queues={QUEUE, IMPORT_QUEUE, DRIVE_QUEUE}, worker_threads=threads,
                     worker_timeout=1000)
     worker.queue_prefetch = threads  # one job per thread: the others stay for other workers
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     worker.start()
-    print(f"findme worker {worker_name()} waiting for scan and import jobs", flush=True)
+    print(f"findme worker {worker_name()} waiting for scan, import and drive jobs", flush=True)
     try:
         while not done.wait(1.0):
             pass

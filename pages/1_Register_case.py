@@ -1,63 +1,81 @@
-"""Register a missing child: case details, several photos, consent; each photo checked first.
+"""Register a child: a missing child (case details, consent) or a child found and in care
+(where, when, the institution, the lawful basis), with several photos, each checked first.
 
-UI only: checking photos is ``findme.registry.inspect_photo``; saving is ``enroll_case``.
+UI only: checking photos is ``findme.registry.inspect_photo``; saving (with the duplicate check
+and the cross-match against the other registry) is ``findme.ui.registering.save`` over
+``enroll_case``.
 """
 
 import datetime as dt
 
 import streamlit as st
 
+from findme.cases import found as found_rules
 from findme.cases import import_jobs
 from findme.cases.records import GENDERS, CaseDetails, RecordError
 from findme.cases.registry import (
     EnrollmentRejected,
-    EnrollResult,
     PhotoInput,
-    enroll_case,
     inspect_photo,
     require_lawful_basis,
 )
 from findme.cases.transfer import ImportFileError
-from findme.ui import images, page_state, session
+from findme.ui import images, page_state, registering, session
 from findme.ui.importing import job_line, recent_jobs, report_table, submit_import, uses_queue
 from findme.ui.text import safe
 
-ctx = session.page("Register a case", "cases.edit",
-                   "Enter what is known about the child and add one or more clear photos. "
-                   "The case is saved only with at least one usable photo.")
+ctx = session.page("Register a case", "found.register",
+                   "A missing child, or a child found and in care whose family is unknown. Add "
+                   "one or more clear photos: the record is saved only with at least one usable "
+                   "photo, and is searched at once against the other registry.")
 mine = page_state.of(ctx)  # photo checks and the form's one-time token: this workspace and user
-# Every widget of the case form carries the form's one-time token: once a case is saved the
+kinds = [k for k in ("missing", "found") if found_rules.may_register(ctx.user.role, k)]
+kind = st.radio("Who are you registering?", kinds, format_func=registering.KIND_LABELS.get,
+                horizontal=True, key="register_kind") if len(kinds) > 1 else kinds[0]
+if len(kinds) == 1:
+    st.caption(f"Registering: **{registering.KIND_LABELS[kind].lower()}** (your role registers "
+               "found children only).")
+# Every widget of the form carries the form's one-time token: once a record is saved the
 # token changes, the form comes back empty, and a second click on the old form saves nothing.
-form = page_state.OneTimeForm(mine, "register")
+form = page_state.OneTimeForm(mine, f"register_{kind}")
 token = form.token
-notice = st.container()  # the case saved last, with a link to it
+notice = st.container()  # the record saved last, with a link to it
+
 
 # Photos first (each checked on upload), then the details in a form: typing a name or ticking
 # consent does not rerun the page, so a rerun never races an upload in progress.
 st.subheader("1. Photos of the child")
 photos_area = st.container()
+prompt_area = st.container()  # a likely duplicate, held back before saving
 with st.form(form.key("details"), enter_to_submit=False):
     st.subheader("2. What is known")
-    left, right = st.columns(2)
-    name = left.text_input("Child's name *", key=form.key("name"), max_chars=200)
-    birth = left.date_input("Date of birth", value=None, min_value=dt.date(1900, 1, 1),
-                            max_value=dt.date.today(), key=form.key("birth"))
-    age = left.number_input("Age at disappearance", min_value=0, max_value=120, value=None,
-                            step=1, key=form.key("age"))
-    gender = left.selectbox("Gender", GENDERS, index=None, key=form.key("gender"))
-    place = right.text_input("Last seen (place)", key=form.key("place"), max_chars=300)
-    seen = right.date_input("Last seen (date)", value=None, min_value=dt.date(1900, 1, 1),
-                            max_value=dt.date.today(), key=form.key("seen"))
-    guardian = right.text_input("Guardian contact (phone / e-mail)", key=form.key("guardian"),
-                                max_chars=300)
-    assigned = right.text_input("Assigned investigator (user name)", key=form.key("assigned"),
-                                value=ctx.user.username, max_chars=100)
-    notes = st.text_area("Description and case notes", key=form.key("notes"))
-    consent = st.checkbox("The guardian's consent to store these photos for the search is "
-                          "recorded", key=form.key("consent"))
-    basis = st.text_input("...or another lawful basis (e.g. a court order or a police request, "
-                          "with its reference)", key=form.key("lawful_basis"), max_chars=300)
-    submitted = st.form_submit_button("Register case", type="primary", key=form.key("save"))
+    if kind == "found":
+        build_found = registering.found_fields(form.key)
+        save_label = "Register found child"
+    else:
+        left, right = st.columns(2)
+        name = left.text_input("Child's name *", key=form.key("name"), max_chars=200)
+        birth = left.date_input("Date of birth", value=None, min_value=dt.date(1900, 1, 1),
+                                max_value=dt.date.today(), key=form.key("birth"))
+        age = left.number_input("Age at disappearance", min_value=0, max_value=120, value=None,
+                                step=1, key=form.key("age"))
+        gender = left.selectbox("Gender", GENDERS, index=None, key=form.key("gender"))
+        place = right.text_input("Last seen (place)", key=form.key("place"), max_chars=300)
+        seen = right.date_input("Last seen (date)", value=None, min_value=dt.date(1900, 1, 1),
+                                max_value=dt.date.today(), key=form.key("seen"))
+        guardian = right.text_input("Guardian contact (phone / e-mail)",
+                                    key=form.key("guardian"), max_chars=300)
+        assigned = right.text_input("Assigned investigator (user name)",
+                                    key=form.key("assigned"), value=ctx.user.username,
+                                    max_chars=100)
+        notes = st.text_area("Description and case notes", key=form.key("notes"))
+        consent = st.checkbox("The guardian's consent to store these photos for the search is "
+                              "recorded", key=form.key("consent"))
+        basis = st.text_input("...or another lawful basis (e.g. a court order or a police "
+                              "request, with its reference)", key=form.key("lawful_basis"),
+                              max_chars=300)
+        save_label = "Register case"
+    submitted = st.form_submit_button(save_label, type="primary", key=form.key("save"))
 
 with photos_area:
     files = st.file_uploader("Photos of the child (JPEG, PNG, WebP, BMP)",
@@ -65,6 +83,7 @@ with photos_area:
                              type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"],
                              key=form.key("photos"))
     choices: dict[str, int | None] = {}
+    taken: dict[str, dt.date | None] = {}  # when each photo was taken, if known
     usable = 0
     if files:
         st.subheader("Photo check")
@@ -100,48 +119,62 @@ with photos_area:
                 elif len(preview.faces) == 1 and good:
                     choices[f.file_id] = 0
                     usable += 1
+                if good:
+                    taken[f.file_id] = st.date_input(
+                        "Taken on (if known)", value=None, min_value=dt.date(1900, 1, 1),
+                        max_value=dt.date.today(), key=form.key(f"taken_{k}_{f.file_id}"),
+                        help="Lets a reviewer see the child's age in each photo of a pair.")
+
+with prompt_area:  # a registration held back as a likely duplicate: the person decides
+    if registering.duplicate_prompt(
+            ctx, mine, form, lambda i: registering.open_record(mine, i)) is not None:
+        st.rerun()
 
 if submitted:
-    details = CaseDetails(name=name, birth_date=birth,
-                          age_at_disappearance=int(age) if age is not None else None,
-                          gender=gender, last_seen_place=place or None, last_seen_date=seen,
-                          description=notes or None, guardian_contact=guardian or None,
-                          consent_recorded=consent, assigned_to=assigned.strip() or None,
-                          lawful_basis=basis.strip() or None)
     try:
+        if kind == "found":
+            details = build_found()
+        else:
+            details = CaseDetails(name=name, birth_date=birth,
+                                  age_at_disappearance=int(age) if age is not None else None,
+                                  gender=gender, last_seen_place=place or None,
+                                  last_seen_date=seen, description=notes or None,
+                                  guardian_contact=guardian or None, consent_recorded=consent,
+                                  assigned_to=assigned.strip() or None,
+                                  lawful_basis=basis.strip() or None)
         details.validate()
         require_lawful_basis(details)
         if not files or not usable:
             raise RecordError("add at least one photo with a usable face")
-        photos = [PhotoInput(f.name, f.getvalue(), choices.get(f.file_id))
+        photos = [PhotoInput(f.name, f.getvalue(), choices.get(f.file_id),
+                             taken_date=taken.get(f.file_id))
                   for f in files if f.file_id in choices]
-
-        def save() -> EnrollResult:
-            """Save the case; the Cases page opens it first."""
-            out = enroll_case(details, photos, ctx.ws.records, ctx.ws.store, ctx.settings,
-                              actor=ctx.user.username)
-            mine["registered_case"] = out.case_id
-            return out
-
-        with st.spinner("Saving the case and its photos"):
-            result = form.submit(token, save)  # at most once per form token
+        with st.spinner("Checking for a record of the same child, then saving"):
+            result = registering.save(ctx, mine, form, token, details, photos)
     except RecordError as exc:
         st.error(f"Not saved: {safe(exc)}.")
     except EnrollmentRejected as exc:
         st.error(f"Not saved: {safe(exc)}.")
     else:
-        st.rerun()  # the form of the new token: empty; the saved case is shown on top
+        st.rerun()  # saved: the new token's empty form; held back: the duplicate prompt
 
 if (done := form.done) is not None and not files:
     with notice:
-        saved = sum(o.accepted for o in done.photos)
-        st.success(f"Case #{done.case_id} registered with {saved} photo(s).")
-        st.page_link("pages/2_Cases.py", label=f"Open case #{done.case_id}",
-                     icon=":material/folder_open:")
+        label = ctx.ws.records.get_case(done.case_id).label \
+            if done.case_id in ctx.ws.records.kinds([done.case_id]) else f"#{done.case_id}"
+        st.success(registering.saved_message(done, label))
+        mine["registered_case"] = done.case_id
+        st.page_link("pages/2_Cases.py", label=f"Open {label}", icon=":material/folder_open:")
+        if any(p.lead_id is not None for p in done.cross_pairs) and ctx.can("leads.review"):
+            st.page_link("pages/4_Review_leads.py", label="Review the cross-match leads",
+                         icon=":material/compare:")
         for o in done.photos:
             if not o.accepted:
                 st.warning(f"{safe(o.name)} was not stored: {safe(', '.join(o.reasons))}")
 
+
+if not ctx.can("cases.edit"):
+    st.stop()  # imports (either registry) are an investigator's: a shelter registers one by one
 st.divider()
 with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
     st.caption("One row per child. Columns: `ref` (your case number: importing again updates "

@@ -1,8 +1,10 @@
-"""Cases: a filterable, sortable table; one case's details, photos, leads and sightings; status,
-edit, add photos, erasure.
+"""Cases: the two registries (missing children; children found and in care) as filterable,
+sortable tables; one record's details, photos, leads and sightings; status, edit, add photos,
+erasure; drives matching every found child against every missing child.
 
-UI only: the table is ``findme.ui.case_table``; changes go through ``findme.cases.records`` and
-``findme.cases.registry``; every view and change is audited.
+UI only: the tables are ``findme.ui.case_table``; changes go through ``findme.cases.records``
+and ``findme.cases.registry``; drives are ``findme.cases.drive_jobs``; every view and change is
+audited.
 """
 
 import datetime as dt
@@ -10,47 +12,115 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from findme.cases import leads
-from findme.cases.records import CASE_STATUSES, GENDERS, CaseDetails, RecordError
+from findme.cases import drive_jobs, leads
+from findme.cases import found as found_rules
+from findme.cases.records import (
+    CASE_STATUSES,
+    FOUND_STATUSES,
+    GENDERS,
+    OPEN_FOUND_STATUSES,
+    CaseDetails,
+    RecordError,
+)
 from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
 from findme.ui import images, page_state, session
 from findme.ui.case_table import cases_frame
+from findme.ui.importing import start_drive, uses_queue
 from findme.ui.text import safe
 
 ctx = session.page("Cases", "cases.view")
 records = ctx.ws.records
-mine = page_state.of(ctx)  # the case just registered here, opened first
+mine = page_state.of(ctx)  # the record just registered (or a duplicate's *open it*) first
+REGISTRIES = {"missing": "Missing children", "found": "Found and in care"}
+
+wanted = mine.get("registered_case")
+wanted_kind = records.kinds([wanted]).get(wanted) if wanted is not None else None
+if wanted_kind is not None and mine.get("cases_kind_for") != wanted:
+    st.session_state["cases_kind"] = wanted_kind  # open the registry the record is in
+    mine["cases_kind_for"] = wanted
+kind = st.segmented_control("Registry", list(REGISTRIES), format_func=REGISTRIES.get,
+                            default="found" if ctx.user.role == "shelter" else "missing",
+                            key="cases_kind") or "missing"
+
+if ctx.can("cases.edit") or ctx.can("found.register"):
+    with st.expander("Match every found child against every missing child (a drive)",
+                     expanded=kind == "found"):
+        st.caption("Each child found and in care is searched against every open missing "
+                   "report. A pair that may be the same child becomes a cross-match lead for "
+                   "a reviewer; a pair already proposed is not proposed again. New records are "
+                   "matched when they are saved: run a drive after a change of thresholds or "
+                   "a large import.")
+        if st.button("Start a drive", key="drive_start"):
+            job_id = start_drive(ctx.ws, ctx.user.username)
+            st.success(f"Drive {job_id} " + ("queued: a worker runs it" if uses_queue(ctx.ws)
+                                             else "started") + "; progress below.")
+
+        @st.fragment(run_every=2.0)
+        def drives_panel() -> None:
+            """The latest drives: progress while they run, then what each found."""
+            for job in drive_jobs.recent(records, 3):
+                if job.status in ("queued", "running"):
+                    st.progress(job.fraction, text=safe(job.line()))
+                else:
+                    (st.error if job.status == "failed" else st.caption)(safe(job.line()))
+
+        drives_panel()
 
 f1, f2 = st.columns([2, 1])
-text = f1.text_input("Find (name, place, notes or case number)", key="filter_text")
-statuses = f2.multiselect("Status", CASE_STATUSES, default=["open"], key="filter_status")
-frame = cases_frame(ctx.ws, text, tuple(statuses), with_contact=ctx.can("cases.contact"))
-st.dataframe(frame, hide_index=True, width="stretch", key="cases_table")
-st.caption(f"{len(frame)} case(s). Click a column title to sort.")
+text = f1.text_input("Find (name, place, notes or number)", key="filter_text")
+if kind == "found":
+    statuses = f2.multiselect("Status", FOUND_STATUSES, default=list(OPEN_FOUND_STATUSES),
+                              key="filter_status_found")
+else:
+    statuses = f2.multiselect("Status", CASE_STATUSES, default=["open"], key="filter_status")
+frame = cases_frame(ctx.ws, text, tuple(statuses), with_contact=ctx.can("cases.contact"),
+                    kind=kind)
+st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch", key="cases_table")
+st.caption(f"{len(frame)} record(s). Click a column title to sort.")
 
 if frame.empty:
     st.stop()
-labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in frame.itertuples()}
-wanted = mine.get("registered_case")
+labels = {int(r.id): f"{r.number} {r.name} ({r.status})" for r in frame.itertuples()}
 ids = list(labels)
-case_id = st.selectbox("Open a case", ids, format_func=labels.get, key="open_case",
+case_id = st.selectbox("Open a record", ids, format_func=labels.get, key="open_case",
                        index=ids.index(wanted) if wanted in ids else 0)
 case = records.get_case(case_id)
 session.audit_once(ctx, "case.view", f"case:{case_id}")
+may_change = found_rules.may_register(ctx.user.role, case.kind)
 
-st.header(f"#{case.id} {safe(case.name)}")
-st.markdown(f"**Status:** {case.status} · **registered** {case.created_at:%Y-%m-%d} · "
-            f"**assigned to** {safe(case.assigned_to or 'nobody')}")
+st.header(f"{case.label} {safe(case.name)}")
+contact = found_rules.contact_for(case, ctx.user.role)
 d1, d2 = st.columns(2)
-d1.markdown(f"**Date of birth:** {case.birth_date or 'unknown'}  \n"
-            f"**Age at disappearance:** {case.age_at_disappearance if case.age_at_disappearance is not None else 'unknown'}  \n"  # noqa: E501
-            f"**Gender:** {safe(case.gender or 'unknown')}")
-d2.markdown(f"**Last seen:** {safe(case.last_seen_place or 'unknown')}, "
-            f"{case.last_seen_date or 'date unknown'}  \n"
-            f"**Consent recorded:** {'yes' if case.consent_recorded else 'no'}"
-            + (f"  \n**Lawful basis:** {safe(case.lawful_basis)}" if case.lawful_basis else ""))
-if ctx.can("cases.contact"):
-    d2.markdown(f"**Guardian contact:** {safe(case.guardian_contact or 'none recorded')}")
+if case.kind == "found":
+    st.markdown(f"**Child found and in care** · **status:** {case.status} · **registered** "
+                f"{case.created_at:%Y-%m-%d}")
+    age = (f"{case.age_min}-{case.age_max}" if case.age_min is not None and
+           case.age_max is not None else case.age_min or case.age_max or "unknown")
+    d1.markdown(f"**Estimated age:** {age}  \n**Gender:** {safe(case.gender or 'unknown')}  \n"
+                f"**Languages:** {safe(case.languages or 'unknown')}  \n"
+                f"**Identifying marks:** {safe(case.marks or 'none recorded')}")
+    d2.markdown(f"**Found:** {safe(case.found_place or 'place unknown')}, "
+                f"{case.found_at.date() if case.found_at else 'date unknown'}  \n"
+                f"**Cared for by:** {safe(case.institution or 'not recorded')}  \n"
+                f"**Institution contact:** {safe(contact.contact or 'none recorded')}  \n"
+                f"**Lawful basis:** {safe(case.lawful_basis or 'none recorded')}")
+    if case.linked_case_id:
+        st.info(f"Identified as missing case #{case.linked_case_id}.")
+else:
+    st.markdown(f"**Status:** {case.status} · **registered** {case.created_at:%Y-%m-%d} · "
+                f"**assigned to** {safe(case.assigned_to or 'nobody')}")
+    d1.markdown(f"**Date of birth:** {case.birth_date or 'unknown'}  \n"
+                f"**Age at disappearance:** {case.age_at_disappearance if case.age_at_disappearance is not None else 'unknown'}  \n"  # noqa: E501
+                f"**Gender:** {safe(case.gender or 'unknown')}")
+    d2.markdown(f"**Last seen:** {safe(case.last_seen_place or 'unknown')}, "
+                f"{case.last_seen_date or 'date unknown'}  \n"
+                f"**Consent recorded:** {'yes' if case.consent_recorded else 'no'}"
+                + (f"  \n**Lawful basis:** {safe(case.lawful_basis)}" if case.lawful_basis
+                   else ""))
+    if not contact.hidden:
+        d2.markdown(f"**Guardian contact:** {safe(contact.contact or 'none recorded')}")
+    if case.linked_case_id:
+        st.info(f"Found: matched to found record F-{case.linked_case_id}.")
 if case.description:
     st.markdown(f"**Notes:** {safe(case.description)}")
 
@@ -83,14 +153,17 @@ if history:
 else:
     st.caption("No leads or sightings yet.")
 
-if ctx.can("cases.edit"):
+CHANGES = {"missing": (("found", "Mark found"), ("closed", "Close case"), ("open", "Reopen")),
+           "found": (("in_care", "In care"), ("identified", "Identified"),
+                     ("transferred", "Transferred"), ("closed", "Close record"))}
+if may_change:
     st.subheader("Change")
-    b = st.columns(3)
-    for k, (status, label) in enumerate((("found", "Mark found"), ("closed", "Close case"),
-                                         ("open", "Reopen"))):
+    b = st.columns(len(CHANGES[case.kind]))
+    for k, (status, label) in enumerate(CHANGES[case.kind]):
         if case.status != status and b[k].button(label, key=f"status_{status}"):
             records.set_case_status(case_id, status, ctx.user.username)
             st.rerun()
+if ctx.can("cases.edit") and case.kind == "missing":
     with st.expander("Edit details"), st.form("edit_case"):
         e_name = st.text_input("Name", case.name, max_chars=200)
         e_birth = st.date_input("Date of birth", case.birth_date,
@@ -116,6 +189,7 @@ if ctx.can("cases.edit"):
                 st.rerun()
             except RecordError as exc:
                 st.error(f"Not saved: {safe(exc)}.")
+if may_change:
     with st.expander("Add photos"):
         more = st.file_uploader("More photos of the child", accept_multiple_files=True,
                                 type=["jpg", "jpeg", "png", "webp", "bmp", "pgm"],

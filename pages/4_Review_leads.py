@@ -6,7 +6,7 @@ UI only: the queue and the verdict rules (two-person rule included) are ``findme
 import pandas as pd
 import streamlit as st
 
-from findme.cases import leads
+from findme.cases import crossleads, leads
 from findme.cases.records import LEAD_STATUSES, RecordError
 from findme.ui import images, page_state, session
 from findme.ui.text import safe
@@ -65,20 +65,46 @@ lead = view.lead
 session.audit_once(ctx, "lead.view", f"lead:{lead_id}", f"case:{lead.case_id}")
 
 c1, c2, c3 = st.columns([1, 1, 2])
-crop = images.stored(ctx.settings, lead.crop_path)
-if crop:
-    c1.image(str(crop), caption="searched face", width="stretch")
+if lead.found_id is not None:  # a cross-match lead: the missing report beside the found child
+    cross = crossleads.cross_view(records, lead_id)
+    for col, path, side in ((c1, cross.case_photo_path, f"missing case #{cross.case.id}"),
+                            (c2, cross.found_photo_path, f"found record F-{cross.found.id}")):
+        shown = images.stored(ctx.settings, path) if ctx.can("photos.view") else None
+        if shown:
+            col.image(str(shown), caption=side, width="stretch")
+        else:
+            col.caption(f"{side}: photo hidden for your role" if path else f"{side}: no photo")
+    c3.markdown(
+        f"### Cross-match: #{cross.case.id} {safe(cross.case.name)} ↔ F-{cross.found.id} "
+        f"{safe(cross.found.name)}\n"
+        f"{images.badge(lead.decision, lead.fused_score)}  \n"
+        + " · ".join(f"{m}: {v:.3f}" for m, v in (lead.scores or {}).items()) +
+        f"  \n**Why:** {leads.why(lead)}  \n"
+        f"**Missing:** last seen {safe(cross.case.last_seen_place or 'place unknown')}, "
+        f"{cross.case.last_seen_date or 'date unknown'}; age in this photo "
+        f"{crossleads.age_text(cross.case_age)} (case {view.case_status})  \n"
+        f"**Found:** {safe(cross.found.found_place or 'place unknown')}, "
+        f"{cross.found.found_at.date() if cross.found.found_at else 'date unknown'}; in the "
+        f"care of {safe(cross.found.institution or 'an institution not recorded')}; age in "
+        f"this photo {crossleads.age_text(cross.found_age)} ({cross.found.status})  \n"
+        f"**Age gap between the photos:** {crossleads.age_gap_text(cross.age_gap_years)}")
 else:
-    c1.caption("probe crop not kept")
-reg = images.stored(ctx.settings, view.photo_path)
-if reg:
-    c2.image(str(reg), caption=f"registered photo of case #{lead.case_id}", width="stretch")
-c3.markdown(f"### #{lead.case_id} {safe(view.case_name)}\n"
-            f"{images.badge(lead.decision, lead.fused_score)} (case status: {view.case_status})"
-            "  \n" + " · ".join(f"{m}: {v:.3f}" for m, v in (lead.scores or {}).items()) +
-            f"  \n**Why:** {leads.why(lead)}" +
-            f"  \n**Source:** {safe(view.source or 'unknown')} · {safe(view.source_ref or '')}  \n"
-            f"**When:** {(view.searched_at or lead.created_at):%Y-%m-%d %H:%M} UTC")
+    crop = images.stored(ctx.settings, lead.crop_path)
+    if crop:
+        c1.image(str(crop), caption="searched face", width="stretch")
+    else:
+        c1.caption("probe crop not kept")
+    reg = images.stored(ctx.settings, view.photo_path)
+    if reg:
+        c2.image(str(reg), caption=f"registered photo of case #{lead.case_id}", width="stretch")
+    c3.markdown(f"### #{lead.case_id} {safe(view.case_name)}\n"
+                f"{images.badge(lead.decision, lead.fused_score)} (case status: "
+                f"{view.case_status})  \n"
+                + " · ".join(f"{m}: {v:.3f}" for m, v in (lead.scores or {}).items()) +
+                f"  \n**Why:** {leads.why(lead)}" +
+                f"  \n**Source:** {safe(view.source or 'unknown')} · "
+                f"{safe(view.source_ref or '')}  \n"
+                f"**When:** {(view.searched_at or lead.created_at):%Y-%m-%d %H:%M} UTC")
 for r in view.reviews:
     c3.caption(f"{safe(r.reviewer)} {r.verdict}ed at {r.at:%Y-%m-%d %H:%M}: "
                f"{safe(r.note or 'no note')}")
@@ -87,7 +113,10 @@ if lead.status == "new":
     with st.form(f"review_{lead_id}"):
         note = st.text_area("Note (what you checked, why)", key=f"note_{lead_id}")
         found = st.checkbox("Confirming also marks the case found", key=f"found_{lead_id}") \
-            if ctx.can("cases.edit") else False
+            if ctx.can("cases.edit") and lead.found_id is None else False
+        if lead.found_id is not None:
+            st.caption(f"Confirming links the two: case #{lead.case_id} is marked found and "
+                       f"F-{lead.found_id} identified; both sides are alerted.")
         b1, b2 = st.columns(2)
         confirm = b1.form_submit_button("Confirm", type="primary")
         reject = b2.form_submit_button("Reject")

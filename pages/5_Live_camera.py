@@ -1,14 +1,21 @@
 """Live camera: webcam spot checks. Recognition runs beside the video; names are drawn on it.
+A child in view whom nobody registered can be registered as found from here (a shelter's
+intake): the frame is kept, checked like any photo, and saved with the found record's details.
 
 UI only: the frame callback and worker are ``findme.video.live``; leads from sightings
-``findme.cases.leads``.
+``findme.cases.leads``; registering ``findme.ui.registering``.
 """
+
+import datetime as dt
 
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from findme.cases import found as found_rules
 from findme.cases import leads
-from findme.ui import images, page_state, session
+from findme.cases.records import RecordError
+from findme.cases.registry import EnrollmentRejected, PhotoInput, encode_jpeg, inspect_photo
+from findme.ui import images, page_state, registering, session
 from findme.ui.text import safe
 from findme.video import live
 
@@ -68,3 +75,64 @@ def results() -> None:
 
 
 results()
+
+
+if found_rules.may_register(ctx.user.role, "found"):
+    st.subheader("Register the child in view as found")
+    st.caption("For a child in your care whose family is unknown: the newest frame with a face "
+               "is kept as the record's photo and searched against every missing child.")
+    form = page_state.OneTimeForm(mine, "live_found")
+    token = form.token
+    if done := form.done:
+        label = f"F-{done.case_id}"
+        st.success(registering.saved_message(done, label))
+        st.page_link("pages/2_Cases.py", label=f"Open {label}", icon=":material/folder_open:")
+    if st.button("Take the photo from the camera", key=form.key("capture")):
+        frame = recognizer.snapshot()
+        if frame is None:
+            st.warning("No face in view in the last seconds: start the camera and let the "
+                       "child look at it, then take the photo again.")
+        else:
+            data = encode_jpeg(frame)
+            mine["live_found_capture"] = (token, data, inspect_photo("webcam.jpg", data,
+                                                                     ctx.settings))
+    capture = mine.get("live_found_capture")
+    if capture is not None and capture[0] == token:
+        _, data, preview = capture
+        left, right = st.columns([1, 2])
+        if preview.image is not None:
+            left.image(images.draw_faces(preview.image, [f.box for f in preview.faces]),
+                       caption="photo taken", width="stretch")
+        good = preview.usable_faces
+        face = None
+        if preview.error or not good:
+            reasons = preview.error or "; ".join(
+                r for q in preview.qualities for r in q.reasons) or "no usable face"
+            right.error(f"This photo cannot be used: {safe(reasons)}. Take it again.")
+        elif len(good) > 1:
+            pick = right.selectbox("Which face is the child?", [f"face {i + 1}" for i in good],
+                                   key=form.key("face"))
+            face = int(pick.split()[1]) - 1
+        else:
+            face = good[0]
+        prompt_area = st.container()
+        if face is not None:
+            with st.form(form.key("details"), enter_to_submit=False):
+                build = registering.found_fields(form.key, place=mine["live_camera"])
+                submitted = st.form_submit_button("Register found child", type="primary",
+                                                  key=form.key("save"))
+            with prompt_area:
+                if registering.duplicate_prompt(
+                        ctx, mine, form, lambda i: registering.open_record(mine, i)) is not None:
+                    st.rerun()
+            if submitted:
+                stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+                photo = PhotoInput(f"{mine['live_camera']}-{stamp}.jpg", data, face,
+                                   taken_date=dt.date.today())
+                try:
+                    with st.spinner("Checking for a record of the same child, then saving"):
+                        registering.save(ctx, mine, form, token, build(), [photo])
+                except (RecordError, EnrollmentRejected) as exc:
+                    st.error(f"Not saved: {safe(exc)}.")
+                else:
+                    st.rerun()

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.heavy
 #: page -> roles allowed (the README's permission table, page by page)
 ACCESS = {
     "overview": set(users.ROLES),
-    "register": {"admin", "investigator"},
+    "register": {"admin", "investigator", "shelter"},
     "cases": set(users.ROLES),
     "search": {"admin", "investigator", "reviewer", "shelter"},
     "review": {"admin", "investigator", "reviewer"},

@@ -169,12 +169,17 @@ def crossmatch(records: Records, store: VectorStore, settings: Settings,
     return DriveResult(out, made)
 
 
+def age_text(years: float | None) -> str:
+    """A child's age on a photo in words for a reviewer (``about 7.5``, ``unknown``)."""
+    return "unknown" if years is None else f"about {max(0.0, years):.1f}"
+
+
 def age_gap_text(years: float | None) -> str:
     """The age gap in words for a reviewer (``4.5 years``, ``unknown``)."""
     return "unknown" if years is None else f"{abs(years):.1f} years"
 
 
-__all__ = ["CrossLeadView", "CrossPair", "DriveResult", "age_at_photo", "age_gap_text",
+__all__ = ["CrossLeadView", "CrossPair", "DriveResult", "age_at_photo", "age_gap_text", "age_text",
            "cross_view", "crossmatch", "lead_for_pair", "match_record"]
 
 

@@ -432,13 +432,15 @@ def grouped(views: list[LeadView]) -> list[LeadGroup]:
 
 def queue(records: Records, status: str | None = "new", case_id: int | None = None,
           limit: int = 200) -> list[LeadView]:
-    """Leads to review, highest score first, then oldest first (a strong old lead is on top)."""
+    """Leads to review, highest score first, then oldest first (a strong old lead is on top).
+    ``case_id``: the leads of one record (a missing case's, or the cross-match leads a found
+    record is part of)."""
     with records.session() as s:
         q = select(Lead).order_by(Lead.fused_score.desc(), Lead.created_at, Lead.id).limit(limit)
         if status:
             q = q.where(Lead.status == status)
         if case_id is not None:
-            q = q.where(Lead.case_id == case_id)
+            q = q.where((Lead.case_id == case_id) | (Lead.found_id == case_id))
         leads = list(s.scalars(q))
     return _views(records, leads)
 

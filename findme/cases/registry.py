@@ -210,8 +210,9 @@ def check_photo(photo: PhotoInput, settings: Settings) -> Prepared | PhotoOutcom
     return embed_candidates([found], settings)[0] if isinstance(found, Candidate) else found
 
 
-def _encode_jpeg(image: np.ndarray) -> bytes:
-    """Re-encode as JPEG: keeps the pixels, drops every metadata field (GPS, camera, ...)."""
+def encode_jpeg(image: np.ndarray) -> bytes:
+    """An RGB image as JPEG bytes: keeps the pixels, drops every metadata field (GPS, camera,
+    ...)."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -261,7 +262,7 @@ def store_prepared(case_id: int, prepared: list[Prepared], records: Records,
     for p in prepared:
         rel = Path("photos") / str(case_id) / f"{uuid.uuid4().hex}.jpg"
         (settings.data_dir / rel).write_bytes(p.data if bare_jpeg(p.data)
-                                              else _encode_jpeg(p.image))
+                                              else encode_jpeg(p.image))
         ids.append(records.add_photo(case_id, rel.as_posix(), p.sha256, list(p.item.face.box),
                                      [list(pt) for pt in p.item.face.landmarks],
                                      p.item.quality.as_dict(), p.taken_date, p.age_at_photo))

@@ -2,7 +2,9 @@
 
 * ``crossmatch [--json]``: every open found record against every open missing case (a drive);
   prints ``{"pairs": [{"case_id", "found_id", "score", "decision", "age_gap_years"}],
-  "new_leads": N}`` best first; a second run makes no new lead.
+  "new_leads": N}`` best first; a second run makes no new lead. ``--queue`` hands the drive to
+  the task queue instead (``findme worker`` runs it) and prints ``{"job_id": N}``; the Cases
+  page shows its progress.
 * ``duplicates [--json]``: likely duplicate pairs on each side:
   ``{"pairs": [{"case_id", "other_case_id", "score", "decision"}, {"found_id",
   "other_found_id", ...}]}``.
@@ -28,6 +30,9 @@ def cmd_crossmatch(args: argparse.Namespace) -> int:
     from findme.search.store import StoreBusy
     from findme.workspace import open_workspace
 
+    if args.queue:
+        return _queue_drive(args)
+
     def progress(done: int, total: int) -> None:
         if not args.json and total:
             print(f"\rsearched {done}/{total} found face(s)", end="", file=sys.stderr)
@@ -47,6 +52,24 @@ def cmd_crossmatch(args: argparse.Namespace) -> int:
         print(f"case {p.case_id:6d}  found F-{p.found_id:<6d}  {p.decision:8s} "
               f"{p.score:.3f}  lead {p.lead_id}{gap}")
     print(f"{len(result.pairs)} pair(s), {result.new_leads} new lead(s)")
+    return 0
+
+
+def _queue_drive(args: argparse.Namespace) -> int:
+    """``crossmatch --queue``: record the drive and send it to the task queue."""
+    from findme import queue
+    from findme.cases.records import open_records
+
+    settings = get_settings()
+    records = open_records(settings)
+    try:
+        job_id = queue.submit_drive(records, args.actor)
+    except ValueError as exc:
+        return _fail(str(exc))
+    finally:
+        records.engine.dispose()
+    print(json.dumps({"job_id": job_id}) if args.json else
+          f"drive {job_id} queued: a findme worker runs it (progress on the Cases page)")
     return 0
 
 
@@ -122,6 +145,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crossmatch", help="match every open found child against every open "
                                           "missing report (a drive); leads once per pair")
     p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
+    p.add_argument("--queue", action="store_true",
+                   help="send the drive to the task queue (FINDME_BROKER_URL) instead")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_crossmatch)
 

@@ -88,14 +88,19 @@ class Matcher:
 
     def match_faces(self, items: list[FaceEmbedding], top_k: int = 5
                     ) -> list[list[Match]]:
-        """Ranked matches (at most ``top_k``, decision ``none`` included) for each face."""
+        """Ranked matches (at most ``top_k``, decision ``none`` included) for each face, among
+        the open missing cases only: a photo from the public, a spot check or CCTV asks *is this
+        a missing child?* The found registry is searched by cross-matching
+        (:mod:`findme.search.crossmatch`); its faces take no candidate place here and do not
+        count in the open-set thresholds."""
         if not items:
             return []
         k = self.settings.search_candidates
         nearest: list[set[int]] = [set() for _ in items]
         for model in self.models:
             queries = np.stack([it.vectors[model] for it in items])
-            for found, hits in zip(nearest, self.store.query(model, queries, k), strict=True):
+            for found, hits in zip(nearest, self.store.query(model, queries, k, "missing"),
+                                   strict=True):
                 found.update(h.photo_id for h in hits)
         case_of_photo = self.records.photo_cases(sorted(set().union(*nearest)))
         candidates = [{case_of_photo[p] for p in found if p in case_of_photo}
@@ -134,9 +139,9 @@ class Matcher:
         return out
 
     def gallery_faces(self) -> int:
-        """How many faces are registered (each is a chance for a stranger to look alike; the
-        open-set thresholds follow it)."""
-        return max(1, self.store.count(self.models[0]))
+        """How many faces of missing children are registered (each is a chance for a stranger
+        to look alike; the open-set thresholds follow it)."""
+        return max(1, self.records.ready_faces("missing"))
 
     def search_image(self, image: np.ndarray, top_k: int = 5) -> SearchResult:
         """Search every face of an RGB image: each face with its quality and ranked matches.

@@ -13,11 +13,13 @@ from findme.workspace import Workspace
 
 
 def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
-                with_contact: bool = False) -> pd.DataFrame:
-    """Cases newest first, filtered by a text (name, place, description, case number) and
-    statuses; columns id, name, status, age, gender, last seen place/date, photos, leads, open
-    leads, assigned to, registered (and guardian contact when allowed)."""
-    cases = ws.records.list_cases()
+                with_contact: bool = False, kind: str = "missing") -> pd.DataFrame:
+    """Records of ``kind`` newest first, filtered by a text (name, place, description, case
+    number) and statuses. Missing cases: id, number, name, status, age, gender, last seen
+    place/date, photos, leads, open leads, assigned to, registered (and guardian contact when
+    allowed). Found records: id, number, name, status, estimated age, gender, found where/when,
+    institution and its contact, photos, leads, open leads, registered."""
+    cases = ws.records.list_cases(kind=kind)
     photos = ws.records.ready_photos_per_case()
     leads = lead_repo.per_case(ws.records)
     waiting = lead_repo.per_case(ws.records, "new")
@@ -26,18 +28,41 @@ def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
     for c in cases:
         if statuses and c.status not in statuses:
             continue
-        hay = " ".join(str(v or "") for v in (c.id, c.name, c.last_seen_place, c.description))
-        if needle and needle not in hay.lower() and needle.lstrip("#") != str(c.id):
+        hay = " ".join(str(v or "") for v in (c.id, c.label, c.name, c.last_seen_place,
+                                               c.found_place, c.institution, c.description))
+        if needle and needle not in hay.lower() and needle.lstrip("#f-") != str(c.id):
             continue
-        row = {"id": c.id, "name": c.name, "status": c.status,
-               "age": c.age_at_disappearance, "gender": c.gender,
-               "last seen": c.last_seen_place, "last seen date": c.last_seen_date,
-               "photos": photos.get(c.id, 0), "leads": leads.get(c.id, 0),
-               "leads to review": waiting.get(c.id, 0), "assigned to": c.assigned_to,
-               "registered": c.created_at}
-        if with_contact:
-            row["guardian contact"] = c.guardian_contact
+        row = {"id": c.id, "number": c.label, "name": c.name, "status": c.status}
+        if kind == "found":
+            row |= {"estimated age": _age_range(c.age_min, c.age_max), "gender": c.gender,
+                    "found where": c.found_place,
+                    "found on": c.found_at.date() if c.found_at else None,
+                    "institution": c.institution, "institution contact": c.institution_contact}
+        else:
+            row |= {"age": c.age_at_disappearance, "gender": c.gender,
+                    "last seen": c.last_seen_place, "last seen date": c.last_seen_date}
+        row |= {"photos": photos.get(c.id, 0), "leads": leads.get(c.id, 0),
+                "leads to review": waiting.get(c.id, 0), "registered": c.created_at}
+        if kind != "found":
+            row["assigned to"] = c.assigned_to
+            if with_contact:
+                row["guardian contact"] = c.guardian_contact
         rows.append(row)
-    columns = ["id", "name", "status", "age", "gender", "last seen", "last seen date", "photos",
-               "leads", "leads to review", "assigned to", "registered"]
-    return pd.DataFrame(rows, columns=columns + (["guardian contact"] if with_contact else []))
+    if kind == "found":
+        columns = ["id", "number", "name", "status", "estimated age", "gender", "found where",
+                   "found on", "institution", "institution contact", "photos", "leads",
+                   "leads to review", "registered"]
+    else:
+        columns = ["id", "number", "name", "status", "age", "gender", "last seen",
+                   "last seen date", "photos", "leads", "leads to review", "registered",
+                   "assigned to"] + (["guardian contact"] if with_contact else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _age_range(low: int | None, high: int | None) -> str | None:
+    """``"6-8"``, ``"6"``, ``"6 or older"``, ``"up to 8"`` or None from an estimated age range."""
+    if low is None and high is None:
+        return None
+    if low is not None and high is not None:
+        return f"{low}" if low == high else f"{low}-{high}"
+    return f"{low} or older" if low is not None else f"up to {high}"

@@ -73,3 +73,16 @@ def export_zip(ws: Workspace, actor: str) -> tuple[bytes, int]:
     buf = io.BytesIO()
     n = export_cases(ws.records, ws.settings, buf, actor)
     return buf.getvalue(), n
+
+
+def start_drive(ws: Workspace, actor: str) -> int:
+    """Start a drive (every open found record against every open missing case): on the task
+    queue (:func:`uses_queue`) or in a worker thread of this process, the same job row either
+    way. Returns the job id at once; :func:`findme.cases.drive_jobs.recent` shows progress."""
+    from findme.cases import drive_jobs
+
+    if uses_queue(ws):
+        from findme import queue
+
+        return queue.submit_drive(ws.records, actor)
+    return drive_jobs.start_local(ws.records, ws.store, ws.settings, actor)

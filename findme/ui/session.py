@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 #: (page file relative to the app folder, label, permission needed; None = any signed-in user)
 NAV: tuple[tuple[str, str, str | None], ...] = (
     ("app.py", "Overview", None),
-    ("pages/1_Register_case.py", "Register a case", "cases.edit"),
+    ("pages/1_Register_case.py", "Register a case", "found.register"),
     ("pages/2_Cases.py", "Cases", "cases.view"),
     ("pages/3_Search_photos.py", "Search photos", "search"),
     ("pages/4_Review_leads.py", "Review leads", "leads.review"),

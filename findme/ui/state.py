@@ -234,11 +234,12 @@ def close_all() -> None:
     threads ends: scans, evaluations and imports are asked to stop at their next frame, photo
     or row and waited for, as is the model warm-up (a process must not end inside a model
     call: it aborts)."""
-    from findme.cases import import_jobs
+    from findme.cases import drive_jobs, import_jobs
 
     scans.stop_all()
     evaluation_jobs.stop_all()
     import_jobs.stop_local()
+    drive_jobs.stop_local()
     for warm in _warming:  # a process must not end inside a model call (it aborts)
         warm.join(timeout=600)
     _warming.clear()

@@ -61,6 +61,7 @@ class LiveRecognizer:
         self._frames: queue.Queue[tuple[float, np.ndarray]] = queue.Queue(maxsize=1)
         self._views: list[TrackView] = []
         self._views_at = 0.0
+        self._face_frame: tuple[float, np.ndarray] | None = None  # newest frame with a face
         self._state = threading.Lock()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -138,6 +139,8 @@ class LiveRecognizer:
             self.frames_done += 1
             with self._state:
                 self._views, self._views_at = views, time.monotonic()
+                if views:
+                    self._face_frame = (self._views_at, image)
 
     def stop(self) -> None:
         """Stop the worker (the page calls this when the stream ends)."""
@@ -149,6 +152,14 @@ class LiveRecognizer:
         """Faces in the latest processed frame."""
         with self._state:
             return list(self._views) if time.monotonic() - self._views_at < 1.5 else []
+
+    def snapshot(self, max_age_s: float = 5.0) -> np.ndarray | None:
+        """The newest frame (RGB) in which a face was seen, if seen in the last ``max_age_s``
+        seconds (what *register this child as found* keeps); None otherwise."""
+        with self._state:
+            if self._face_frame is None or time.monotonic() - self._face_frame[0] > max_age_s:
+                return None
+            return self._face_frame[1].copy()
 
     def sightings(self) -> list[Sighting]:
         """Finished sightings, then those still in view, newest first."""

@@ -1,0 +1,237 @@
+"""Drives as jobs: every open found record matched against every open missing case, off the
+request path, with progress any page or process can read (the ``drive_jobs`` table).
+
+A drive runs either in a ``findme worker`` (a task queue is configured: the Cases page and
+``findme crossmatch --queue`` record a ``queued`` row and send a message naming the workspace
+and the job id only) or in a worker thread of the dashboard (:func:`start_local`). Either runner
+calls :func:`run`: it claims the row (``queued`` -> ``running``, once), runs
+:func:`findme.cases.crossleads.crossmatch` reporting found faces searched, and ends ``done``
+with the pair count and the leads this run made, or ``failed`` with a sentence. A drive is
+idempotent (each pair gets its lead once), so a job taken over after a worker died simply runs
+again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from sqlalchemy import DateTime, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from findme.cases.records import Records
+from findme.cases.tables import Base, aware, now
+from findme.config import Settings
+from findme.priority import step_aside
+from findme.search.store import VectorStore
+
+STATUSES = ("queued", "running", "done", "failed")
+STOPPED = "stopped: the dashboard shut down during the drive; start it again (nothing is lost)"
+
+
+class DriveJob(Base):
+    """One drive: found records against missing cases."""
+
+    __tablename__ = "drive_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    done_faces: Mapped[int] = mapped_column(Integer, default=0)
+    total_faces: Mapped[int] = mapped_column(Integer, default=0)
+    pairs: Mapped[int] = mapped_column(Integer, default=0)
+    new_leads: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    started_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+
+
+@dataclass(frozen=True)
+class DriveJobRecord:
+    """A drive job as read from the database."""
+
+    id: int
+    status: str
+    done_faces: int
+    total_faces: int
+    pairs: int
+    new_leads: int
+    error: str | None
+    worker: str | None
+    started_by: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the found faces searched so far (1.0 once finished)."""
+        if self.status in ("done", "failed"):
+            return 1.0
+        return min(1.0, self.done_faces / self.total_faces) if self.total_faces else 0.0
+
+    def line(self) -> str:
+        """One line for a person: what the drive did or is doing."""
+        who = f" by {self.started_by}" if self.started_by else ""
+        head = f"Drive {self.id} ({self.created_at:%Y-%m-%d %H:%M} UTC{who}): "
+        if self.status == "queued":
+            return head + "queued, waiting for a worker"
+        if self.status == "running":
+            return head + f"{self.done_faces} of {self.total_faces} found faces searched"
+        if self.status == "failed":
+            return head + f"failed: {self.error}"
+        return head + (f"{self.pairs} likely pair(s), {self.new_leads} new lead(s) to review"
+                       if self.pairs else "no found child is close to any missing child")
+
+
+def _record(row: DriveJob) -> DriveJobRecord:
+    values = {f: getattr(row, f) for f in DriveJobRecord.__dataclass_fields__}
+    values["created_at"] = aware(row.created_at)
+    values["finished_at"] = aware(row.finished_at)
+    return DriveJobRecord(**values)
+
+
+def create(records: Records, actor: str | None) -> int:
+    """Record a ``queued`` drive; returns its id (audited)."""
+    with records.session() as s:
+        row = DriveJob(status="queued", done_faces=0, total_faces=0, pairs=0, new_leads=0,
+                       started_by=actor)
+        s.add(row)
+        s.flush()
+        job_id = row.id
+    records.audit(actor or "system", "crossmatch.start", f"drive:{job_id}")
+    return job_id
+
+
+def get(records: Records, job_id: int) -> DriveJobRecord | None:
+    """One drive job (None when there is no such job)."""
+    with records.session() as s:
+        row = s.get(DriveJob, job_id)
+        return _record(row) if row is not None else None
+
+
+def recent(records: Records, limit: int = 5) -> list[DriveJobRecord]:
+    """The latest drive jobs, newest first."""
+    with records.session() as s:
+        return [_record(r) for r in s.scalars(
+            select(DriveJob).order_by(DriveJob.id.desc()).limit(limit))]
+
+
+def claim(records: Records, job_id: int, worker: str) -> bool:
+    """Take a ``queued`` job (or one a dead queue worker left ``running``) for ``worker``;
+    False when it is finished or missing."""
+    with records.session() as s:
+        return s.execute(update(DriveJob).where(
+            DriveJob.id == job_id, DriveJob.status.in_(("queued", "running"))).values(
+            status="running", worker=worker[:200])).rowcount == 1
+
+
+def _set(records: Records, job_id: int, **values: object) -> None:
+    with records.session() as s:
+        s.execute(update(DriveJob).where(DriveJob.id == job_id).values(**values))
+
+
+def fail(records: Records, job_id: int, error: str) -> None:
+    """End a job ``failed`` with a sentence saying why."""
+    _set(records, job_id, status="failed", error=error, finished_at=now())
+
+
+def run(records: Records, store: VectorStore, settings: Settings, job_id: int, worker: str,
+        stop: threading.Event | None = None, dashboard: bool = False) -> DriveJobRecord | None:
+    """Claim and run drive ``job_id`` in this thread (progress to its row at most twice a
+    second); ``stop`` ends it at the next batch as ``failed`` (:data:`STOPPED`). In a
+    ``dashboard`` thread each batch first steps aside for a person's search. Returns the
+    finished job, or None when it was not this worker's to run."""
+    from findme.cases.crossleads import crossmatch
+
+    if not claim(records, job_id, worker):
+        return None
+    job = get(records, job_id)
+    actor = job.started_by if job is not None and job.started_by else "queue"
+    seen = [0.0]
+
+    class Stopped(Exception):
+        """The drive was asked to stop."""
+
+    def step(done: int, total: int) -> None:
+        if dashboard:
+            step_aside()
+        if done >= total or time.monotonic() - seen[0] >= 0.5:
+            seen[0] = time.monotonic()
+            _set(records, job_id, done_faces=done, total_faces=total)
+        if stop is not None and stop.is_set():
+            raise Stopped
+
+    try:
+        result = crossmatch(records, store, settings, progress=step, actor=actor)
+    except Stopped:
+        fail(records, job_id, STOPPED)
+    except Exception as exc:  # noqa: BLE001 - the job row must say it failed, whatever the cause
+        traceback.print_exc()
+        fail(records, job_id, f"the drive stopped: {type(exc).__name__}: {exc}")
+    else:
+        _set(records, job_id, status="done", pairs=len(result.pairs),
+             new_leads=result.new_leads, finished_at=now())
+    return get(records, job_id)
+
+
+# ----------------------------------------------------------------------------- dashboard threads
+
+_local_lock = threading.Lock()
+_local: dict[int, tuple[threading.Thread, threading.Event]] = {}
+
+
+def start_local(records: Records, store: VectorStore, settings: Settings,
+                actor: str | None) -> int:
+    """Record a drive and run it in a worker thread of this process; returns its id at once
+    (the row is ``running`` before this returns)."""
+    from findme.cases.import_jobs import local_worker
+
+    job_id = create(records, actor)
+    stop = threading.Event()
+    claim(records, job_id, local_worker())
+    thread = threading.Thread(target=_run_local, args=(records, store, settings, job_id, stop),
+                              daemon=True, name=f"findme-drive-{job_id}")
+    with _local_lock:
+        _local[job_id] = (thread, stop)
+    thread.start()
+    return job_id
+
+
+def _run_local(records: Records, store: VectorStore, settings: Settings, job_id: int,
+               stop: threading.Event) -> None:
+    """The thread of :func:`start_local`."""
+    from findme.cases.import_jobs import local_worker
+
+    try:
+        run(records, store, settings, job_id, local_worker(), stop, dashboard=True)
+    except Exception:  # noqa: BLE001 - the row could not be written (database gone)
+        traceback.print_exc()
+    finally:
+        with _local_lock:
+            _local.pop(job_id, None)
+
+
+def running_local() -> list[int]:
+    """Ids of the drives running in threads of this process."""
+    with _local_lock:
+        return sorted(_local)
+
+
+def stop_local(timeout: float = 600.0) -> None:
+    """Ask every drive running in a thread of this process to stop at its next batch and
+    wait up to ``timeout`` seconds each (shutdown: no process ends inside a model call)."""
+    with _local_lock:
+        running = list(_local.values())
+    for _, stop in running:
+        stop.set()
+    for thread, _ in running:
+        if thread.is_alive():
+            thread.join(timeout)
+
+
+__all__ = ["STATUSES", "STOPPED", "DriveJob", "DriveJobRecord", "claim", "create", "fail", "get",
+           "recent", "run", "running_local", "start_local", "stop_local"]
