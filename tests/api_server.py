@@ -54,22 +54,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(data_dir: Path, timeout: float = 300, **extra_env: str) -> Iterator[str]:
-    """Start ``findme api`` on a free port of 127.0.0.1 with ``FINDME_DATA_DIR=data_dir``;
+def running_api(data_dir: Path, timeout: float = 300, https: bool = False,
+                **extra_env: str) -> Iterator[str]:
+    """Start ``findme api`` on a free port of 127.0.0.1 with ``FINDME_DATA_DIR=data_dir``
+    (``--https`` with ``https``: the certificate ``findme cert`` made in the data folder);
     yields its base URL once ``/api/v1/health`` says ``up``; stops it afterwards (SIGTERM,
     so the workspace closes). The server log is kept in ``tests/artifacts``."""
     port = free_port()
+    verify: str | bool = str(data_dir / "tls" / "ca.pem") if https else True
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / f"api-{port}.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "findme.cli", "api", "--port", str(port)],
-                            cwd=ROOT, env=environment(data_dir, **extra_env), stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "findme.cli", "api", "--port", str(port),
+                             *(["--https"] if https else [])], cwd=ROOT,
+                            env=environment(data_dir, **extra_env), stdout=log,
                             stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if https else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{url}/api/v1/health", timeout=5).json() == {"status": "up"}:
+                if httpx.get(f"{url}/api/v1/health", timeout=5,
+                             verify=verify).json() == {"status": "up"}:
                     break
             except (httpx.HTTPError, ValueError):
                 pass
