@@ -17,6 +17,7 @@ TLS_FLAGS = $(if $(HTTPS),--server.sslCertFile $(TLS)/cert.pem --server.sslKeyFi
 
 run: setup  ## start the dashboard on the embedded default stores (HTTPS=1: over TLS, make cert)
 	@if [ -n "$(HTTPS)" ] && [ ! -f $(TLS)/cert.pem ]; then $(MAKE) --no-print-directory cert; fi
+	@$(BIN)/findme setup-code
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) $(TLS_FLAGS)
 
 serve: setup  ## dashboard + Chroma server + alert worker as supervised processes (HTTPS=1 too)

@@ -107,6 +107,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup_code(args: argparse.Namespace) -> int:
+    """Print the first-admin setup code while no account exists (``make run`` does this before
+    the dashboard starts); print nothing once an account exists."""
+    from findme.cases import users
+    from findme.config import get_settings
+
+    records = _records()
+    if users.count_users(records) == 0:
+        path = users.setup_code(get_settings())
+        print(f"Find Me AI: no account exists yet. Open the dashboard and create the first admin "
+              f"with the setup code {path.read_text().strip()} (also in {path}).", flush=True)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``users`` and ``demo`` sub-commands to the ``findme`` parser."""
     p = sub.add_parser("users", help="dashboard accounts: add, list, role, disable, password")
@@ -121,6 +135,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--actor", default="cli", help="who is doing this (for the audit log)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("setup-code", help="print the first-admin setup code while no account "
+                       "exists (make run does)")
+    p.set_defaults(func=cmd_setup_code)
 
     p = sub.add_parser("demo", help="load the demo workspace (sample cases, apart from real ones)")
     p.add_argument("--reset", action="store_true", help="delete the demo workspace first")
