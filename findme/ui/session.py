@@ -238,6 +238,13 @@ def _cookie_script() -> None:
     </script>""", unsafe_allow_javascript=True)
 
 
+def switch_workspace(choice: str) -> None:
+    """Open ``choice`` ("Real cases" or "Demo") on this tab's next run (the sidebar's switch
+    follows; call ``st.rerun()`` after)."""
+    st.session_state["workspace_choice"] = choice
+    st.session_state.pop("workspace_radio", None)  # the radio takes the choice again
+
+
 def _sidebar(user: users.UserRecord) -> bool:
     """Navigation for the user's role, the workspace switch and sign-out; returns whether the
     demo workspace is chosen."""
