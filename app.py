@@ -20,8 +20,9 @@ cols[0].metric("Open cases", stats.open_cases, help=f"{stats.found_cases} found"
 cols[1].metric("Leads waiting for review", stats.leads_waiting)
 cols[2].metric("Matches this week", stats.matches_week)
 cols[3].metric("Alerts sent this week", stats.alerts_sent_week)
-cols[4].metric("Faces in the store", sum(stats.faces_per_model.values()),
-               help=", ".join(f"{m}: {n}" for m, n in stats.faces_per_model.items()))
+cols[4].metric("Photos in the store", stats.photos_stored,
+               help="Registered photos whose face is searchable. Each is stored once per model: "
+               + ", ".join(f"{m}: {n}" for m, n in stats.faces_per_model.items()))
 
 if stats.models_ok:
     st.success("Default models and detector are provisioned and verified.")
@@ -31,16 +32,23 @@ else:
 st.plotly_chart(overview.leads_chart(overview.leads_per_day(ctx.ws)), width="stretch",
                 key="leads_chart")
 
-if not ctx.demo and stats.open_cases == 0 and ctx.can("demo.load"):
+note = st.session_state.pop("demo_switched", None)
+if note:
+    st.success(note, icon=":material/science:")
+if stats.open_cases == 0 and not ctx.demo and ctx.can("demo.load"):
     st.info("No cases yet. Register one under **Register a case**, or load the demo workspace: "
             "sample cases from public photos of adults, kept apart from real cases.")
     if st.button("Load the demo workspace", key="load_demo"):
-        bar = st.progress(0.0, text="Loading demo cases")
-        demo.load(session.demo_workspace(), ctx.settings,
-                  lambda what, k, n: bar.progress(k / max(n, 1), text=what),
-                  actor=ctx.user.username)
-        st.session_state["workspace_choice"] = "Demo"
+        bar = st.progress(0.0, text="Loading demo cases (about a minute the first time)")
+        report = demo.load(session.demo_workspace(), ctx.settings,
+                           lambda what, k, n: bar.progress(k / max(n, 1), text=what),
+                           actor=ctx.user.username)
+        st.session_state["demo_switched"] = demo.switched_note(report)
+        session.switch_workspace("Demo")
         st.rerun()
+elif stats.open_cases == 0 and not ctx.demo:
+    st.info("No cases yet. Register one under **Register a case** (an admin can also load "
+            "the demo workspace here).")
 
 with st.expander("Models and detectors"):
     statuses = weights.check(ctx.settings)

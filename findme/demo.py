@@ -56,13 +56,31 @@ class DemoReport:
     alerts: int = 0
 
 
+#: display names where the photo set's folder name is misspelt (the folder keeps its name)
+SPELLING = {"ben_afflek": "Ben Affleck"}
+
+
+def display_name(person: str) -> str:
+    """How a demo person's folder name (``ben_afflek``) is shown: ``Ben Affleck``."""
+    return SPELLING.get(person, person.replace("_", " ").title())
+
+
+def switched_note(report: DemoReport) -> str:
+    """What the overview says once the demo is loaded and open (``report``: what loading made)."""
+    made = ("its cases were already there" if report.already_loaded else
+            f"{report.cases} sample case(s) from {report.photos} photo(s)")
+    return (f"You are now in the demo workspace ({made}). Try **Search photos** with a sample "
+            "photo, or **CCTV footage** with the demo clip. Switch back to *Real cases* in the "
+            "sidebar.")
+
+
 def _plan(eval_dir: Path) -> list[tuple[str, list[Path]]]:
     """(display name, photos to enroll) per demo case."""
     plan = []
     celeb = eval_dir / "celeb5" / "train"
     if celeb.is_dir():
         for person, photos in eval_data.identities(celeb).items():
-            plan.append((person.replace("_", " ").title(), photos[:CELEB_PHOTOS_PER_CASE]))
+            plan.append((display_name(person), photos[:CELEB_PHOTOS_PER_CASE]))
     orl = eval_dir / "orl"
     if orl.is_dir():
         people = sorted(eval_data.identities(orl).items(), key=lambda kv: _orl_key(kv[0]))
@@ -84,7 +102,7 @@ def samples(settings: Settings) -> dict[str, Path]:
     if val.is_dir():
         for person, photos in eval_data.identities(val).items():
             for k, p in enumerate(photos[:3], 1):
-                out[f"{person.replace('_', ' ').title()} (new photo {k})"] = p
+                out[f"{display_name(person)} (new photo {k})"] = p
     orl = settings.eval_dir / "orl"
     if orl.is_dir():
         people = sorted(eval_data.identities(orl).items(), key=lambda kv: _orl_key(kv[0]))

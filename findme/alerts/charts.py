@@ -9,7 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from findme.alerts.store import AlertRecord
-from findme.charts import is_empty, nothing_yet
+from findme.charts import count_axis, day_axis, is_empty, nothing_yet, styled
 
 STATUS_COLOURS = {"sent": "#2e7d32", "pending": "#f9a825", "sending": "#1565c0",
                   "failed": "#c62828"}
@@ -24,16 +24,23 @@ def per_day(items: Sequence[AlertRecord]) -> pd.DataFrame:
     return frame.groupby(["day", "channel", "status"]).size().reset_index(name="alerts")
 
 
+def _per_day(fig: go.Figure, frame: pd.DataFrame) -> go.Figure:
+    """The shared style, whole-number counts and day ticks for a stacked per-day chart."""
+    styled(fig)
+    if is_empty(frame["alerts"]):
+        return nothing_yet(fig, "alerts")
+    count_axis(fig, frame.groupby("day")["alerts"].sum())
+    return day_axis(fig, frame["day"])
+
+
 def by_channel(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars: alerts per day by channel."""
     fig = px.bar(frame, x="day", y="alerts", color="channel", title="Alerts per day by channel")
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return nothing_yet(fig, "alerts") if is_empty(frame["alerts"]) else fig
+    return _per_day(fig, frame)
 
 
 def by_status(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars: alerts per day by delivery status."""
     fig = px.bar(frame, x="day", y="alerts", color="status", title="Alerts per day by status",
                  color_discrete_map=STATUS_COLOURS)
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return nothing_yet(fig, "alerts") if is_empty(frame["alerts"]) else fig
+    return _per_day(fig, frame)

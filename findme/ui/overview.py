@@ -14,7 +14,7 @@ import plotly.express as px
 
 from findme.alerts import store as alert_store
 from findme.cases import leads
-from findme.charts import is_empty, nothing_yet
+from findme.charts import count_axis, day_axis, is_empty, nothing_yet, styled
 from findme.provision import weights
 from findme.search.decision import LEAD_DECISIONS, Decision
 from findme.workspace import Workspace
@@ -31,7 +31,8 @@ class Overview:
     alerts_sent_week: int
     models_ok: bool
     faces_per_model: dict[str, int]
-
+    #: photos with a face in the vector store (each photo counted once, whatever the models)
+    photos_stored: int = 0
 
 
 def overview(ws: Workspace) -> Overview:
@@ -41,9 +42,11 @@ def overview(ws: Workspace) -> Overview:
     waiting = leads.count(ws.records, status="new")
     matches = leads.count(ws.records, decision="match", since=week_ago)
     sent = alert_store.sent_since(ws.records, week_ago)
-    faces = {m: len(ws.store.ids(m)) for m in ws.settings.models}
+    ids = {m: ws.store.ids(m) for m in ws.settings.models}
+    faces = {m: len(v) for m, v in ids.items()}
     return Overview(by_status.get("open", 0), by_status.get("found", 0), waiting or 0,
-                    matches or 0, sent, weights.defaults_ok(weights.check(ws.settings)), faces)
+                    matches or 0, sent, weights.defaults_ok(weights.check(ws.settings)), faces,
+                    len(set().union(*ids.values())))
 
 
 def leads_per_day(ws: Workspace, days: int = 30) -> pd.DataFrame:
@@ -63,5 +66,8 @@ def leads_chart(frame: pd.DataFrame):  # -> plotly Figure
     fig = px.bar(frame, x="day", y="leads", color="decision",
                  color_discrete_map={d.value: d.colour for d in LEAD_DECISIONS},
                  title="Leads per day (last 30 days)")
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10}, bargap=0.15)
-    return nothing_yet(fig, "leads") if is_empty(frame["leads"]) else fig
+    styled(fig).update_layout(bargap=0.15)
+    if is_empty(frame["leads"]):
+        return nothing_yet(fig, "leads")
+    count_axis(fig, frame.groupby("day")["leads"].sum())
+    return day_axis(fig, frame["day"])

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from findme.charts import nothing_yet
+from findme.charts import nothing_yet, styled
 from findme.search.decision import LEAD_DECISIONS, Decision
 
 
@@ -26,7 +26,8 @@ def timeline(sightings: Sequence[dict], title: str = "Sightings") -> go.Figure:
                     hovertemplate="%{y}<br>%{base:.1f}-%{x:.1f} s<br>score %{customdata[0]:.2f}"
                                   ", %{customdata[1]} frames<extra></extra>")
     # plotly renders some HTML in titles and labels: names stay text
+    styled(fig, height=170 + 40 * len({s["case_id"] for s in sightings}))
     fig.update_layout(title=html.escape(title), xaxis_title="seconds from the start of the video",
-                      barmode="overlay", height=160 + 40 * len({s["case_id"] for s in sightings}),
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
+                      barmode="overlay")
+    fig.update_xaxes(rangemode="tozero")
     return fig if sightings else nothing_yet(fig, "sightings")
