@@ -143,6 +143,7 @@ class VideoProcessor:
         self.faces_seen = 0
         self.faces_embedded = 0
         self.unknown_tracks = 0
+        self.tracks_ended = 0  # every face tracked, matched or not (its "faces seen" count)
 
     # ------------------------------------------------------------------ per frame
 
@@ -212,6 +213,7 @@ class VideoProcessor:
 
     def _close(self, t: float | None) -> None:
         for tr in self.tracker.end(t):
+            self.tracks_ended += 1
             rec = self.known.pop(tr.id, None)
             if rec is not None and rec.best is not None and rec.best.decision.makes_lead:
                 self.sightings = merge_sighting(self.sightings, self._sighting(tr, rec),
@@ -257,6 +259,8 @@ class ScanResult:
     elapsed_s: float
     #: sampled frames the detector saw whole, only around tracks, or not at all
     detection: dict[str, int] = field(default_factory=dict)
+    #: distinct faces followed through the video (tracks), matched or not
+    faces_tracked: int = 0
 
     @property
     def speed(self) -> float:
@@ -267,13 +271,17 @@ class ScanResult:
 def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: float = 0.2,
          progress: Callable[[float, float | None, int, float], None] | None = None,
          stop: Callable[[], bool] | None = None,
-         lock: AbstractContextManager | None = None) -> ScanResult:
+         lock: AbstractContextManager | None = None,
+         on_frame: Callable[[float, np.ndarray, list[TrackView]], None] | None = None
+         ) -> ScanResult:
     """Scan a video file or stream: sightings of registered children, with warnings.
 
     ``progress(seconds_done, duration_or_None, frames, speed_vs_real_time)`` is called after
     every sampled frame; ``stop()`` returning True ends the scan early; ``lock`` is held while
-    each frame is recognised (the dashboard shares its models between users and jobs). Nothing
-    is written here (see :mod:`findme.video.sightings`).
+    each frame is recognised (the dashboard shares its models between users and jobs);
+    ``on_frame(t, frame, views)`` sees each sampled frame with what was found in it (a frame
+    strip keeps a few of them, :mod:`findme.video.strips`). Nothing is written here (see
+    :mod:`findme.video.scans`).
     """
     guard = lock if lock is not None else nullcontext()
     if is_stream(str(source)):  # the checked URL carries its addresses to the relay
@@ -285,7 +293,9 @@ def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: floa
     for t, frame in frames(source, every_s, report, stop=stop,
                            max_pixels=settings.max_frame_pixels):
         with guard:
-            proc.process(frame, t)
+            views = proc.process(frame, t)
+        if on_frame:
+            on_frame(t, frame, views)
         last_t = t
         if progress:
             elapsed = time.monotonic() - start
@@ -298,4 +308,4 @@ def scan(source: str | Path, matcher: Matcher, settings: Settings, every_s: floa
     detection = ({"full": plan.full_frames, "regions": plan.region_frames,
                   "skipped": plan.skipped_frames} if plan else {"full": proc.frames})
     return ScanResult(sightings, report, proc.frames, proc.faces_seen, proc.faces_embedded,
-                      proc.unknown_tracks, processed, elapsed, detection)
+                      proc.unknown_tracks, processed, elapsed, detection, proc.tracks_ended)
