@@ -418,6 +418,8 @@ def delete_case(case_id: int, records: Records, store: VectorStore, settings: Se
     for rel in [p.file_path for p in photos] + crops:
         (settings.data_dir / rel).unlink(missing_ok=True)
     shutil.rmtree(settings.photos_dir / str(case_id), ignore_errors=True)
+    # CCTV sightings' frame strips (findme.video.strips keeps them per case)
+    shutil.rmtree(settings.data_dir / "sightings" / str(case_id), ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- repair
