@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FINDME_DATA_DIR ?= $(CURDIR)/data
 export TF_CPP_MIN_LOG_LEVEL ?= 3
+export NO_MKDOCS_2_WARNING ?= 1
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
 PORT ?= 8501
 # loopback by default (make run HOST=0.0.0.0 to serve a local network; put HTTPS in front)
 HOST ?= 127.0.0.1
 
-.PHONY: run serve cert test setup venv provision eval-data system-packages lint bench clean-venv
+.PHONY: run serve cert test docs docs-serve setup venv provision eval-data system-packages lint bench clean-venv
 
 TLS := $(FINDME_DATA_DIR)/tls
 TLS_FLAGS = $(if $(HTTPS),--server.sslCertFile $(TLS)/cert.pem --server.sslKeyFile $(TLS)/key.pem)
@@ -27,9 +28,18 @@ serve: setup  ## dashboard + Chroma server + alert worker as supervised processe
 cert: venv  ## a self-signed certificate for this machine's names and addresses (data/tls)
 	$(BIN)/findme cert
 
-test: setup eval-data system-packages  ## whole test suite (ruff, then pytest, heavy tests too)
+test: setup eval-data system-packages  ## whole test suite (ruff, then pytest, heavy tests too), then the guide, strictly
 	$(BIN)/ruff check .
 	$(BIN)/pytest -v
+	$(BIN)/python docs/screenshots.py
+	$(BIN)/mkdocs build --strict
+
+docs: venv  ## the user guide into site/ (screenshots from the browser tests; runs those missing)
+	$(BIN)/python docs/screenshots.py --run
+	$(BIN)/mkdocs build --strict
+
+docs-serve: docs  ## the user guide on http://127.0.0.1:8000
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 setup: venv provision
 

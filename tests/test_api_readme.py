@@ -1,6 +1,6 @@
-"""README's *Integrating* examples run as written: its ``bash`` blocks (``findme apikeys``,
-``curl``) in one shell, then its ``python`` block (``httpx``), against a real API server, in a
-folder holding the files they name (real photos)."""
+"""The guide's API examples (``docs/api.md``, section *Examples*) run as written: its ``bash``
+blocks (``findme apikeys``, ``curl``) in one shell, then its ``python`` block (``httpx``), against
+a real API server, in a folder holding the files they name (real photos)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ pytestmark = pytest.mark.heavy
 
 
 def blocks(language: str) -> list[str]:
-    """The ``language`` code blocks of README's *Integrating* section, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Integrating\n", 1)[1].split("\n## ", 1)[0]
+    """The ``language`` code blocks of the *Examples* section of ``docs/api.md``, in order."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    section = text.split("\n## Examples\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(rf"```{language}\n(.*?)```", section, re.S)
 
 

@@ -87,7 +87,7 @@ def test_secrets_example_documents_every_setting() -> None:
     code = (root / "findme" / "config.py").read_text()
     names = set(re.findall(r'_env_\w+\("(FINDME_\w+)"', code))
     example = (root / ".streamlit" / "secrets.toml.example").read_text()
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "settings.md").read_text()  # the guide's settings table
     undocumented = {n for n in names if n not in example and n not in readme}
     assert not undocumented, undocumented
 
