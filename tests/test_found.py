@@ -207,6 +207,11 @@ def test_merge_keeps_every_photo_and_both_numbers(workspace: Workspace,
     # the merged number is never handed out again
     c = ws.records.create_case(_missing("Next Child"))
     assert c > b.case_id
+    # erasing the merged record erases every photo, the ones kept in the old folder too
+    from findme.cases.registry import delete_case
+
+    delete_case(a.case_id, ws.records, ws.store, ws.settings)
+    assert not [p for p in ws.settings.photos_dir.rglob("*")], "nothing left of either record"
 
 
 def test_migration_upgrades_an_existing_database_keeping_every_row(

@@ -415,9 +415,14 @@ def delete_case(case_id: int, records: Records, store: VectorStore, settings: Se
     store.delete(ids)
     for model in store.models():
         store.compact(model)
+    folders = set()
     for rel in [p.file_path for p in photos] + crops:
         (settings.data_dir / rel).unlink(missing_ok=True)
+        folders.add((settings.data_dir / rel).parent)
     shutil.rmtree(settings.photos_dir / str(case_id), ignore_errors=True)
+    for folder in folders:  # a merged record's photos stay in the old record's folder
+        if folder.parent == settings.photos_dir and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     # CCTV sightings' frame strips (findme.video.strips keeps them per case)
     shutil.rmtree(settings.data_dir / "sightings" / str(case_id), ignore_errors=True)
 
