@@ -29,6 +29,7 @@ from findme.cases.tables import now as _now
 from findme.config import Settings
 from findme.priority import step_aside
 from findme.video import processor as video
+from findme.video import strips
 from findme.video.frames import VideoError, check_camera_url, is_stream, redact
 from findme.workspace import Workspace, upload_name
 
@@ -60,6 +61,8 @@ class Scan(Base):
                                                             nullable=True)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    faces_seen: Mapped[int | None] = mapped_column(Integer, nullable=True)  # detections
+    faces_tracked: Mapped[int | None] = mapped_column(Integer, nullable=True)  # distinct faces
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class ScanRecord:
     finished_at: dt.datetime | None
     worker: str | None = None
     cancel_requested: bool = False
+    faces_seen: int | None = None
+    faces_tracked: int | None = None
 
     @property
     def fraction(self) -> float | None:
@@ -195,6 +200,40 @@ def with_names(records: Records, found: list[dict] | None) -> list[dict]:
     return [{**f, "name": names[f["case_id"]]} for f in found if f["case_id"] in names]
 
 
+@dataclass(frozen=True)
+class CameraSummary:
+    """One camera (or source) as the scans of it add up: its latest scan, how many scans,
+    sightings of registered children (erased cases left out) and faces seen."""
+
+    camera: str
+    location: str | None
+    scans: int
+    last_scan_id: int
+    last_status: str
+    last_scan_at: dt.datetime
+    sightings: int
+    faces_seen: int
+
+
+def cameras(records: Records, limit: int = 2000) -> list[CameraSummary]:
+    """Every camera named by the last ``limit`` scans, the most recently scanned first; its
+    location is the latest one typed for it."""
+    items = list_scans(records, limit)
+    names = records.case_names(sorted({f["case_id"] for j in items
+                                       for f in (j.sightings or [])}))
+    out: dict[str, dict] = {}
+    for j in items:  # newest first
+        c = out.setdefault(j.camera, {"camera": j.camera, "location": None, "scans": 0,
+                                      "last_scan_id": j.id, "last_status": j.status,
+                                      "last_scan_at": j.created_at, "sightings": 0,
+                                      "faces_seen": 0})
+        c["location"] = c["location"] or j.location
+        c["scans"] += 1
+        c["sightings"] += sum(1 for f in j.sightings or [] if f["case_id"] in names)
+        c["faces_seen"] += j.faces_tracked or 0
+    return [CameraSummary(**c) for c in out.values()]
+
+
 def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: float,
              record_leads: bool, lock: AbstractContextManager | None,
              stop: Callable[[], bool] | None,
@@ -212,9 +251,10 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
             _update(ws.records, scan_id, done_s=done, duration_s=duration, frames=frames,
                     speed=speed)
 
+    keeper = strips.FrameKeeper()
     try:
         result = video.scan(source, ws.matcher, ws.settings, every_s, on_progress, stop,
-                            lock=guard)
+                            lock=guard, on_frame=keeper.add)
     except VideoError as exc:
         _update(ws.records, scan_id, status="failed", error=redact(str(exc), source),
                 finished_at=_now())
@@ -225,18 +265,22 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
         raise
     found = []
     ref = redact(source) if is_stream(source) else Path(source).name
-    for s in result.sightings:
+    for n, s in enumerate(result.sightings):
         lead = None
         if record_leads:
             with guard:
                 lead = lead_from_sighting(ws.records, ws.settings, s, camera, "cctv", ref)
         row = {k: v for k, v in s.as_dict().items() if k != "name"}  # names stay in cases only
-        found.append({**row, "lead_id": lead})
+        strip = strips.save(ws.settings, s.case_id, scan_id, n,
+                            keeper.pick(s.first_s, s.last_s))
+        found.append({**row, "lead_id": lead, "strip": strip})
+    keeper.frames.clear()
     stopped = stop is not None and stop()
     _update(ws.records, scan_id, status="stopped" if stopped else "done",
             done_s=result.processed_s, duration_s=result.report.duration_s,
             frames=result.frames, speed=result.speed, sightings=found,
-            warnings=result.report.warnings, finished_at=_now())
+            warnings=result.report.warnings, finished_at=_now(),
+            faces_seen=result.faces_seen, faces_tracked=result.faces_tracked)
     return result
 
 
