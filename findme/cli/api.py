@@ -29,6 +29,14 @@ def cmd_api(args: argparse.Namespace) -> int:
         if not (cert.is_file() and key.is_file()):
             return _fail(f"no certificate in {cert.parent}: run `make cert` first")
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    from findme.search.store import StoreBusy, StoreRefused
+    from findme.ui import state
+
+    try:  # opened here, so a store another process holds is one sentence, not a traceback
+        state.workspace(settings)
+    except (StoreBusy, StoreRefused) as exc:
+        return _fail(f"{exc} (beside a running dashboard, run the API under `make serve`, or "
+                     "point both at a Chroma server with FINDME_CHROMA_URL)")
     scheme = "https" if tls else "http"
     print(f"Find Me AI API on {scheme}://{args.host}:{args.port}/api/v1 (OpenAPI: "
           f"/api/v1/openapi.json, docs: /api/v1/docs)", file=sys.stderr, flush=True)
