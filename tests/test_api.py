@@ -316,3 +316,8 @@ def test_keys_are_printed_once_and_only_their_hash_is_stored(api: Api) -> None:
     assert taken.returncode != 0 and "taken" in taken.stderr
     with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}) as c:
         assert c.get("/api/v1/cases").status_code == 200
+        assert findme(api.data, "apikeys", "revoke", "printed-once").returncode == 0
+        # the running server refuses it within a second (it keeps a lookup that long)
+        refused = wait_for(lambda: c.get("/api/v1/cases"), lambda r: r.status_code == 401,
+                           timeout=10, every=0.2)
+        assert "revoked" in _error(refused, 401)

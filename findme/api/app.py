@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findme.api import errors, routes_cases, routes_jobs, routes_leads, routes_meta, routes_search
 from findme.api.audit import CallLog
+from findme.api.auth import KeyCache
 from findme.api.limits import BodyLimit, RateLimiter
 from findme.api.metrics import Metrics
 from findme.config import Settings
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter()
+    app.state.keys = KeyCache()
     errors.install(app)
     for module in (routes_cases, routes_search, routes_leads, routes_jobs, routes_meta):
         app.include_router(module.router)

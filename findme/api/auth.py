@@ -5,11 +5,13 @@ revoked one is ``401``; past the key's rate ``429`` (with ``Retry-After``); othe
 audited (``api.call``, the method and path, under ``api:<key name>``; written in batches by
 :class:`findme.api.audit.CallLog`) and a :class:`Caller` handed to the route. :func:`need`
 adds a permission of :data:`findme.cases.users.PERMISSIONS`, held exactly as by a person of the
-key's role (``403`` otherwise, audited ``api.refused``).
+key's role (``403`` otherwise, audited ``api.refused``). Keys are looked up at most once a
+second each (:class:`KeyCache`), so a revocation holds within a second.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -69,14 +71,38 @@ class Caller:
                                 "permission")
 
 
-def keyed(request: Request,
-          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-          ws: Annotated[Workspace, Depends(workspace)]) -> Caller:
+class KeyCache:
+    """Keys as looked up in the database, kept :data:`KEY_SECONDS` (a revocation holds within
+    that time): most calls then check their key without a query and without leaving the event
+    loop. Unknown keys are remembered too, so guessing does not become a query per request."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+
+    def get(self, ws: Workspace, key: str) -> ApiKeyRecord | None:
+        """The key's record (None for an unknown key)."""
+        now = time.monotonic()
+        hit = self._seen.get(key)
+        if hit is not None and now - hit[0] < KEY_SECONDS:
+            return hit[1]
+        record = apikeys.lookup(ws.records, key)
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[key] = (now, record)
+        return record
+
+
+KEY_SECONDS = 1.0
+
+
+async def keyed(request: Request,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+                ws: Annotated[Workspace, Depends(workspace)]) -> Caller:
     """Authenticate, rate-limit and audit a call; see the module docstring."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'", headers=challenge)
-    key = apikeys.lookup(ws.records, credentials.credentials.strip())
+    key = request.app.state.keys.get(ws, credentials.credentials.strip())
     target = f"{request.method} {request.url.path}"
     log: CallLog = request.app.state.calls
     if key is None:

@@ -7,7 +7,8 @@ role of :data:`findme.cases.users.ROLES` and is limited exactly as a person with
 (:func:`findme.cases.users.allowed`). Every call made with it is audited under
 :func:`actor_name` (``api:<name>``: a user name cannot hold ``:``, so the two never mix). A
 revoked key stays in the table (its name stays taken, so the audit log names one caller) and
-is refused from then on.
+is refused from then on (by a running API within a second: it keeps what it looked up that
+long).
 """
 
 from __future__ import annotations
