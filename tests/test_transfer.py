@@ -148,6 +148,7 @@ def test_dry_run_writes_nothing_and_bad_rows_say_why(ws_settings: Settings, orl:
         ["A-7", "Leaves Zip", "../../etc/passwd", "", "", "", "", "yes", ""],
         ["", "", "", "", "", "", "", "", ""],
         ["A-9", "Good Two", "s9/1.pgm", "eleven", "", "", "", "yes", ""],
+        ["A-10", "One Bad Photo", "s10/1.pgm;s10/nope.pgm", "", "", "", "", "yes", ""],
     ]
     sheet = _write_sheet(tmp_path / "cases.csv", rows)
     parsed, _, _ = open_sheet(sheet.name, sheet.read_bytes())
@@ -164,6 +165,16 @@ def test_dry_run_writes_nothing_and_bad_rows_say_why(ws_settings: Settings, orl:
     assert "consent" in reasons[3] and "date" in reasons[4] and "earlier row" in reasons[5]
     assert "no such file" in reasons[6] and "needs at least one" in reasons[7]
     assert "age" in reasons[10] and 9 not in reasons  # the empty line is skipped
+    # one unusable photo leaves the row's usable ones in, and says which was left out (the
+    # Register page's rule)
+    kept = by_ref[(11, "A-10")]
+    assert kept.status == "imported", kept
+    assert kept.reasons and "s10/nope.pgm: not added" in kept.reasons[0], kept
+    from findme.ui.importing import report_table
+
+    table = report_table(report)
+    assert "would be imported" in set(table["status"]) and "imported" not in set(table["status"])
+    assert "None" not in table.astype(str).to_string()
     with pytest.raises(ImportFileError, match="no ref"):
         open_sheet("x.csv", b"name,photos\nA,b.jpg\n")
     with pytest.raises(ImportFileError, match=".csv or .xlsx"):

@@ -40,8 +40,11 @@ column                  meaning
 A saved row is searched against the other side as any registration is (cross-match leads). Each
 report row carries ``case_id`` (missing) or ``found_id`` (found) and its ``kind``.
 
-Every row is checked first (details, every photo read, decoded, one usable face); a row with any
-problem is rejected with its reasons and nothing of it is stored, while the other rows go on.
+Every row is checked first (details, every photo read, decoded, one usable face). A photo that
+cannot be used is left out and reported on its row ("b.jpg: not added (...)"), while the row's
+usable photos are kept: the Register page's rule. A row is rejected, with its reasons and
+nothing of it stored, when its details are wrong or a new case is left with no usable photo;
+the other rows go on.
 Usable faces are embedded in batches (the models load once). ``dry_run`` checks everything and
 writes nothing. A photo already registered for the case (same bytes) is skipped, so running an
 import twice changes nothing. A sheet is streamed and refused past :data:`MAX_ROWS` rows
@@ -109,7 +112,8 @@ class ImportFileError(ValueError):
 @dataclass(frozen=True)
 class RowResult:
     """What happened to one row: ``imported`` (a new case), ``updated``, ``unchanged`` or
-    ``rejected`` (with reasons; nothing of it stored). In a dry run, what would happen."""
+    ``rejected`` (with reasons; nothing of it stored). In a dry run, what would happen. A row
+    that is not rejected may still carry reasons: one per photo left out."""
 
     row: int
     ref: str | None
@@ -536,6 +540,7 @@ class _Row:
     existing: object | None = None  # CaseRecord
     candidates: list[Candidate] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # photos left out: one line each
     taken_date: dt.date | None = None
     age_at_photo: float | None = None
 
@@ -577,7 +582,9 @@ def import_cases(rows: Sequence[dict[str, str]], photos: PhotoSource, records: R
                 report.rows.append(_write_row(r, mine, records, store, settings, actor))
         else:
             report.rows += [RowResult(r.number, r.ref, getattr(r.existing, "id", None),
-                                      _would_be(r)) for r in good]
+                                      _would_be(r), tuple(r.skipped),
+                                      r.details.kind if r.details else "missing")
+                            for r in good]
         report.rows += [RowResult(r.number, r.ref, getattr(r.existing, "id", None), "rejected",
                                   tuple(r.reasons)) for r in checked if r.reasons]
         if on_rows:
@@ -632,15 +639,17 @@ def _check_row(number: int, row: dict[str, str], photos: PhotoSource, records: R
         try:
             data = photos.read(name, settings.max_file_bytes)
         except (OSError, ValueError) as exc:
-            out.reasons.append(f"{name}: {exc}")
+            out.skipped.append(f"{name}: not added ({exc})")
             continue
         found = inspect_for_enrollment(PhotoInput(name, data, None, out.taken_date,
                                                   out.age_at_photo), settings)
         if isinstance(found, PhotoOutcome):
-            out.reasons.append(f"{name}: {', '.join(found.reasons)}")
+            out.skipped.append(f"{name}: not added ({', '.join(found.reasons)})")
         elif found.sha256 not in known and all(c.sha256 != found.sha256
                                                for c in out.candidates):
             out.candidates.append(found)
+    if out.skipped and not out.candidates and out.existing is None:
+        out.reasons += [*out.skipped, "no usable photo: a new case needs at least one"]
     return out
 
 
@@ -681,7 +690,7 @@ def _write_row(r: _Row, prepared: list, records: Records, store: VectorStore,
     except RecordError as exc:
         return RowResult(r.number, r.ref, getattr(r.existing, "id", None), "rejected",
                          (str(exc),), r.details.kind)
-    return RowResult(r.number, r.ref, case_id, status, (), r.details.kind)
+    return RowResult(r.number, r.ref, case_id, status, tuple(r.skipped), r.details.kind)
 
 
 # ----------------------------------------------------------------------------- exporting

@@ -62,8 +62,15 @@ def job_line(job: ImportJobRecord) -> str:
 
 
 def report_table(report: ImportReport) -> pd.DataFrame:
-    """One row per sheet row: row number, case number, case id, status, reasons."""
-    return pd.DataFrame([{"row": r.row, "ref": r.ref, "case": r.case_id, "status": r.status,
+    """One row per sheet row: row number, case number, case id (``—`` for none), status
+    (``would be imported`` / ``would be updated`` in a check-only run) and reasons (a rejected
+    row's, or the photos left out of a kept row)."""
+    verb = "would be " if report.dry_run else ""
+    return pd.DataFrame([{"row": r.row, "ref": r.ref or "—",
+                          "case": "—" if r.case_id is None else
+                          (f"F-{r.case_id}" if r.kind == "found" else f"#{r.case_id}"),
+                          "status": f"{verb}{r.status}" if r.status in ("imported", "updated")
+                          else r.status,
                           "reasons": "; ".join(r.reasons)} for r in report.rows],
                         columns=["row", "ref", "case", "status", "reasons"])
 
