@@ -8,9 +8,11 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from findme.alerts import channel_config, outbox
+from findme.alerts import rules as alert_rules
 from findme.cases import users
 from findme.cases.records import RecordError
-from findme.ui import importing, page_state, session, system_status
+from findme.ui import alerts_view, importing, page_state, session, system_status
 from findme.ui.export import safe_csv
 from findme.ui.text import safe
 
@@ -19,8 +21,8 @@ mine = page_state.of(ctx)  # a prepared export belongs to this workspace and thi
 accounts = session.live().records  # accounts always live in the real database
 me = ctx.user.username
 
-tab_users, tab_audit, tab_status, tab_export = st.tabs(["Users", "Audit log", "System status",
-                                                       "Export cases"])
+tab_users, tab_channels, tab_audit, tab_status, tab_export = st.tabs(
+    ["Users", "Alert channels", "Audit log", "System status", "Export cases"])
 
 with tab_users:
     st.dataframe(pd.DataFrame([{
@@ -73,6 +75,56 @@ with tab_users:
                 st.success(f"Alert contact of {safe(who)} saved.")
         except RecordError as exc:
             st.error(f"Not changed: {safe(exc)}.")
+
+with tab_channels:
+    if ctx.demo:
+        st.info("The demo workspace never sends e-mail, SMS or webhooks. Switch to *Real cases* "
+                "to set the alert channels.")
+    else:
+        st.caption("Secrets are stored encrypted in the data folder and never shown again: "
+                   "leave a secret empty to keep it. A value set in the environment or the "
+                   "secrets file wins over one saved here.")
+        live_settings = session.live().settings
+        if "channel_saved" in mine:
+            st.success(mine.pop("channel_saved"))
+        status = alert_rules.channel_status(live_settings)
+        groups = alerts_view.by_channel(channel_config.fields(live_settings))
+        for channel, views in groups.items():
+            on, why = status[channel]
+            with st.expander(f"{alerts_view.CHANNEL_TITLES[channel]} · {'on' if on else 'off'}",
+                             expanded=not on):
+                st.caption(safe(why))
+                with st.form(f"channel_{channel}"):
+                    given = {}
+                    for v in views:
+                        locked = v.source == "environment or secrets file"
+                        given[v.name] = st.text_input(
+                            v.label, value="" if v.secret or locked else v.shown,
+                            type="password" if v.secret else "default",
+                            placeholder=alerts_view.placeholder(v), disabled=locked,
+                            key=f"ch_{v.name}")
+                    clear = st.checkbox("Clear the saved settings of this channel",
+                                        key=f"ch_clear_{channel}")
+                    if st.form_submit_button(f"Save {channel} settings"):
+                        try:
+                            changed = channel_config.save(live_settings, {
+                                v.name: ("" if clear else
+                                         (given[v.name] or None) if v.secret else given[v.name])
+                                for v in views if v.source != "environment or secrets file"})
+                        except ValueError as exc:
+                            st.error(f"Not saved: {safe(exc)}.")
+                        else:
+                            accounts.audit(me, "alerts.channels", channel,
+                                           ", ".join(changed) or "no change")
+                            mine["channel_saved"] = (f"{channel} settings saved "
+                                                     f"({len(changed)} changed).")
+                            for v in views:  # a typed secret is not kept in the form
+                                if v.secret:
+                                    st.session_state.pop(f"ch_{v.name}", None)
+                            st.rerun()
+                if on and st.button(f"Send a test {channel} alert", key=f"ch_test_{channel}"):
+                    ok, said = outbox.send_test(accounts, live_settings, channel, me)
+                    (st.success if ok else st.warning)(safe(said))
 
 with tab_audit:
     st.caption("Sign-ins and account changes are in the real workspace's log; case work in the "

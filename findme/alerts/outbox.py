@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field
 
 from findme.alerts import store
+from findme.alerts.channel_config import effective
 from findme.alerts.channels import IDEMPOTENT, SENDERS, DeliveryError
 from findme.cases.records import Records
 from findme.cases.tables import now as _now
@@ -62,7 +63,7 @@ def deliver(records: Records, settings: Settings, alert_id: int, report: RunRepo
         return
     alert = store.get(records, alert_id)
     try:
-        result = SENDERS[alert.channel](alert, settings)
+        result = SENDERS[alert.channel](alert, effective(settings))
     except DeliveryError as exc:
         final = not exc.retry or alert.attempts >= settings.alert_max_attempts
         retry_at = None if final else _now() + dt.timedelta(
@@ -87,6 +88,25 @@ def run_once(records: Records, settings: Settings, only: list[int] | None = None
     for alert_id in store.due(records, now, only):
         deliver(records, settings, alert_id, report)
     return report
+
+
+def send_test(records: Records, settings: Settings, channel: str, actor: str
+              ) -> tuple[bool, str]:
+    """Send a test alert on ``channel`` now (to its configured recipients); returns (delivered,
+    a sentence saying what happened). A send that fails stays in the outbox and is retried."""
+    from findme.alerts import rules
+
+    try:
+        ids = rules.queue_test(records, settings, channel, actor)
+    except ValueError as exc:
+        return False, f"Not sent: {exc}."
+    report = run_once(records, settings, only=ids)
+    if channel == "dashboard" or len(report.sent) == len(ids):
+        return True, f"Test {channel} alert delivered."
+    failed = [store.get(records, i).last_error for i in report.failed + report.retrying]
+    why = f" ({failed[0]})" if failed and failed[0] else ""
+    return False, (f"Test {channel} alert not delivered yet{why}: it is retried automatically "
+                   "(see its attempts on the Alerts page).")
 
 
 def run_forever(records: Records, settings: Settings, stop: threading.Event,

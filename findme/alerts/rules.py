@@ -25,6 +25,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from findme.alerts.channel_config import effective
 from findme.alerts.channels import webhook_label
 from findme.alerts.messages import (
     Event,
@@ -43,22 +44,26 @@ from findme.config import Settings
 
 
 def channel_status(settings: Settings) -> dict[str, tuple[bool, str]]:
-    """``{channel: (on, why)}``: a channel is on only with its credentials and a recipient."""
+    """``{channel: (on, why)}``: a channel is on only with its credentials and a recipient
+    (from the environment, the secrets file, or the Admin page's saved settings)."""
+    settings = effective(settings)
     email_on = bool(settings.sendgrid_api_key and settings.alert_from)
     sms_on = bool(settings.twilio_account_sid and settings.twilio_auth_token
                   and settings.twilio_from)
     return {
         "dashboard": (True, "always on: a notification every reviewer sees"),
         "email": (email_on, f"SendGrid via {settings.sendgrid_host}, from {settings.alert_from}"
-                  if email_on else "off: set FINDME_SENDGRID_API_KEY and FINDME_ALERT_FROM"),
+                  if email_on else "off: give a SendGrid API key and a sender address "
+                  "(Admin page, Alert channels)"),
         "sms": (sms_on, f"Twilio from {settings.twilio_from}" if sms_on else
-                "off: set FINDME_TWILIO_ACCOUNT_SID, FINDME_TWILIO_AUTH_TOKEN and "
-                "FINDME_TWILIO_FROM"),
+                "off: give a Twilio account SID, auth token and sender number (Admin page, "
+                "Alert channels)"),
         "webhook": (bool(settings.webhook_url and settings.webhook_secret),
                     f"POST to {webhook_label(settings.webhook_url)}, signed"
                     if settings.webhook_url and
                     settings.webhook_secret else
-                    "off: set FINDME_WEBHOOK_URL and FINDME_WEBHOOK_SECRET"),
+                    "off: give a webhook URL and signing secret (Admin page, Alert "
+                    "channels)"),
     }
 
 
@@ -124,6 +129,7 @@ def queue_for_lead(s: Session, settings: Settings, lead_id: int, case_id: int, d
     no or the cooldown holds)."""
     if decision != "match" and not (decision == "possible" and settings.alert_possible):
         return []
+    settings = effective(settings)
     source_key = (source_key or source)[:300]
     since = _now() - dt.timedelta(seconds=settings.alert_cooldown_seconds)
     recent = s.scalar(select(func.count()).select_from(Alert).where(
@@ -147,6 +153,7 @@ def queue_test(records: Records, settings: Settings, channel: str, actor: str) -
     """Write a test alert for one channel (to its configured recipients); returns the ids."""
     if channel not in CHANNELS:
         raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+    settings = effective(settings)
     on, why = channel_status(settings)[channel]
     if not on:
         raise ValueError(f"the {channel} channel is {why}")

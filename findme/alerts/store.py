@@ -186,6 +186,17 @@ def unread(records: Records, username: str, limit: int = 50) -> list[AlertRecord
         return [to_record(a) for a in s.scalars(q)]
 
 
+def read(records: Records, username: str, limit: int = 50
+         ) -> list[tuple[AlertRecord, dt.datetime]]:
+    """Dashboard notifications ``username`` has read, with when, most recently read first
+    ("Mark all read" keeps them here)."""
+    with records.session() as s:
+        q = select(Alert, AlertRead.at).join(AlertRead, AlertRead.alert_id == Alert.id).where(
+            Alert.channel == "dashboard", AlertRead.username == username).order_by(
+            AlertRead.at.desc(), Alert.id.desc()).limit(limit)
+        return [(to_record(a), _aware(at)) for a, at in s.execute(q)]
+
+
 def mark_read(records: Records, username: str, alert_ids: list[int]) -> None:
     """Mark dashboard notifications read for ``username``."""
     with records.session() as s:
