@@ -302,6 +302,7 @@ def test_metrics_need_audit_view(api: Api) -> None:
         assert c.get("/api/v1/metrics").status_code == 200
     for name in ("findme_api_requests_total{", "findme_api_request_seconds_bucket{",
                  "findme_searches_total", "findme_search_seconds_count", "findme_leads{",
+                 "# TYPE findme_probes_total counter",
                  "findme_alerts", "findme_queue_depth{kind=\"imports\"",
                  "findme_queue_depth{kind=\"scans\""):
         assert name in text, name

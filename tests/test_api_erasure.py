@@ -4,6 +4,7 @@ for the registry itself)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from findme.cases.registry import PhotoInput, check_photo
 from findme.config import Settings
 from findme.evaluation.datasets import identities
 
-from .api_server import add_key, new_data_dir, running_api
+from .api_server import add_key, findme, new_data_dir, running_api
 from .conftest import usable_photos
 from .test_erasure import find_text, find_vector
 
@@ -80,6 +81,10 @@ def test_erasure_through_the_api_leaves_nothing_on_disk(tmp_path: Path, settings
         assert find_text(data, text) == [], text
     for vec in vectors:
         assert find_vector(data, vec) == []
+    # the API's search JSON is findme search --json's: the same faces, scores and decisions
+    cli = findme(data, "search", "--json", "--no-leads", str(val["elton_john"][0]))
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["results"][0]["faces"] == hits["results"][0]["faces"]
     with sqlite3.connect(data / "findme.db") as db:
         erased = db.execute("SELECT actor FROM audit_log WHERE action = 'case.erase' AND "
                             "target = ?", (f"case:{case_id}",)).fetchall()

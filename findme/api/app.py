@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from findme.api import errors, routes_cases, routes_jobs, routes_leads, routes_meta, routes_search
@@ -76,6 +77,10 @@ def create_app(settings: Settings) -> FastAPI:
                     "person with its role. Every refusal is `{\"error\": {\"code\", "
                     "\"message\"}}`.")
     app.state.settings = settings
+    # an uploaded photo stays in memory, as on the dashboard (Starlette writes parts over 1 MB
+    # to a temporary file); only larger files (recordings) are spooled to disk
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size,
+                                         settings.max_file_bytes)
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter()
     app.state.keys = KeyCache()

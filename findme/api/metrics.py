@@ -1,9 +1,9 @@
 """Prometheus metrics of the API process (``GET /metrics``, text format 0.0.4).
 
 Counters and latency histograms are this process's (requests per route and status, photos
-searched and their search time); gauges are read from the database at each scrape (leads and
-alerts by status, cases by kind and status, the task queue's depth: imports and scans waiting or
-running), so they are the whole deployment's.
+searched and their search time); gauges are read from the database at each scrape (searches of every
+door by source, leads and alerts by status, cases by kind and status, the task queue's depth:
+imports and scans waiting or running), so they are the whole deployment's.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class Metrics:
         self.searches = 0
         self.search_faces = 0
         self.search_latency = Histogram()
+        self.search_latency.counts[()] = [0] * (len(BUCKETS) + 1)  # the series from the start
+        self.search_latency.sums[()] = 0.0
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One answered request."""
@@ -102,7 +104,7 @@ def _gauges(records: Records) -> list[str]:
     """Leads, alerts, cases and the queue's depth, read now."""
     from findme.alerts.store import Alert
     from findme.cases.import_jobs import ImportJob
-    from findme.cases.tables import Case, Lead
+    from findme.cases.tables import Case, Lead, Probe
     from findme.video.scans import Scan
 
     out: list[str] = []
@@ -116,6 +118,10 @@ def _gauges(records: Records) -> list[str]:
                  "status")):
             out += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
             out += [f'{name}{{{label}="{_esc(str(v))}"}} {n}' for v, n in sorted(rows)]
+        out += ["# HELP findme_probes_total everything searched so far (photos, CLI, webcam, "
+                "CCTV), by source", "# TYPE findme_probes_total counter"]
+        out += [f'findme_probes_total{{source="{_esc(str(v))}"}} {n}' for v, n in sorted(
+            s.execute(select(Probe.source, func.count()).group_by(Probe.source)).all())]
         out += ["# HELP findme_cases records by kind and status", "# TYPE findme_cases gauge"]
         for kind, status, n in sorted(s.execute(select(Case.kind, Case.status, func.count())
                                                 .group_by(Case.kind, Case.status)).all()):
