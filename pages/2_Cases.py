@@ -9,10 +9,9 @@ audited.
 
 import datetime as dt
 
-import pandas as pd
 import streamlit as st
 
-from findme.cases import drive_jobs, leads
+from findme.cases import drive_jobs
 from findme.cases import found as found_rules
 from findme.cases.records import (
     CASE_STATUSES,
@@ -23,7 +22,7 @@ from findme.cases.records import (
     RecordError,
 )
 from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
-from findme.ui import images, page_state, session
+from findme.ui import case_page, images, page_state, session
 from findme.ui.case_table import cases_frame
 from findme.ui.importing import start_drive, uses_queue
 from findme.ui.text import safe
@@ -32,6 +31,9 @@ ctx = session.page("Cases", "cases.view")
 records = ctx.ws.records
 mine = page_state.of(ctx)  # the record just registered (or a duplicate's *open it*) first
 REGISTRIES = {"missing": "Missing children", "found": "Found and in care"}
+PHOTO_WIDTH = 220  # px: a case's photos at one size, however many there are
+if msg := mine.pop("cases_message", None):
+    st.success(msg)
 
 wanted = mine.get("registered_case")
 wanted_kind = records.kinds([wanted]).get(wanted) if wanted is not None else None
@@ -74,13 +76,18 @@ if kind == "found":
 else:
     statuses = f2.multiselect("Status", CASE_STATUSES, default=["open"], key="filter_status")
 frame = cases_frame(ctx.ws, text, tuple(statuses), with_contact=ctx.can("cases.contact"),
-                    kind=kind)
-st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch", key="cases_table")
+                    kind=kind, with_photos=ctx.can("photos.view"))
+st.dataframe(frame.drop(columns=["id"]), hide_index=True, width="stretch", key="cases_table",
+             column_config={"face": st.column_config.ImageColumn("face", width="small")})
 st.caption(f"{len(frame)} record(s). Click a column title to sort.")
 
-if frame.empty:
-    st.stop()
 labels = {int(r.id): f"{r.number} {r.name} ({r.status})" for r in frame.itertuples()}
+if wanted is not None and wanted not in labels and wanted_kind == kind:
+    # a link (a lead's "Open case") names a record this filter hides: open it all the same
+    other = records.get_case(wanted)
+    labels = {wanted: f"{other.label} {other.name} ({other.status}; not in this filter)"} | labels
+if not labels:
+    st.stop()
 ids = list(labels)
 case_id = st.selectbox("Open a record", ids, format_func=labels.get, key="open_case",
                        index=ids.index(wanted) if wanted in ids else 0)
@@ -95,7 +102,8 @@ if case.kind == "found":
     st.markdown(f"**Child found and in care** · **status:** {case.status} · **registered** "
                 f"{case.created_at:%Y-%m-%d}")
     age = (f"{case.age_min}-{case.age_max}" if case.age_min is not None and
-           case.age_max is not None else case.age_min or case.age_max or "unknown")
+           case.age_max is not None else next(
+               (a for a in (case.age_min, case.age_max) if a is not None), "unknown"))
     d1.markdown(f"**Estimated age:** {age}  \n**Gender:** {safe(case.gender or 'unknown')}  \n"
                 f"**Languages:** {safe(case.languages or 'unknown')}  \n"
                 f"**Identifying marks:** {safe(case.marks or 'none recorded')}")
@@ -128,12 +136,14 @@ if ctx.can("photos.view"):
     st.subheader("Photos")
     photos = records.photos(case_id)
     if photos:
-        cols = st.columns(min(len(photos), 4))
+        cols = st.columns(4)  # four to a row at a fixed width: one photo is not page-high
         for k, p in enumerate(photos):
             path = images.stored(ctx.settings, p.file_path)
             with cols[k % len(cols)]:
                 if path:
-                    st.image(str(path), caption=f"photo {p.id} · {p.status}", width="stretch")
+                    st.image(str(path), caption=f"photo {p.id} · {p.status}"
+                             + (f" · taken {p.taken_date}" if p.taken_date else ""),
+                             width=PHOTO_WIDTH)
                     st.download_button("Download", path.read_bytes(), f"case{case_id}-{p.id}.jpg",
                                        "image/jpeg", key=f"dl_{p.id}")
                 else:
@@ -141,17 +151,27 @@ if ctx.can("photos.view"):
 else:
     st.caption("Photos are hidden for your role.")
 
-st.subheader("Leads and sightings")
-history = leads.queue(records, status=None, case_id=case_id)
-if history:
-    st.dataframe(pd.DataFrame([{
-        "lead": v.lead.id, "when": v.searched_at or v.lead.created_at, "source": v.source,
-        "from": v.source_ref, "score": round(v.lead.fused_score, 3),
-        "decision": v.lead.decision, "status": v.lead.status,
-        "reviewed by": v.lead.reviewed_by, "note": v.lead.note} for v in history]),
-        hide_index=True, width="stretch", key="case_leads")
+st.subheader("Leads")
+case_views = case_page.case_leads(records, case_id)
+lead_rows = case_page.leads_frame(case_views)
+if ctx.can("leads.review"):
+    waiting = sum(v.lead.status == "new" for v in case_views)
+    st.page_link("pages/4_Review_leads.py", query_params={"case": str(case_id)},
+                 label=f"Review this record's leads ({waiting} waiting)", icon="🔎")
+if not lead_rows.empty:
+    st.dataframe(lead_rows, hide_index=True, width="stretch", key="case_leads")
 else:
-    st.caption("No leads or sightings yet.")
+    st.caption("No leads yet: a search or a drive that finds this child makes one.")
+st.subheader("Sightings")
+sightings = case_page.sightings_frame(case_views)
+if not sightings.empty:
+    st.dataframe(sightings, hide_index=True, width="stretch", key="case_sightings")
+else:
+    st.caption("No sightings yet: CCTV and webcam searches that find this child show here.")
+if ctx.can("cases.edit") or ctx.can("audit.view"):
+    with st.expander("History (who did what with this record)"):
+        st.dataframe(case_page.history_frame(records, case_id), hide_index=True,
+                     width="stretch", key="case_history")
 
 CHANGES = {"missing": (("found", "Mark found"), ("closed", "Close case"), ("open", "Reopen")),
            "found": (("in_care", "In care"), ("identified", "Identified"),
@@ -216,5 +236,6 @@ if ctx.can("cases.erase"):
                 with st.spinner("Erasing"):
                     delete_case(case_id, records, ctx.ws.store, ctx.settings, ctx.user.username)
                 mine.pop("registered_case", None)
-                st.success(f"Case #{case_id} was erased.")
+                mine["cases_message"] = (f"Case #{case_id} was erased: its details, photos, "
+                                         "face vectors, leads and crops are gone for good.")
                 st.rerun()

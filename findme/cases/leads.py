@@ -37,7 +37,16 @@ from sqlalchemy.orm import Session
 
 from findme.alerts.rules import queue_for_lead
 from findme.cases.records import RecordError, Records, _values, add_audit, fault_point
-from findme.cases.tables import Case, Lead, LeadRecord, LeadReview, Photo, Probe, aware
+from findme.cases.tables import (
+    AuditEntry,
+    Case,
+    Lead,
+    LeadRecord,
+    LeadReview,
+    Photo,
+    Probe,
+    aware,
+)
 from findme.config import Settings
 from findme.faces.detect import Face
 from findme.faces.image import crop_face
@@ -308,6 +317,7 @@ class LeadView:
     source_ref: str | None
     searched_at: dt.datetime | None
     reviews: tuple[Review, ...]
+    camera: str | None = None  # the probe's camera (CCTV, webcam), if any
 
     @property
     def confirmations(self) -> int:
@@ -349,7 +359,7 @@ def _views(records: Records, leads: list[Lead]) -> list[LeadView]:
                                 probe.source if probe else None,
                                 probe.source_ref if probe else None,
                                 probe.created_at if probe else None,
-                                tuple(reviews[lead.id])))
+                                tuple(reviews[lead.id]), probe.camera if probe else None))
         return out
 
 
@@ -531,3 +541,91 @@ def _link(s: Session, lead: Lead, reviewer: str, now: dt.datetime) -> bool:
         add_audit(s, actor=reviewer, action="case.status", target=f"case:{child.id}",
                   detail=f"identified (lead {lead.id}, case:{lead.case_id})")
     return marked
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk rejection did: the leads rejected, and the leads left as they were with
+    the reason (already reviewed, reviewed by this person before...)."""
+
+    rejected: tuple[int, ...]
+    refused: tuple[tuple[int, str], ...]
+
+
+def reject_many(records: Records, lead_ids: list[int], reviewer: str, note: str,
+                role: str | None = None) -> BulkOutcome:
+    """Reject each of ``lead_ids`` with one ``note`` (one :func:`review` each, so each lead
+    gets its own review row and audit entry ``lead.reject``). A note is required: a bulk
+    rejection must say why. Leads that cannot be rejected are reported, never half-done."""
+    if not (note or "").strip():
+        raise RecordError("say why these leads are rejected (the note is kept on each lead)")
+    done: list[int] = []
+    refused: list[tuple[int, str]] = []
+    for lead_id in dict.fromkeys(lead_ids):
+        try:
+            review(records, lead_id, reviewer, "reject", note, False, role)
+        except RecordError as exc:
+            refused.append((lead_id, str(exc)))
+        else:
+            done.append(lead_id)
+    return BulkOutcome(tuple(done), tuple(refused))
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """One recorded search (a probe): what was searched (source, reference, camera), when, how
+    many faces it held, and the leads it made or fed (``(lead id, case id, decision, status)``,
+    a repeat of an open lead included). No face is kept here."""
+
+    probe_id: int
+    source: str
+    source_ref: str | None
+    camera: str | None
+    faces: int
+    at: dt.datetime
+    leads: tuple[tuple[int, int, str, str], ...]
+
+
+def recent_searches(records: Records, limit: int = 50,
+                    sources: tuple[str, ...] | None = None) -> list[SearchRecord]:
+    """The newest ``limit`` searches (of ``sources`` when given), newest first, each with its
+    leads; a repeated image's lead (audited ``lead.repeat`` with ``probe:N``) counts for the
+    repeat too."""
+    with records.session() as s:
+        q = select(Probe).order_by(Probe.id.desc()).limit(limit)
+        if sources:
+            q = q.where(Probe.source.in_(sources))
+        probes = list(s.scalars(q))
+        ids = [p.id for p in probes]
+        made: dict[int, list[tuple[int, int, str, str]]] = {i: [] for i in ids}
+        if ids:
+            for lead in s.scalars(select(Lead).where(Lead.probe_id.in_(ids))
+                                  .order_by(Lead.fused_score.desc())):
+                made[lead.probe_id].append((lead.id, lead.case_id, lead.decision, lead.status))
+            lo = min(ids)
+            oldest = min(p.created_at for p in probes)
+            repeats = s.execute(select(AuditEntry.target, AuditEntry.detail).where(
+                AuditEntry.action == "lead.repeat", AuditEntry.at >= oldest)).all()
+            wanted: dict[int, list[int]] = {}
+            for target, detail in repeats:
+                probe = _probe_of(detail)
+                if probe is not None and probe >= lo and probe in made and target:
+                    wanted.setdefault(probe, []).append(int(target.split(":", 1)[1]))
+            if wanted:
+                rows = {lead.id: lead for lead in s.scalars(select(Lead).where(
+                    Lead.id.in_({i for v in wanted.values() for i in v})))}
+                for probe, lead_ids in wanted.items():
+                    for i in lead_ids:
+                        if i in rows and all(i != m[0] for m in made[probe]):
+                            made[probe].append((i, rows[i].case_id, rows[i].decision,
+                                                rows[i].status))
+        return [SearchRecord(p.id, p.source, p.source_ref, p.camera, p.faces,
+                             aware(p.created_at), tuple(made[p.id])) for p in probes]
+
+
+def _probe_of(detail: str | None) -> int | None:
+    """The probe id in an audit detail ``case:3 probe:17``, or None."""
+    for part in (detail or "").split():
+        if part.startswith("probe:") and part[6:].isdigit():
+            return int(part[6:])
+    return None

@@ -9,16 +9,24 @@ from __future__ import annotations
 import pandas as pd
 
 from findme.cases import leads as lead_repo
+from findme.ui.face_crops import thumbnails
 from findme.workspace import Workspace
+
+EMPTY = "—"  # what an empty cell shows (never "None")
+MAX_THUMBNAILS = 300  # records given a thumbnail (each reads a stored photo once, then cached)
 
 
 def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
-                with_contact: bool = False, kind: str = "missing") -> pd.DataFrame:
+                with_contact: bool = False, kind: str = "missing",
+                with_photos: bool = False) -> pd.DataFrame:
     """Records of ``kind`` newest first, filtered by a text (name, place, description, case
     number) and statuses. Missing cases: id, number, name, status, age, gender, last seen
     place/date, photos, leads, open leads, assigned to, registered (and guardian contact when
     allowed). Found records: id, number, name, status, estimated age, gender, found where/when,
-    institution and its contact, photos, leads, open leads, registered."""
+    institution and its contact, photos, leads, open leads, registered. With ``with_photos``
+    (only for a role that may see photos) a first ``face`` column holds a small data-URL
+    thumbnail of each record's registered face (the newest ``MAX_THUMBNAILS`` records). Empty
+    cells read ``—``."""
     cases = ws.records.list_cases(kind=kind)
     photos = ws.records.ready_photos_per_case()
     leads = lead_repo.per_case(ws.records)
@@ -47,7 +55,7 @@ def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
             row["assigned to"] = c.assigned_to
             if with_contact:
                 row["guardian contact"] = c.guardian_contact
-        rows.append(row)
+        rows.append({k: EMPTY if v is None or v == "" else v for k, v in row.items()})
     if kind == "found":
         columns = ["id", "number", "name", "status", "estimated age", "gender", "found where",
                    "found on", "institution", "institution contact", "photos", "leads",
@@ -56,7 +64,16 @@ def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
         columns = ["id", "number", "name", "status", "age", "gender", "last seen",
                    "last seen date", "photos", "leads", "leads to review", "registered",
                    "assigned to"] + (["guardian contact"] if with_contact else [])
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    if with_photos:
+        ids = [int(i) for i in frame["id"]]
+        first = ids[:MAX_THUMBNAILS]  # newest first: the rows a person looks at
+        thumbs = thumbnails(ws.settings, ws.records.photos(case_ids=first, status="ready")) \
+            if first else {}
+        frame.insert(1, "face", [thumbs.get(i) for i in ids])
+    frame["registered"] = [t.strftime("%Y-%m-%d") if hasattr(t, "strftime") else t
+                           for t in frame["registered"]]
+    return frame
 
 
 def _age_range(low: int | None, high: int | None) -> str | None:
