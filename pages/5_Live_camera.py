@@ -15,7 +15,7 @@ from findme.cases import found as found_rules
 from findme.cases import leads
 from findme.cases.records import RecordError
 from findme.cases.registry import EnrollmentRejected, PhotoInput, encode_jpeg, inspect_photo
-from findme.ui import images, page_state, registering, session
+from findme.ui import images, page_state, registering, session, webcam
 from findme.ui.text import safe
 from findme.video import live
 
@@ -35,6 +35,7 @@ recognizer: live.LiveRecognizer = mine[key]
 if not session.state.models_ready.is_set():
     st.info("Loading the recognition models (about 15 s after the dashboard starts)...")
 
+st.html(webcam.no_camera_notice(), unsafe_allow_javascript=True)  # no webcam: says what to do
 stream = webrtc_streamer(
     key="live-camera", mode=WebRtcMode.SENDRECV,
     rtc_configuration={"iceServers": live.ice_servers(ctx.settings)},
@@ -50,7 +51,8 @@ def results() -> None:
         st.markdown("**In view:** " + ", ".join(
             f"{v.label} {images.badge(v.decision, v.score)}" for v in views))
     elif stream.state.playing:
-        st.caption(f"In view: nobody registered · {recognizer.frames_done} frames checked")
+        st.caption(f"In view: nobody registered · {recognizer.frames_done} frames checked · "
+                   f"{recognizer.processor.faces_seen} face(s) seen")
     found = recognizer.sightings()
     if not found:
         return
