@@ -8,7 +8,7 @@ import streamlit as st
 
 from findme import demo
 from findme.provision import weights
-from findme.ui import overview, session
+from findme.ui import overview, session, tables
 from findme.ui.text import safe
 
 ctx = session.page("Find Me AI", caption="Face search that helps find missing children. "
@@ -52,7 +52,7 @@ elif stats.open_cases == 0 and not ctx.demo:
 
 with st.expander("Models and detectors"):
     statuses = weights.check(ctx.settings)
-    st.dataframe(pd.DataFrame([s.__dict__ for s in statuses])[["name", "kind", "ok", "default",
-                                                               "detail"]],
+    st.dataframe(tables.blank_none(pd.DataFrame([s.__dict__ for s in statuses])[
+                     ["name", "kind", "ok", "default", "detail"]]),
                  hide_index=True, width="stretch")
     st.caption(f"Data folder: {safe(ctx.settings.data_dir)}")

@@ -83,8 +83,7 @@ def jobs() -> None:
 st.subheader("Cameras")
 known = scans.cameras(ctx.ws.records)
 if known:
-    st.dataframe(pd.DataFrame(cameras.camera_rows(known)), hide_index=True, width="stretch",
-                 key="cameras")
+    st.table(pd.DataFrame(cameras.camera_rows(known)).set_index("camera"))
 else:
     st.caption("No cameras yet: each camera name you give a scan appears here with its last "
                "scan, its sightings and the faces it saw.")
@@ -100,15 +99,15 @@ if not finished:
                "here with a few frames of it, and a lead waits on **Review leads**.")
     st.stop()
 pick = st.selectbox("Scan", [j.id for j in finished], key=cameras.picker_key(finished),
-                    format_func=lambda i: next(safe(cameras.job_heading(j)) for j in finished
-                                               if j.id == i))
+                    format_func=lambda i: next(cameras.job_heading(j) for j in finished
+                                               if j.id == i))  # plain text, not markdown
 job = next(j for j in finished if j.id == pick)
 seen = scans.with_names(ctx.ws.records, job.sightings)
 st.caption(safe(cameras.job_summary(job, len(seen))))
 st.plotly_chart(video_charts.timeline(seen, f"Scan #{job.id}: {job.camera}"), key="timeline")
 for k, s in enumerate(seen):
     with st.container(border=True, key=f"sighting_{job.id}_{k}"):
-        left, right = st.columns([1, 4])
+        left, right = st.columns([1, 5])
         crop = None
         if s.get("lead_id") and ctx.can("photos.view"):
             try:
@@ -130,7 +129,7 @@ for k, s in enumerate(seen):
             left.caption("no new lead (same case on this camera within the cooldown)")
         frames = cameras.strip(ctx.settings, s) if ctx.can("photos.view") else []
         if frames:
-            right.image([f for f, _ in frames], caption=[c for _, c in frames], width=150)
+            right.image([f for f, _ in frames], caption=[c for _, c in frames], width=140)
             right.caption("Frames of the sighting (other faces blurred).")
         else:
             right.caption("No frames kept for this sighting." if ctx.can("photos.view") else

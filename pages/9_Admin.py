@@ -12,7 +12,7 @@ from findme.alerts import channel_config, outbox
 from findme.alerts import rules as alert_rules
 from findme.cases import users
 from findme.cases.records import RecordError
-from findme.ui import alerts_view, importing, page_state, session, system_status
+from findme.ui import alerts_view, importing, page_state, session, system_status, tables
 from findme.ui.export import safe_csv
 from findme.ui.text import safe
 
@@ -25,10 +25,10 @@ tab_users, tab_channels, tab_audit, tab_status, tab_export = st.tabs(
     ["Users", "Alert channels", "Audit log", "System status", "Export cases"])
 
 with tab_users:
-    st.dataframe(pd.DataFrame([{
+    st.dataframe(tables.blank_none(pd.DataFrame([{
         "user": u.username, "role": u.role, "active": u.active, "e-mail": u.email,
         "phone": u.phone, "locked until": u.locked_until, "last sign-in": u.last_login_at}
-        for u in users.list_users(accounts)]), hide_index=True, width="stretch", key="users")
+        for u in users.list_users(accounts)])), hide_index=True, width="stretch", key="users")
     st.markdown("**Permissions by role**")
     st.dataframe(pd.DataFrame([{"permission": users.PERMISSION_LABELS[p],
                                 **{r: ("yes" if r in roles else "") for r in users.ROLES}}
@@ -140,7 +140,7 @@ with tab_audit:
                                                 action.strip() or None,
                                                 target_f.strip() or None, since),
                        columns=["id", "at", "actor", "action", "target", "detail"])
-    st.dataframe(log, hide_index=True, width="stretch", key="audit")
+    st.dataframe(tables.blank_none(log), hide_index=True, width="stretch", key="audit")
     st.download_button("Export the audit log (CSV)", safe_csv(log), "audit-log.csv",
                        "text/csv", key="audit_csv")
 
@@ -149,11 +149,13 @@ with tab_status:
     st.dataframe(pd.DataFrame(system_status.status_rows(ctx.ws)).astype(str), hide_index=True,
                  width="stretch", key="status")
     st.subheader("Thresholds in force")
-    st.dataframe(pd.DataFrame(system_status.threshold_rows(ctx.ws)), hide_index=True,
+    st.dataframe(tables.blank_none(pd.DataFrame(system_status.threshold_rows(ctx.ws))),
+                 hide_index=True,
                  width="stretch", key="thresholds")
     st.caption("Change them from an evaluation (Evaluation page) or with `findme thresholds`.")
     st.subheader("Models and detectors")
-    st.dataframe(pd.DataFrame(system_status.weight_rows(ctx.ws)), hide_index=True,
+    st.dataframe(tables.blank_none(pd.DataFrame(system_status.weight_rows(ctx.ws))),
+                 hide_index=True,
                  width="stretch", key="weights")
 
 with tab_export:

@@ -117,7 +117,7 @@ def test_cameras_list_frame_strips_counts_and_the_picker(app_data: Settings, cel
     picker = next(s for s in at.selectbox if s.label == "Scan")
     assert picker.value == first.id
     assert len(at.get("image")) >= 1  # the frame strip (and the lead's face crop)
-    cams = at.dataframe[0].value
+    cams = at.table[0].value.reset_index()
     assert cams.to_dict("records") == [{
         "camera": "Gate 3", "location": "North entrance",
         "last scan": f"#{first.id} · done · {first.created_at:%Y-%m-%d %H:%M} UTC",
@@ -130,7 +130,7 @@ def test_cameras_list_frame_strips_counts_and_the_picker(app_data: Settings, cel
     at.run()
     picker = next(s for s in at.selectbox if s.label == "Scan")
     assert picker.value == second.id  # the picker follows the newest scan
-    cams = at.dataframe[0].value
+    cams = at.table[0].value.reset_index()
     assert list(cams["camera"]) == ["Gate 4", "Gate 3"]
     assert list(cams["location"]) == ["not given", "North entrance"]
     assert not at.exception
@@ -140,4 +140,4 @@ def test_cameras_list_frame_strips_counts_and_the_picker(app_data: Settings, cel
     assert not any(p.exists() for p in kept)
     at.run()
     assert "No sightings yet" in texts(at)
-    assert list(at.dataframe[0].value["sightings"]) == [0, 0]
+    assert list(at.table[0].value["sightings"]) == [0, 0]

@@ -54,16 +54,18 @@ def channel_status(settings: Settings) -> dict[str, tuple[bool, str]]:
         "dashboard": (True, "always on: a notification every reviewer sees"),
         "email": (email_on, f"SendGrid via {settings.sendgrid_host}, from {settings.alert_from}"
                   if email_on else "off: give a SendGrid API key and a sender address "
-                  "(Admin page, Alert channels)"),
+                  "(Admin page, Alert channels; or FINDME_SENDGRID_API_KEY and "
+                  "FINDME_ALERT_FROM)"),
         "sms": (sms_on, f"Twilio from {settings.twilio_from}" if sms_on else
                 "off: give a Twilio account SID, auth token and sender number (Admin page, "
-                "Alert channels)"),
+                "Alert channels; or FINDME_TWILIO_ACCOUNT_SID, FINDME_TWILIO_AUTH_TOKEN and "
+                "FINDME_TWILIO_FROM)"),
         "webhook": (bool(settings.webhook_url and settings.webhook_secret),
                     f"POST to {webhook_label(settings.webhook_url)}, signed"
                     if settings.webhook_url and
                     settings.webhook_secret else
                     "off: give a webhook URL and signing secret (Admin page, Alert "
-                    "channels)"),
+                    "channels; or FINDME_WEBHOOK_URL and FINDME_WEBHOOK_SECRET)"),
     }
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pandas as pd
-
 from findme.alerts.channel_config import FieldView
 from findme.alerts.store import AlertRecord
+from findme.ui.tables import blank_none
+
+__all__ = ["CHANNEL_TITLES", "Notification", "blank_none", "by_channel", "notification",
+           "placeholder"]
 
 CHANNEL_TITLES = {"email": "E-mail (SendGrid)", "sms": "SMS (Twilio)",
                   "webhook": "Webhook (signed JSON POST)"}
@@ -33,13 +35,6 @@ def notification(a: AlertRecord, read_at: dt.datetime | None = None) -> Notifica
     when = f"{a.created_at:%Y-%m-%d %H:%M} UTC"
     text = " · ".join(p for p in (a.subject or "", a.body or "", when) if p)
     return Notification(a.id, text, a.lead_id, read_at)
-
-
-def blank_none(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with empty cells shown as empty, never as "None" / "NaN" / "NaT"."""
-    if frame.empty:
-        return frame
-    return frame.astype(object).where(frame.notna(), "")
 
 
 def by_channel(views: list[FieldView]) -> dict[str, list[FieldView]]:

@@ -37,7 +37,7 @@ def job_summary(job: scans.ScanRecord, sightings: int | None = None) -> str:
     that still exist; default: all of the row's)."""
     text = f"{job.done_s:.0f} s of video, {plural(job.frames, 'frame')}"
     if job.speed:
-        text += f" · {job.speed:.1f}x real time"
+        text += f" · {job.speed:.2g}x real time"
     if job.status in ("done", "stopped"):
         n = len(job.sightings or []) if sightings is None else sightings
         text += f" · {plural(n, 'sighting')}"
