@@ -27,6 +27,7 @@ IMG = ROOT / "docs" / "img"
 FLOW = "tests/test_browser_flow.py::test_register_search_confirm_in_chromium"
 LIVE = "tests/test_live.py::test_live_page_names_the_enrolled_person"
 FOUND = "tests/test_browser_found.py::test_shelter_webcam_found_child_meets_the_missing_report"
+CAMERAS = "tests/test_cameras_browser.py::test_camera_list_and_sighting_frames_in_chromium"
 WALK = "tests/test_browser_walk.py::test_every_role_walks_every_page_in_both_workspaces"
 
 #: picture in docs/img -> (artifact under tests/artifacts, the test that saves it)
@@ -38,6 +39,9 @@ SHOTS: dict[str, tuple[str, str]] = {
     "live-camera-recognised.png": ("live-camera/2-recognised.png", LIVE),
     "found-registered.png": ("found-child/2-found-registered.png", FOUND),
     "cross-match-review.png": ("found-child/4-cross-match-review.png", FOUND),
+    "cctv-cameras-and-sightings.png": ("cameras/cctv-camera-list-and-sightings.png", CAMERAS),
+    "cctv-sighting-frame-strip.png": ("cameras/cctv-sighting-frame-strip.png", CAMERAS),
+    "live-camera-no-webcam.png": ("cameras/live-camera-no-webcam.png", CAMERAS),
     "real-overview.png": ("walk/real-overview.png", WALK),
     "real-admin.png": ("walk/real-admin.png", WALK),
     "real-admin-status.png": ("walk/real-admin-status.png", WALK),
