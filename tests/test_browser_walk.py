@@ -140,7 +140,7 @@ def test_every_role_walks_every_page_in_both_workspaces(ws_settings: Settings, s
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=CHROMIUM_ARGS)
         for role in ROLES:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 1300})
             page = context.new_page()
             page.set_default_timeout(60_000)
             page.on("request", lambda r: hosts.add(r.url.split("/")[2])
