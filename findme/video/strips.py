@@ -5,7 +5,7 @@ sampled frame in which a registered child is recognised, with that face outlined
 decision's colour; every other face in the frame is blurred before the copy is made, so faces
 that match nobody are still never kept. When the scan ends, :func:`save` writes a few frames per
 sighting to ``sightings/<case id>/`` in the data folder; erasing the case removes that folder
-(:func:`erase_case`, called by ``findme.cases.registry.delete_case``).
+(``findme.cases.registry.delete_case``).
 
 In: RGB frames (numpy arrays) with the processor's :class:`~findme.video.processor.TrackView`
 list. Out: JPEG bytes, and paths relative to the data folder.
@@ -13,7 +13,6 @@ list. Out: JPEG bytes, and paths relative to the data folder.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -129,8 +128,3 @@ def read(settings: Settings, rel: str) -> bytes | None:
     if root not in path.parents or not path.is_file():
         return None
     return path.read_bytes()
-
-
-def erase_case(settings: Settings, case_id: int) -> None:
-    """Remove every kept frame of a case (its record is being erased)."""
-    shutil.rmtree(case_folder(settings, case_id), ignore_errors=True)
