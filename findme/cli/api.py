@@ -41,7 +41,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     print(f"Find Me AI API on {scheme}://{args.host}:{args.port}/api/v1 (OpenAPI: "
           f"/api/v1/openapi.json, docs: /api/v1/docs)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                server_header=False, **tls)
+                access_log=args.log_level in ("info", "debug"), server_header=False, **tls)
     return 0
 
 
