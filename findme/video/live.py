@@ -153,9 +153,11 @@ class LiveRecognizer:
         with self._state:
             return list(self._views) if time.monotonic() - self._views_at < 1.5 else []
 
-    def snapshot(self, max_age_s: float = 5.0) -> np.ndarray | None:
+    def snapshot(self, max_age_s: float = 30.0) -> np.ndarray | None:
         """The newest frame (RGB) in which a face was seen, if seen in the last ``max_age_s``
-        seconds (what *register this child as found* keeps); None otherwise."""
+        seconds (what *register this child as found* keeps, shown to the person before it is
+        saved); None otherwise. Recognition runs a frame every few seconds on a loaded
+        machine, so the window is not shorter."""
         with self._state:
             if self._face_frame is None or time.monotonic() - self._face_frame[0] > max_age_s:
                 return None
