@@ -20,7 +20,8 @@ configured HNSW settings), as registration leaves them. Measured in the same run
   ``search_side`` of that record alone (the save-time path), timed on a sample of records and
   **extrapolated** to all of them;
 * **DeepFace.find** per found photo on a small real sample (celeb5 val against a folder of real
-  photos), **extrapolated** to every found face.
+  photos: celeb5 train + the never-registered portraits), **extrapolated** to every found face
+  (a lower bound: its cost per photo grows with the folder).
 
 Targets (issue 21): pair recall >= 0.999 at ``possible``, the drive >= 5x faster than one matcher
 search per found record, peak memory < 4 GB.
@@ -236,13 +237,14 @@ def one_at_a_time(settings: Settings, pop: Population, sample: int, seed: int
 
 def deepface_find(settings: Settings, photos: int = 10) -> tuple[float, int]:
     """Seconds per ``DeepFace.find`` of a real photo (celeb5 val) against a folder of real
-    photos (celeb5 train + ORL); returns (s per photo, photos in the folder)."""
+    photos (celeb5 train + the never-registered portraits); returns (s per photo, photos in the
+    folder)."""
     from findme.faces.loading import native_stderr_silenced
 
     tmp = Path(tempfile.mkdtemp(prefix="findme-drive-find-"))
     db = tmp / "db"
     shutil.copytree(settings.eval_dir / "celeb5" / "train", db / "celeb5")
-    shutil.copytree(settings.eval_dir / "orl", db / "orl")
+    shutil.copytree(settings.eval_dir / "distractors", db / "distractors")
     val = sorted((settings.eval_dir / "celeb5" / "val").rglob("*.jpg"))[:photos]
     with native_stderr_silenced():
         from deepface import DeepFace
@@ -256,7 +258,7 @@ def deepface_find(settings: Settings, photos: int = 10) -> tuple[float, int]:
         with native_stderr_silenced():
             DeepFace.find(img_path=str(p), **kw)
         times.append(time.perf_counter() - s)
-    n_db = sum(1 for f in db.rglob("*") if f.suffix.lower() in (".jpg", ".png", ".pgm"))
+    n_db = sum(1 for f in db.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
     shutil.rmtree(tmp, ignore_errors=True)
     return statistics.median(times), n_db
 

@@ -3,9 +3,11 @@ found children against missing reports, and either against its own side (duplica
 
 The query is a set of stored faces (a record's photos, or a whole registry in batches), each
 with its record and one vector per model. Per model, the vector store returns the nearest faces
-of the searched side only (``where={"kind": side}``); their open records are the candidates;
-every ready photo of a candidate is then scored exactly, the models fused with the matcher's
-calibration, and a pair of records scores as its best pair of photos. The open-set thresholds
+of the searched side only (``where={"kind": side}``, or, when that side is most of the store, a
+wider query without the filter, kept to that side here); their open records are the candidates;
+every ready photo of a face's candidates is then scored exactly against that face (photos and
+vectors read once per drive), the models fused with the matcher's calibration, and a pair of
+records scores as its best pair of photos. The open-set thresholds
 count the faces of the searched side only (a stranger's chance grows with *that* gallery).
 Ranks and decides; writes nothing.
 """
@@ -22,7 +24,8 @@ from findme.search.decision import Decision
 from findme.search.matcher import Matcher
 
 BATCH = 256  # query faces per store call in a drive
-CHUNK = 10_000  # records per database / store read (SQLite caps the values in one query)
+CHUNK = 10_000  # records or photos per database read (SQLite caps the values in one query)
+VECTOR_CHUNK = 5_000  # photos per vector read from the store (Chroma's SQLite caps them too)
 UNFILTERED_SHARE = 0.5  # side's share of the store from which a wider unfiltered query is used
 WIDEN = 1.5  # how much wider than search_candidates / share that query asks
 CACHE_PHOTOS = 200_000  # candidate photos whose vectors a drive keeps across batches (~0.5 GB)
@@ -54,9 +57,10 @@ class PairScore:
 def stored_faces(matcher: Matcher, case_ids: Sequence[int]) -> list[QueryFace]:
     """The ready photos of these records as query faces (vectors read from the store; a photo
     lacking a model's vector is left out)."""
-    photos = matcher.records.photos(case_ids=list(case_ids), status="ready")
+    photos = [p for start in range(0, len(case_ids), CHUNK) for p in matcher.records.photos(
+        case_ids=list(case_ids[start:start + CHUNK]), status="ready")]
     ids = [p.id for p in photos]
-    stored = {m: matcher.store.vectors(m, ids) for m in matcher.models}
+    stored = {m: _vectors(matcher, m, ids) for m in matcher.models}
     return [QueryFace(p.case_id, p.id, {m: stored[m][p.id] for m in matcher.models})
             for p in photos if all(p.id in stored[m] for m in matcher.models)]
 
@@ -144,6 +148,15 @@ def _candidates(matcher: Matcher, batch: Sequence[QueryFace], side: str, open_id
             for found in nearest]
 
 
+def _vectors(matcher: Matcher, model: str, photo_ids: list[int]) -> dict[int, np.ndarray]:
+    """``{photo id: vector}`` of a model for the stored ones of ``photo_ids``, read in parts of
+    :data:`VECTOR_CHUNK` (Chroma's own SQLite refuses a larger list of ids)."""
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(photo_ids), VECTOR_CHUNK):
+        out.update(matcher.store.vectors(model, photo_ids[start:start + VECTOR_CHUNK]))
+    return out
+
+
 def _chunked(read: Callable[[list[int]], dict[int, Any]], ids: set[int]) -> dict[int, Any]:
     """``read(ids)`` (a records look-up by ids) in parts of :data:`CHUNK` ids, merged."""
     out: dict[int, Any] = {}
@@ -177,7 +190,7 @@ class _Gallery:
             ids = todo[part:part + CHUNK]
             owner = self.matcher.records.ready_photo_cases(ids)
             photo_ids = list(owner)
-            stored = {m: self.matcher.store.vectors(m, photo_ids) for m in models}
+            stored = {m: _vectors(self.matcher, m, photo_ids) for m in models}
             usable = [p for p in photo_ids if all(p in stored[m] for m in models)]
             by_case: dict[int, list[int]] = {c: [] for c in ids}
             for p in usable:
