@@ -73,10 +73,11 @@ with st.container(border=True):
     case_pick = f1.selectbox("Case", [None, *case_options], key="desk_case",
                              format_func=lambda c: "every case" if c is None
                              else case_options.get(c, f"#{c}"))
-    sources = f2.multiselect("Source", opts.sources, key="desk_source")
+    sources = f2.multiselect("Source", opts.sources, key="desk_source", placeholder="any")
     cameras = f3.multiselect("Camera", opts.cameras, key="desk_camera",
                              placeholder="any" if opts.cameras else "no cameras")
-    decisions = f4.multiselect("Decision", opts.decisions, key="desk_decision")
+    decisions = f4.multiselect("Decision", opts.decisions, key="desk_decision",
+                               placeholder="any")
     dates = f5.date_input("Searched between", value=[], key="desk_dates", format="YYYY-MM-DD")
 filters = review_desk.Filters(case_pick, tuple(sources), tuple(cameras), tuple(decisions),
                               dates[0] if len(dates) > 0 else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from findme.cases import leads as lead_repo
-from findme.ui.face_crops import thumbnails
+from findme.ui.face_crops import NO_FACE, thumbnails
 from findme.workspace import Workspace
 
 EMPTY = "—"  # what an empty cell shows (never "None")
@@ -70,7 +70,7 @@ def cases_frame(ws: Workspace, text: str = "", statuses: tuple[str, ...] = (),
         first = ids[:MAX_THUMBNAILS]  # newest first: the rows a person looks at
         thumbs = thumbnails(ws.settings, ws.records.photos(case_ids=first, status="ready")) \
             if first else {}
-        frame.insert(1, "face", [thumbs.get(i) for i in ids])
+        frame.insert(1, "face", [thumbs.get(i, NO_FACE) for i in ids])
     frame["registered"] = [t.strftime("%Y-%m-%d") if hasattr(t, "strftime") else t
                            for t in frame["registered"]]
     return frame

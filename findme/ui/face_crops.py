@@ -23,6 +23,11 @@ from findme.faces.image import crop_face
 from findme.ui.images import stored
 
 THUMB_SIDE = 64  # px: a table thumbnail's longer side
+#: what a thumbnail cell shows when there is no face to show (a table would print "None")
+NO_FACE = ("data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48">'
+    b'<rect width="48" height="48" fill="#eeeeee"/><text x="24" y="30" font-size="16" '
+    b'text-anchor="middle" fill="#999999">-</text></svg>').decode("ascii"))
 FACE_SIDE = 320  # px: a face crop shown beside the searched face
 
 

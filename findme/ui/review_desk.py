@@ -16,7 +16,7 @@ import pandas as pd
 
 from findme.cases import leads
 from findme.config import Settings
-from findme.ui.face_crops import file_thumbnail
+from findme.ui.face_crops import NO_FACE, file_thumbnail
 
 DASH = "—"
 QUEUE_COLUMNS = ["face", "lead", "case", "name", "decision", "score", "source", "camera",
@@ -117,7 +117,8 @@ def queue_frame(views: Sequence[leads.LeadView], settings: Settings | None = Non
     rows = []
     for v in views:
         rows.append({
-            "face": file_thumbnail(settings, v.lead.crop_path) if settings else None,
+            "face": (file_thumbnail(settings, v.lead.crop_path) or NO_FACE) if settings
+            else None,
             "lead": v.lead.id, "case": case_label(v), "name": v.case_name,
             "decision": v.lead.decision, "score": round(v.lead.fused_score, 3),
             "source": source_of(v), "camera": v.camera or DASH,
