@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -193,6 +194,7 @@ def main() -> None:
                 proc.kill()
         for log in logs:
             log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     ms = 1000.0
     figures = {
