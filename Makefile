@@ -38,8 +38,8 @@ docs: venv  ## the user guide into site/ (screenshots from the browser tests; ru
 	$(BIN)/python docs/screenshots.py --run
 	$(BIN)/mkdocs build --strict
 
-docs-serve: docs  ## the user guide on http://127.0.0.1:8000
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+docs-serve: docs  ## the user guide on http://127.0.0.1:8765
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8765
 
 setup: venv provision
 
