@@ -87,6 +87,10 @@ def test_openapi_docs_and_health_need_no_key(api: Api) -> None:
         assert "photos" in doc["components"]["schemas"][ref]["required"]
         docs = c.get("/api/v1/docs")
         assert docs.status_code == 200 and "openapi.json" in docs.text
+        assert "cdn" not in docs.text.lower()  # the page works without internet
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+            served = c.get(f"/api/v1/static/swagger/{asset}")
+            assert served.status_code == 200 and len(served.content) > 100_000, asset
         health = c.get("/api/v1/health")
         assert health.status_code == 200 and health.json() == {"status": "up"}
 

@@ -52,6 +52,27 @@ class Measured:
                                  time.perf_counter() - started)
 
 
+def _local_docs(app: FastAPI) -> None:
+    """The docs page at ``/api/v1/docs`` with Swagger UI served from this server (the
+    ``swagger-ui-bundle`` package), not a CDN: it works on a network without internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/api/v1/static/swagger", StaticFiles(directory=str(swagger_ui_path)),
+              name="swagger")
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """The interactive API documentation (no key needed, like the OpenAPI document)."""
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json", title="Find Me AI API",
+            swagger_js_url="/api/v1/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/api/v1/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/api/v1/static/swagger/favicon-32x32.png")
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The API over the workspace of ``settings`` (opened at start, as the dashboard's)."""
 
@@ -69,7 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="Find Me AI API", version=VERSION, lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+        openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
         description="Register missing and found children, search photos, review leads, "
                     "import case lists and scan CCTV recordings: the dashboard's rules, for "
                     "other systems. Send `Authorization: Bearer KEY` (a key made with "
@@ -85,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.limiter = RateLimiter()
     app.state.keys = KeyCache()
     errors.install(app)
+    _local_docs(app)
     for module in (routes_cases, routes_search, routes_leads, routes_jobs, routes_meta):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
