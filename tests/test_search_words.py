@@ -43,7 +43,7 @@ def test_headlines_and_promises() -> None:
 def test_long_names_are_shortened_in_the_middle() -> None:
     long = "https___images.example.org_" + "x" * 200 + "_child-photo.jpg"
     short = short_name(long)
-    assert len(short) == 60 and short.endswith("child-photo.jpg") and "…" in short
+    assert len(short) == 80 and short.endswith("child-photo.jpg") and "…" in short
     assert short_name("a.jpg") == "a.jpg" and short_name("a\nb.jpg") == "a b.jpg"
     assert split_ref("x (1).jpg (by anna)") == ("x (1).jpg", "anna")
     assert split_ref("clip.mp4") == ("clip.mp4", None) and split_ref(None) == ("", None)

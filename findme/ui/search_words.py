@@ -13,7 +13,7 @@ from findme.search.decision import Decision
 from findme.search.matcher import Match
 from findme.search.open_set import MATCH_FPIR, POSSIBLE_FPIR
 
-NAME_CHARS = 60  # a file name longer than this is shortened in the middle
+NAME_CHARS = 80  # a file name longer than this is shortened in the middle
 
 
 @dataclass(frozen=True)
