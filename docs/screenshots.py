@@ -26,8 +26,9 @@ IMG = ROOT / "docs" / "img"
 
 FLOW = "tests/test_browser_flow.py::test_register_search_confirm_in_chromium"
 LIVE = "tests/test_live.py::test_live_page_names_the_enrolled_person"
-FOUND = "tests/test_browser_found.py::test_shelter_webcam_found_child_meets_the_missing_report"
 CAMERAS = "tests/test_cameras_browser.py::test_camera_list_and_sighting_frames_in_chromium"
+FOUND = "tests/test_browser_found.py::test_shelter_webcam_found_child_meets_the_missing_report"
+DESK = "tests/test_browser_review_desk.py::test_filter_click_bulk_reject_and_add_a_face_in_chromium"
 WALK = "tests/test_browser_walk.py::test_every_role_walks_every_page_in_both_workspaces"
 
 #: picture in docs/img -> (artifact under tests/artifacts, the test that saves it)
@@ -37,10 +38,15 @@ SHOTS: dict[str, tuple[str, str]] = {
     "review-confirmed.png": ("browser-flow/5-lead-confirmed.png", FLOW),
     "admin-audit-log.png": ("browser-flow/6-audit-log.png", FLOW),
     "live-camera-recognised.png": ("live-camera/2-recognised.png", LIVE),
-    "found-registered.png": ("found-child/2-found-registered.png", FOUND),
     "cctv-cameras-and-sightings.png": ("cameras/cctv-camera-list-and-sightings.png", CAMERAS),
     "cctv-sighting-frame-strip.png": ("cameras/cctv-sighting-frame-strip.png", CAMERAS),
     "live-camera-no-webcam.png": ("cameras/live-camera-no-webcam.png", CAMERAS),
+    "found-from-live-camera.png": ("found-child/2-found-form.png", FOUND),
+    "cross-match-review.png": ("found-child/5-cross-match-review.png", FOUND),
+    "review-desk-lead-opened.png": ("review-desk/3-lead-opened-by-click.png", DESK),
+    "review-desk-bulk-reject.png": ("review-desk/4-bulk-reject-two-leads.png", DESK),
+    "review-desk-face-added.png": ("review-desk/7-face-added-to-case.png", DESK),
+    "review-desk-case-page.png": ("review-desk/8-case-page.png", DESK),
     "real-overview.png": ("walk/real-overview.png", WALK),
     "real-register-a-case.png": ("walk/real-register-a-case.png", WALK),
     "real-admin.png": ("walk/real-admin.png", WALK),
