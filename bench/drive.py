@@ -244,7 +244,9 @@ def deepface_find(settings: Settings, photos: int = 10) -> tuple[float, int]:
     tmp = Path(tempfile.mkdtemp(prefix="findme-drive-find-"))
     db = tmp / "db"
     shutil.copytree(settings.eval_dir / "celeb5" / "train", db / "celeb5")
-    shutil.copytree(settings.eval_dir / "distractors", db / "distractors")
+    (db / "distractors").mkdir()
+    for k, f in enumerate(sorted((settings.eval_dir / "distractors").glob("*.jpg"))):
+        shutil.copyfile(f, db / "distractors" / f"{k}.jpg")  # DeepFace skips non-ASCII names
     val = sorted((settings.eval_dir / "celeb5" / "val").rglob("*.jpg"))[:photos]
     with native_stderr_silenced():
         from deepface import DeepFace
