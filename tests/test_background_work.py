@@ -195,7 +195,7 @@ def test_close_all_stops_running_evaluations_and_imports(ws_settings: Settings,
             _until(job.stop)  # close_all asked the evaluation to stop...
             release_eval.set()
             assert job.finished.wait(WAIT) and job.error == jobs.STOPPED
-            _until(None, lambda: import_jobs._local[job_id][1].is_set())  # ...then the import
+            _until(None, lambda: import_jobs._local.stopping(job_id))  # ...then the import
             release_import.set()
             closer.join(WAIT)
     finally:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from findme.cases.local_runs import LocalRuns
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.config import Settings
@@ -180,8 +181,7 @@ def run(records: Records, store: VectorStore, settings: Settings, job_id: int, w
 
 # ----------------------------------------------------------------------------- dashboard threads
 
-_local_lock = threading.Lock()
-_local: dict[int, tuple[threading.Thread, threading.Event]] = {}
+_local = LocalRuns()  # drives running in threads of this process
 
 
 def start_local(records: Records, store: VectorStore, settings: Settings,
@@ -191,46 +191,21 @@ def start_local(records: Records, store: VectorStore, settings: Settings,
     from findme.cases.import_jobs import local_worker
 
     job_id = create(records, actor)
-    stop = threading.Event()
-    claim(records, job_id, local_worker())
-    thread = threading.Thread(target=_run_local, args=(records, store, settings, job_id, stop),
-                              daemon=True, name=f"findme-drive-{job_id}")
-    with _local_lock:
-        _local[job_id] = (thread, stop)
-    thread.start()
+    _local.start(job_id, lambda stop: run(records, store, settings, job_id, local_worker(),
+                                          stop, dashboard=True),
+                 f"findme-drive-{job_id}", lambda: claim(records, job_id, local_worker()))
     return job_id
-
-
-def _run_local(records: Records, store: VectorStore, settings: Settings, job_id: int,
-               stop: threading.Event) -> None:
-    """The thread of :func:`start_local`."""
-    from findme.cases.import_jobs import local_worker
-
-    try:
-        run(records, store, settings, job_id, local_worker(), stop, dashboard=True)
-    except Exception:  # noqa: BLE001 - the row could not be written (database gone)
-        traceback.print_exc()
-    finally:
-        with _local_lock:
-            _local.pop(job_id, None)
 
 
 def running_local() -> list[int]:
     """Ids of the drives running in threads of this process."""
-    with _local_lock:
-        return sorted(_local)
+    return _local.running()
 
 
 def stop_local(timeout: float = 600.0) -> None:
     """Ask every drive running in a thread of this process to stop at its next batch and
     wait up to ``timeout`` seconds each (shutdown: no process ends inside a model call)."""
-    with _local_lock:
-        running = list(_local.values())
-    for _, stop in running:
-        stop.set()
-    for thread, _ in running:
-        if thread.is_alive():
-            thread.join(timeout)
+    _local.stop_all(timeout)
 
 
 __all__ = ["STATUSES", "STOPPED", "DriveJob", "DriveJobRecord", "claim", "create", "fail", "get",

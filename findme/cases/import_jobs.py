@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from findme.cases.local_runs import LocalRuns
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.cases.transfer import (
@@ -234,8 +235,8 @@ class Stopped(Exception):
 
 
 _watchers: list[Hook] = []
-_local_lock = threading.Lock()  # the two tables here
-_local: dict[int, tuple[threading.Thread, threading.Event]] = {}  # job id -> thread, stop
+_local_lock = threading.Lock()  # the watchers
+_local = LocalRuns()  # imports running in threads of this process
 
 
 @contextlib.contextmanager
@@ -329,46 +330,23 @@ def start_local(records: Records, store: VectorStore, settings: Settings, sheet_
     :func:`run`."""
     folder = keep_files(settings, sheet_name, sheet, photos)
     job_id = create(records, sheet_name, str(folder), dry_run, actor)
-    stop = threading.Event()
-    thread = threading.Thread(target=_run_local, args=(records, store, settings, job_id, hook,
-                                                       stop),
-                              daemon=True, name=f"findme-import-{job_id}")
-    with _local_lock:  # known here before the row names this process (see fail_orphans)
-        _local[job_id] = (thread, stop)
-    claim(records, job_id, local_worker())
-    thread.start()
+    _local.start(  # known here before the row names this process (see fail_orphans)
+        job_id, lambda stop: run(records, store, settings, job_id, local_worker(), hook, stop,
+                                 dashboard=True),
+        f"findme-import-{job_id}", lambda: claim(records, job_id, local_worker()))
     return job_id
-
-
-def _run_local(records: Records, store: VectorStore, settings: Settings, job_id: int,
-               hook: Hook | None, stop: threading.Event) -> None:
-    """The thread of :func:`start_local`."""
-    try:
-        run(records, store, settings, job_id, local_worker(), hook, stop, dashboard=True)
-    except Exception:  # noqa: BLE001 - the row could not be written (database gone); say so
-        traceback.print_exc()
-    finally:
-        with _local_lock:
-            _local.pop(job_id, None)
 
 
 def running_local() -> list[int]:
     """Ids of the imports running in threads of this process."""
-    with _local_lock:
-        return sorted(_local)
+    return _local.running()
 
 
 def stop_local(timeout: float = 600.0) -> None:
     """Ask every import running in a thread of this process to stop at its next row (each
     ends ``failed`` with :data:`STOPPED`) and wait up to ``timeout`` seconds each for its
     thread (shutdown: a process must not end inside a model call)."""
-    with _local_lock:
-        running = list(_local.values())
-    for _, stop in running:
-        stop.set()
-    for thread, _ in running:
-        if thread.is_alive():
-            thread.join(timeout)
+    _local.stop_all(timeout)
 
 
 def _orphaned(worker: str, job_id: int) -> bool:
@@ -378,8 +356,7 @@ def _orphaned(worker: str, job_id: int) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     if int(pid) == os.getpid():
-        with _local_lock:
-            return job_id not in _local
+        return job_id not in _local
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
