@@ -77,10 +77,9 @@ if st.button("Run evaluation", type="primary", key="run"):
 
 
 @st.fragment(run_every=1.0)
-def evaluation_job() -> None:
-    """This person's evaluation running in its worker thread: its progress while it runs,
-    then its result (or why it failed)."""
-    job = eval_jobs.latest(owner)
+def follow(job: eval_jobs.EvaluationJob | None, key: str) -> None:
+    """A job of this person's in its worker thread: its progress while it runs, then its
+    result kept under ``key`` (or why it failed)."""
     if job is None:
         return
     if job.running:
@@ -88,9 +87,14 @@ def evaluation_job() -> None:
     elif job.error:
         st.error(safe(job.error))
     else:
-        mine["evaluation"] = job.result
+        mine[key] = job.result
         eval_jobs.forget(job)
         st.rerun()
+
+
+def evaluation_job() -> None:
+    """This person's evaluation: progress, then result."""
+    follow(eval_jobs.latest(owner), "evaluation")
 
 
 evaluation_job()
@@ -201,17 +205,7 @@ else:
 @st.fragment(run_every=1.0)
 def crossmatch_job() -> None:
     """This person's cross-match evaluation in its worker thread: progress, then result."""
-    job = crossmatch_eval.latest_job(owner)
-    if job is None:
-        return
-    if job.running:
-        st.progress(job.fraction, text=f"Evaluating {safe(job.title)}: {safe(job.text)}")
-    elif job.error:
-        st.error(safe(job.error))
-    else:
-        mine["crossmatch"] = job.result
-        eval_jobs.forget(job)
-        st.rerun()
+    follow(crossmatch_eval.latest_job(owner), "crossmatch")
 
 
 crossmatch_job()
