@@ -30,6 +30,7 @@ CAMERAS = "tests/test_cameras_browser.py::test_camera_list_and_sighting_frames_i
 FOUND = "tests/test_browser_found.py::test_shelter_webcam_found_child_meets_the_missing_report"
 DESK = "tests/test_browser_review_desk.py::test_filter_click_bulk_reject_and_add_a_face_in_chromium"
 WALK = "tests/test_browser_walk.py::test_every_role_walks_every_page_in_both_workspaces"
+API_DOCS = "tests/test_browser_walk.py::test_the_api_docs_page_opens_in_chromium_without_internet"
 
 #: picture in docs/img -> (artifact under tests/artifacts, the test that saves it)
 SHOTS: dict[str, tuple[str, str]] = {
@@ -47,6 +48,7 @@ SHOTS: dict[str, tuple[str, str]] = {
     "review-desk-bulk-reject.png": ("review-desk/4-bulk-reject-two-leads.png", DESK),
     "review-desk-face-added.png": ("review-desk/7-face-added-to-case.png", DESK),
     "review-desk-case-page.png": ("review-desk/8-case-page.png", DESK),
+    "api-docs.png": ("walk/api-docs.png", API_DOCS),
     "real-overview.png": ("walk/real-overview.png", WALK),
     "real-register-a-case.png": ("walk/real-register-a-case.png", WALK),
     "real-admin.png": ("walk/real-admin.png", WALK),

@@ -53,15 +53,17 @@ class Measured:
 
 
 def _local_docs(app: FastAPI) -> None:
-    """The docs page at ``/api/v1/docs`` with Swagger UI served from this server (the
-    ``swagger-ui-bundle`` package), not a CDN: it works on a network without internet."""
+    """The docs page at ``/api/v1/docs`` with Swagger UI 5 (it reads FastAPI's OpenAPI 3.1)
+    served from this server (the files the ``fastapi-offline`` package ships), not a CDN: it
+    works on a network without internet."""
+    from importlib.resources import files
+
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
 
-    app.mount("/api/v1/static/swagger", StaticFiles(directory=str(swagger_ui_path)),
-              name="swagger")
+    static = files("fastapi_offline") / "static"
+    app.mount("/api/v1/static/swagger", StaticFiles(directory=str(static)), name="swagger")
 
     @app.get("/api/v1/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -70,7 +72,7 @@ def _local_docs(app: FastAPI) -> None:
             openapi_url="/api/v1/openapi.json", title="Find Me AI API",
             swagger_js_url="/api/v1/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/api/v1/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/api/v1/static/swagger/favicon-32x32.png")
+            swagger_favicon_url="/api/v1/static/swagger/favicon.png")
 
 
 def create_app(settings: Settings) -> FastAPI:
