@@ -349,3 +349,26 @@ def test_reconcile_gives_old_vectors_their_kind(workspace: Workspace, person: tu
     for m in ws.settings.models:
         meta = ws.store.metadata(m)
         assert {meta[i]["kind"] for i in ids} == {"missing"}
+
+
+def test_a_photo_search_finds_missing_children_only_even_when_found_faces_crowd(
+        workspace: Workspace, celeb5: Path, ws_settings: Settings) -> None:
+    """A photo from the public asks *is this a missing child?*: a found record of the same
+    child never appears among the matches, and its faces, nearer than the missing case's,
+    do not push the missing case out of the candidates (one candidate per model here)."""
+    from dataclasses import replace
+
+    from findme.faces.image import load_image
+    from findme.search.matcher import Matcher
+
+    ws = workspace
+    photos = usable_photos(identities(celeb5 / "train")["madonna"], ws_settings, 4)
+    probe = identities(celeb5 / "val")["madonna"][0]
+    case = enroll_case(_missing("Madonna Test"), _inputs(photos[:1]), ws.records, ws.store,
+                       ws.settings)
+    found = enroll_case(_found(), _inputs(photos[1:4]), ws.records, ws.store, ws.settings)
+    matcher = Matcher(ws.records, ws.store, replace(ws.settings, search_candidates=1))
+    assert matcher.gallery_faces() == 1  # the missing side's faces only
+    (face,) = matcher.search_image(load_image(probe, ws.settings)).faces
+    assert [m.case_id for m in face.matches] == [case.case_id]
+    assert found.case_id not in [m.case_id for m in face.matches]

@@ -91,17 +91,11 @@ class Matcher:
         """Ranked matches (at most ``top_k``, decision ``none`` included) for each face, among
         the open missing cases only: a photo from the public, a spot check or CCTV asks *is this
         a missing child?* The found registry is searched by cross-matching
-        (:mod:`findme.search.crossmatch`); its faces take no candidate place here and do not
-        count in the open-set thresholds."""
+        (:mod:`findme.search.crossmatch`); its faces take no candidate place here
+        (:meth:`_nearest_missing`) and do not count in the open-set thresholds."""
         if not items:
             return []
-        k = self.settings.search_candidates
-        nearest: list[set[int]] = [set() for _ in items]
-        for model in self.models:
-            queries = np.stack([it.vectors[model] for it in items])
-            for found, hits in zip(nearest, self.store.query(model, queries, k, "missing"),
-                                   strict=True):
-                found.update(h.photo_id for h in hits)
+        nearest = self._nearest_missing(items)
         case_of_photo = self.records.photo_cases(sorted(set().union(*nearest)))
         candidates = [{case_of_photo[p] for p in found if p in case_of_photo}
                       for found in nearest]
@@ -137,6 +131,33 @@ class Matcher:
                                 if k + 1 < len(matches) else None)
                         for k, m in enumerate(matches[:top_k])])
         return out
+
+    def _nearest_missing(self, items: list[FaceEmbedding]) -> list[set[int]]:
+        """Per face, the photo ids of its nearest stored faces (``search_candidates`` per
+        model), children reported missing only.
+
+        The store is asked without a filter first (a Chroma ``where`` filter costs seconds per
+        call at 100k faces, measured by ``bench/drive.py``; an unfiltered query milliseconds);
+        a face one of whose nearest faces belongs to a found record (so found faces may crowd
+        missing ones out) is asked again with the ``missing`` filter."""
+        k = self.settings.search_candidates
+        nearest: list[set[int]] = [set() for _ in items]
+        for model in self.models:
+            queries = np.stack([it.vectors[model] for it in items])
+            hits = self.store.query(model, queries, k)
+            ids = sorted({h.photo_id for row in hits for h in row})
+            case_of = self.records.photo_cases(ids)
+            kinds = self.records.kinds(sorted(set(case_of.values()))) if case_of else {}
+            found_photos = {p for p, c in case_of.items() if kinds.get(c) == "found"}
+            crowded = [i for i, row in enumerate(hits)
+                       if any(h.photo_id in found_photos for h in row)]
+            for i, row in enumerate(hits):
+                nearest[i].update(h.photo_id for h in row if h.photo_id not in found_photos)
+            if crowded:
+                again = self.store.query(model, queries[crowded], k, "missing")
+                for i, row in zip(crowded, again, strict=True):
+                    nearest[i].update(h.photo_id for h in row)
+        return nearest
 
     def gallery_faces(self) -> int:
         """How many faces of missing children are registered (each is a chance for a stranger
