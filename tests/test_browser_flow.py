@@ -94,7 +94,7 @@ def test_register_search_confirm_in_chromium(ws_settings: Settings, celeb5: Path
         expect(page.get_by_text("Jerry Browser").first).to_be_visible()
         badge = page.get_by_text("MATCH").or_(page.get_by_text("POSSIBLE")).first
         expect(badge).to_be_visible()
-        expect(page.get_by_text("A lead was created for review.")).to_be_visible()
+        expect(page.get_by_text("A lead was made for a person to review")).to_be_visible()
         expect(page.locator('[data-testid="stImage"] img')).to_have_count(3)  # boxed, crop, photo
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(shots / "4-search-match.png"), full_page=True)
@@ -104,7 +104,8 @@ def test_register_search_confirm_in_chromium(ws_settings: Settings, celeb5: Path
         page.get_by_text("Confirming also marks the case found").click()
         page.get_by_role("button", name="Confirm").click()
         expect(page.get_by_text("confirmed. Case #1 marked found")).to_be_visible()
-        expect(page.get_by_text("Nothing waiting here.")).to_be_visible()
+        # the desk stays on the confirmed lead: its face can be added to the case from here
+        expect(page.get_by_role("button", name="Add this face to case #1")).to_be_visible()
         page.screenshot(path=str(shots / "5-lead-confirmed.png"), full_page=True)
 
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
