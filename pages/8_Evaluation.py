@@ -76,7 +76,6 @@ if st.button("Run evaluation", type="primary", key="run"):
             st.error(safe(exc))
 
 
-@st.fragment(run_every=1.0)
 def follow(job: eval_jobs.EvaluationJob | None, key: str) -> None:
     """A job of this person's in its worker thread: its progress while it runs, then its
     result kept under ``key`` (or why it failed)."""
@@ -92,6 +91,7 @@ def follow(job: eval_jobs.EvaluationJob | None, key: str) -> None:
         st.rerun()
 
 
+@st.fragment(run_every=1.0)
 def evaluation_job() -> None:
     """This person's evaluation: progress, then result."""
     follow(eval_jobs.latest(owner), "evaluation")
