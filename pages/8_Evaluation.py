@@ -102,12 +102,19 @@ result = mine.get("evaluation")
 if result is not None:
     st.subheader(f"{safe(result.dataset)}: {safe(result.protocol)}")
     st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items()))
+    for warning in result.warnings:
+        st.warning(safe(warning))
     summary = eval_charts.summary_table(result)
     st.dataframe(summary, hide_index=True, width="stretch")
+    with st.expander("What the numbers mean"):
+        st.markdown("\n".join(f"- **{name}**: {text}"
+                               for name, text in eval_charts.METRICS.items()))
     figures = eval_charts.all_figures(result)
     left, right = st.columns(2)
     for k, (name, fig) in enumerate(figures.items()):
-        (left if k % 2 == 0 else right).plotly_chart(fig, width="stretch", key=name)
+        column = left if k % 2 == 0 else right
+        column.plotly_chart(fig, width="stretch", key=name)
+        column.caption(eval_charts.EXPLAIN.get(name, ""))
     if result.by_size:
         st.subheader("By gallery size")
         st.caption("Strangers (never-registered people) reaching each decision, and genuine "

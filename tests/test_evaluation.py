@@ -83,8 +83,21 @@ def test_split_protocols(orl: Path, celeb5: Path, tmp_path: Path) -> None:
     s = ev.split_dataset(orl, enroll=3)
     assert len(s.gallery) == 120 and len(s.probes) == 280
     assert {p.name for p, k in s.gallery if k == "s1"} == {"1.pgm", "2.pgm", "3.pgm"}
-    c = ev.split_dataset(celeb5)
-    assert len(c.gallery) == 93 and len(c.probes) == 25
+    c = ev.split_dataset(celeb5)  # train/val: the number enrolled is honoured too
+    assert len(c.gallery) == 15 and len(c.probes) == 25
+    assert len(ev.split_dataset(celeb5, enroll=50).gallery) == 93  # every train photo
+    assert ev.split_warnings(c) == [
+        "only 5 people are searched for: every rate rests on few people, so read it with its "
+        "interval, not as a promise",
+        "no never-enrolled people: how often a person in no case is flagged (FPIR) is not "
+        "measured; add a folder of never-enrolled people"]
+    one_each = tmp_path / "one-each"  # one photo per person but one: one person searched for
+    for person in ("s1", "s2", "s3"):
+        (one_each / person).mkdir(parents=True)
+        shutil.copy(orl / person / "1.pgm", one_each / person / "1.pgm")
+    shutil.copy(orl / "s1" / "2.pgm", one_each / "s1" / "2.pgm")
+    with pytest.raises(ValueError, match="only 1 person"):
+        ev.split_warnings(ev.split_dataset(one_each, enroll=1))
     with pytest.raises(FileNotFoundError):
         ev.split_dataset(tmp_path)
     small = tmp_path / "small"

@@ -149,6 +149,42 @@ def gallery_size_table(ev: Evaluation) -> pd.DataFrame:
                           "genuine at match %": 100 * r["recall_match"]} for r in ev.by_size])
 
 
+#: one plain sentence per chart of :func:`all_figures`, shown beside it
+EXPLAIN = {
+    "roc": "ROC: how many registered people are found (up) against how many people in no case "
+           "are flagged (right) as the threshold moves; AUC is the area under it, 1.0 is "
+           "perfect, 0.5 is guessing.",
+    "pr": "Precision-recall: of the matches shown, the share that are right (precision), "
+          "against the share of registered people found (recall).",
+    "det": "DET: the two errors against each other on log scales, missed registered people "
+           "(FNIR) against people in no case flagged (FPIR); lower-left is better. EER is "
+           "where the two are equal.",
+    "cmc": "CMC: the share of searches whose right person is among the first k results; "
+           "rank-1 is the first result.",
+    "distributions": "Scores of the right person (genuine) and of people in no case "
+                     "(strangers): the less they overlap, the safer a threshold between them.",
+    "conditions": "The same searches with the photos made worse on purpose (blur, small "
+                  "faces, grey): how much each condition costs.",
+    "gallery_size": "As the registry grows, a stranger has more faces to look like: the share "
+                    "of strangers reaching each decision, and of registered people still "
+                    "found, at each size.",
+}
+
+#: the metrics of the summary table in one sentence each
+METRICS = {
+    "AUC": "area under the ROC curve: 1.0 perfect, 0.5 guessing.",
+    "EER": "the error rate where missing a registered person and flagging a stranger are "
+           "equally likely; lower is better.",
+    "TAR@FAR": "share of registered people found when 1 in 100 (or 1 in 1,000) comparisons "
+               "with a stranger is let through.",
+    "FPIR": "share of searches for a person in no case that still reach a decision (a "
+            "false alert).",
+    "FNIR": "share of searches for a registered person that miss them.",
+    "rank-1 / rank-5": "share of searches whose right person is the first (or among the "
+                       "first five) results.",
+}
+
+
 def all_figures(ev: Evaluation) -> dict[str, go.Figure]:
     """Every chart, keyed by a short name."""
     figs = {"roc": roc(ev), "pr": pr(ev), "det": det(ev), "cmc": cmc(ev),

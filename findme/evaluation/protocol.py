@@ -85,7 +85,7 @@ def split_dataset(dataset: Path, enroll: int = 3, distractors: Path | None = Non
     if enroll < 1:
         raise ValueError("enroll must be at least 1 photo per person")
     if (dataset / "train").is_dir() and (dataset / "val").is_dir():
-        gallery = [(p, k) for k, ps in _people(dataset / "train").items() for p in ps]
+        gallery = [(p, k) for k, ps in _people(dataset / "train").items() for p in ps[:enroll]]
         probes = [(p, k) for k, ps in _people(dataset / "val").items() for p in ps]
     else:
         people = _people(dataset)
@@ -103,6 +103,34 @@ def split_dataset(dataset: Path, enroll: int = 3, distractors: Path | None = Non
 
 
 # ----------------------------------------------------------------------------- degradations
+
+
+MIN_PEOPLE = 10  # fewer people searched for: rates rest on too few to read without intervals
+
+
+def split_warnings(split: Split) -> list[str]:
+    """Whether a split can answer the question: :class:`ValueError` with a sentence when it
+    cannot (fewer than two people with a photo to enroll and another to search), else the
+    warnings a person should read beside the results (few people, no never-enrolled people,
+    people with nothing left to search with)."""
+    enrolled = {k for _, k in split.gallery}
+    probed = {k for _, k in split.probes}
+    both = enrolled & probed
+    if len(both) < 2:
+        raise ValueError(f"only {len(both)} person(s) have a photo to enroll and another to "
+                         "search with: an evaluation needs at least 2 (each person needs more "
+                         "photos than the number enrolled)")
+    out = []
+    if len(both) < MIN_PEOPLE:
+        out.append(f"only {len(both)} people are searched for: every rate rests on few people, "
+                   "so read it with its interval, not as a promise")
+    if not split.distractors:
+        out.append("no never-enrolled people: how often a person in no case is flagged (FPIR) "
+                   "is not measured; add a folder of never-enrolled people")
+    if enrolled - probed:
+        out.append(f"{len(enrolled - probed)} person(s) have no photo left to search with "
+                   "(all their photos were enrolled)")
+    return out
 
 
 def degrade(image: np.ndarray, face: Face | None, condition: str) -> np.ndarray:
@@ -283,6 +311,7 @@ class Evaluation:
     conditions: dict[str, dict[str, dict]] = field(default_factory=dict)
     advice: dict[str, dict] = field(default_factory=dict)
     by_size: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the data cannot answer well
 
     def summary(self) -> dict:
         """The headline numbers per scorer (what ``findme evaluate --json`` prints)."""
@@ -332,6 +361,7 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
     calibration = calibration or calib.load(settings)
     fusion = calibration.fusion(models) if len(models) > 1 else None
     split = split_dataset(Path(dataset), enroll, distractors)
+    warnings = split_warnings(split)  # refuses before any photo is embedded
 
     def tick(stage: str, total: int) -> Callable[[int], None] | None:
         return (lambda done: progress(stage, done, total)) if progress else None
@@ -368,7 +398,8 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
     counts.update({"people": len(set(glabels)), "enrolled_photos": len(split.gallery),
                    "probes": len(split.probes), "distractors": len(split.distractors),
                    "enrolled_no_face": emb_g.no_face, "distractor_no_face": emb_d.no_face})
-    protocol = ("train enrolled, val probed" if (Path(dataset) / "train").is_dir()
+    protocol = (f"up to {enroll} train photos per person enrolled, val probed"
+                if (Path(dataset) / "train").is_dir()
                 else f"first {enroll} photos per person enrolled, the rest probed")
     base = per_condition.get("original") or next(iter(per_condition.values()))
     by_size = []
@@ -388,7 +419,7 @@ def evaluate(dataset: Path, models: Sequence[str] | None = None, enroll: int = 3
                            [lbl for _, lbl in split.probes], emb_d, gallery_sizes, emb_s)
     return Evaluation(Path(dataset).name, protocol, models, counts, base,
                       {c: r for c, r in per_condition.items() if c != "original"},
-                      advise(base, targets=(0.01, 0.05, 0.10)), by_size)
+                      advise(base, targets=(0.01, 0.05, 0.10)), by_size, warnings)
 
 
 def _by_size(fusion: calib.Fusion, emb_g: Embedded, glabels: Sequence[str], emb_p: Embedded,
