@@ -89,8 +89,9 @@ def test_split_protocols(orl: Path, celeb5: Path, tmp_path: Path) -> None:
     assert ev.split_warnings(c) == [
         "only 5 people are searched for: every rate rests on few people, so read it with its "
         "interval, not as a promise",
-        "no never-enrolled people: how often a person in no case is flagged (FPIR) is not "
-        "measured; add a folder of never-enrolled people"]
+        "no never-enrolled people: false alerts (FPIR) are estimated only by searching each "
+        "person as if unregistered; a folder of never-enrolled people measures them on real "
+        "strangers"]
     one_each = tmp_path / "one-each"  # one photo per person but one: one person searched for
     for person in ("s1", "s2", "s3"):
         (one_each / person).mkdir(parents=True)

@@ -2,10 +2,11 @@
 fused, with bootstrap confidence intervals, robustness slices and threshold advice.
 
 Protocol (:func:`split_dataset`): a folder per person. If the dataset has ``train/`` and ``val/``
-folders, ``train`` is enrolled and ``val`` probed; otherwise each person's first ``enroll`` photos
-(in natural order) are enrolled and the rest probed. Never-enrolled people come from a
-``distractors`` folder when given; in any case every mated probe is also searched as if its own
-person were not registered (leave-one-person-out), so open-set rates exist for every dataset.
+folders, up to ``enroll`` ``train`` photos per person are enrolled and ``val`` probed; otherwise
+each person's first ``enroll`` photos (in natural order) are enrolled and the rest probed.
+Never-enrolled people come from a ``distractors`` folder when given; in any case every mated
+probe is also searched as if its own person were not registered (leave-one-person-out), so
+open-set rates exist for every dataset.
 
 A person's score for a probe is the best over that person's enrolled photos (as in search); the
 fused score uses the calibration's logistic fusion per photo, then the best photo. A photo with no
@@ -125,8 +126,9 @@ def split_warnings(split: Split) -> list[str]:
         out.append(f"only {len(both)} people are searched for: every rate rests on few people, "
                    "so read it with its interval, not as a promise")
     if not split.distractors:
-        out.append("no never-enrolled people: how often a person in no case is flagged (FPIR) "
-                   "is not measured; add a folder of never-enrolled people")
+        out.append("no never-enrolled people: false alerts (FPIR) are estimated only by searching "
+                   "each person as if unregistered; a folder of never-enrolled people measures "
+                   "them on real strangers")
     if enrolled - probed:
         out.append(f"{len(enrolled - probed)} person(s) have no photo left to search with "
                    "(all their photos were enrolled)")
