@@ -53,9 +53,14 @@ if ctx.can("cases.edit") or ctx.can("found.register"):
                    "matched when they are saved: run a drive after a change of thresholds or "
                    "a large import.")
         if st.button("Start a drive", key="drive_start"):
-            job_id = start_drive(ctx.ws, ctx.user.username)
-            st.success(f"Drive {job_id} " + ("queued: a worker runs it" if uses_queue(ctx.ws)
-                                             else "started") + "; progress below.")
+            try:
+                job_id = start_drive(ctx.ws, ctx.user.username)
+            except ValueError as exc:
+                st.warning(f"Not started: {safe(exc)}.")
+            else:
+                st.success(f"Drive {job_id} " + ("queued: a worker runs it"
+                                                 if uses_queue(ctx.ws) else "started")
+                           + "; progress below.")
 
         @st.fragment(run_every=2.0)
         def drives_panel() -> None:
@@ -168,7 +173,7 @@ if not sightings.empty:
     st.dataframe(sightings, hide_index=True, width="stretch", key="case_sightings")
 else:
     st.caption("No sightings yet: CCTV and webcam searches that find this child show here.")
-if ctx.can("cases.edit") or ctx.can("audit.view"):
+if ctx.can("audit.view"):  # the audit log is an admin's (who viewed what)
     with st.expander("History (who did what with this record)"):
         st.dataframe(case_page.history_frame(records, case_id), hide_index=True,
                      width="stretch", key="case_history")

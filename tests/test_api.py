@@ -267,6 +267,10 @@ def test_scan_an_uploaded_recording_and_read_its_sightings(
     assert job["status"] == "done", job
     (seen,) = job["sightings"]
     assert seen["case_id"] == case_id and seen["name"] == "Scanned Child" and seen["lead_id"]
+    assert seen["strip"]  # an investigator may see the frames of the child...
+    with api.client("shelter") as c:  # ...a shelter key gets the sighting without them
+        shelter_view = c.get(f"/api/v1/scans/{scan_id}").json()
+    assert [("strip" in f, f["case_id"]) for f in shelter_view["sightings"]] == [(False, case_id)]
     assert not list((api.data / "uploads").glob("*gate.mp4"))  # the copy is gone once scanned
 
 

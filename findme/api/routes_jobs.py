@@ -70,12 +70,16 @@ def get_import(caller: Annotated[Caller, Depends(need("cases.edit"))],
 
 
 def scan_out(caller: Caller, job: scans.ScanRecord) -> ScanOut:
-    """A scan job as JSON, its sightings with each case's current name."""
+    """A scan job as JSON, its sightings with each case's current name; a sighting's frame
+    strip (files of the child's face) only for a key whose role may see photos."""
+    sightings = scans.with_names(caller.ws.records, job.sightings)
+    if not caller.can("photos.view"):
+        sightings = [{k: v for k, v in f.items() if k != "strip"} for f in sightings]
     return ScanOut(id=job.id, camera=job.camera, location=job.location, status=job.status,
                    done_s=job.done_s, duration_s=job.duration_s, frames=job.frames,
                    error=job.error, warnings=[str(w) for w in job.warnings or []],
                    created_at=job.created_at, finished_at=job.finished_at,
-                   sightings=scans.with_names(caller.ws.records, job.sightings))
+                   sightings=sightings)
 
 
 @router.post("/scans", status_code=202, response_model=ScansStarted,

@@ -11,6 +11,7 @@ from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from findme.config import Settings
+from findme.ui.text import safe
 from findme.video import scans, strips
 
 ACTIVE = ("running", "queued")
@@ -47,8 +48,10 @@ def job_summary(job: scans.ScanRecord, sightings: int | None = None) -> str:
 
 
 def camera_rows(items: Sequence[scans.CameraSummary]) -> list[dict[str, Any]]:
-    """One table row per camera (no empty cells: a missing location reads "not given")."""
-    return [{"camera": c.camera, "location": c.location or "not given",
+    """One table row per camera (no empty cells: a missing location reads "not given"). The
+    names people typed are escaped: ``st.table`` renders Markdown in its cells."""
+    return [{"camera": safe(c.camera), "location": safe(c.location) if c.location
+             else "not given",
              "last scan": f"#{c.last_scan_id} · {c.last_status} · "
                           f"{c.last_scan_at:%Y-%m-%d %H:%M} UTC",
              "scans": c.scans, "sightings": c.sightings, "faces seen": c.faces_seen}

@@ -85,9 +85,13 @@ def export_zip(ws: Workspace, actor: str) -> tuple[bytes, int]:
 def start_drive(ws: Workspace, actor: str) -> int:
     """Start a drive (every open found record against every open missing case): on the task
     queue (:func:`uses_queue`) or in a worker thread of this process, the same job row either
-    way. Returns the job id at once; :func:`findme.cases.drive_jobs.recent` shows progress."""
+    way. Returns the job id at once; :func:`findme.cases.drive_jobs.recent` shows progress.
+    :class:`ValueError` (with a sentence) while another drive is queued or running."""
     from findme.cases import drive_jobs
 
+    busy = [j for j in drive_jobs.recent(ws.records, 3) if j.status in ("queued", "running")]
+    if busy:  # one drive at a time: a second click must not start a second full drive
+        raise ValueError(f"drive {busy[0].id} is still {busy[0].status}: wait for it to end")
     if uses_queue(ws):
         from findme import queue
 
