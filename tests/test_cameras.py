@@ -141,3 +141,18 @@ def test_cameras_list_frame_strips_counts_and_the_picker(app_data: Settings, cel
     at.run()
     assert "No sightings yet" in texts(at)
     assert list(at.table[0].value["sightings"]) == [0, 0]
+
+
+def test_camera_names_people_typed_are_shown_as_text() -> None:
+    """The camera table (``st.table`` renders Markdown) shows typed names as typed."""
+    import datetime as dt
+
+    from findme.ui import cameras
+    from findme.ui.text import safe
+    from findme.video import scans
+
+    row = cameras.camera_rows([scans.CameraSummary(
+        "**Gate** [x](http://evil)", "# Bus *station*", 1, 7, "done",
+        dt.datetime(2026, 11, 29, tzinfo=dt.UTC), 0, 0)])[0]
+    assert row["camera"] == safe("**Gate** [x](http://evil)")
+    assert row["location"] == safe("# Bus *station*")

@@ -101,3 +101,15 @@ def test_a_drive_on_the_task_queue_runs_in_a_worker(
         assert (lead.lead.case_id, lead.lead.found_id) == (case_id, found_id)
         runs = ws.records.audit_log(action="crossmatch.run")
         assert [e["actor"] for e in runs] == ["ana"]
+
+
+def test_one_drive_at_a_time(workspace: Workspace) -> None:
+    """A second Start while a drive is queued or running is refused with a sentence (a double
+    click must not start two full drives on two cores)."""
+    from findme.ui.importing import start_drive
+
+    queued = drive_jobs.create(workspace.records, "ana")
+    with pytest.raises(ValueError, match=f"drive {queued} is still queued"):
+        start_drive(workspace, "ana")
+    drive_jobs.fail(workspace.records, queued, "stopped for the test")
+    assert len(drive_jobs.recent(workspace.records)) == 1  # nothing else was recorded
