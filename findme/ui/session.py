@@ -155,9 +155,28 @@ def _start_clean() -> bool:
     """Empty this tab's state before a sign-in (nothing a previous user's pages kept is left);
     returns whether someone was signed in at this tab before."""
     before = bool(st.session_state.get(_SIGNED_IN_BEFORE))
+    kept = _camera_component_keys()
     for key in list(st.session_state.keys()):
-        del st.session_state[key]
+        if key not in kept:
+            del st.session_state[key]
     return before
+
+
+def _camera_component_keys() -> set[str]:
+    """The keys streamlit-webrtc keeps its connection object under (no user data: the
+    recognizer and its results live in the user's page state). Its change callback reads them
+    on the rerun after a sign-out from the Live camera page; emptied, it raised KeyError and
+    the sign-in form never showed."""
+    from streamlit_webrtc.component import (
+        WebRtcStreamerContext,
+        generate_frontend_component_key,
+    )
+
+    out: set[str] = set()
+    for key in list(st.session_state.keys()):
+        if isinstance(st.session_state[key], WebRtcStreamerContext):
+            out |= {str(key), generate_frontend_component_key(str(key))}
+    return out
 
 
 def _cookie_token() -> str | None:
