@@ -164,7 +164,9 @@ if (done := form.done) is not None and not files:
             if done.case_id in ctx.ws.records.kinds([done.case_id]) else f"#{done.case_id}"
         st.success(registering.saved_message(done, label))
         mine["registered_case"] = done.case_id
-        st.page_link("pages/2_Cases.py", label=f"Open {label}", icon=":material/folder_open:")
+        what = "case" if label.startswith("#") else "record"
+        st.page_link("pages/2_Cases.py", label=f"Open {what} {label}",
+                     icon=":material/folder_open:")
         if any(p.lead_id is not None for p in done.cross_pairs) and ctx.can("leads.review"):
             st.page_link("pages/4_Review_leads.py", label="Review the cross-match leads",
                          icon=":material/compare:")

@@ -88,7 +88,8 @@ if found_rules.may_register(ctx.user.role, "found"):
     if done := form.done:
         label = f"F-{done.case_id}"
         st.success(registering.saved_message(done, label))
-        st.page_link("pages/2_Cases.py", label=f"Open {label}", icon=":material/folder_open:")
+        st.page_link("pages/2_Cases.py", label=f"Open record {label}",
+                     icon=":material/folder_open:")
     if st.button("Take the photo from the camera", key=form.key("capture")):
         frame = recognizer.snapshot()
         if frame is None:
