@@ -57,3 +57,14 @@ def test_every_chart_shares_one_style_and_empty_ones_say_so() -> None:
         assert fig.layout.plot_bgcolor == "#ffffff" and fig.layout.legend.orientation == "h"
     empty = alert_charts.by_status(alert_charts.per_day([]))
     assert empty.layout.annotations[0].text == "No alerts yet"
+
+
+def test_log_rate_axes_label_one_tick_per_power_of_ten() -> None:
+    """The evaluation's ROC and DET rate axes (log scale) read 0.1%, 1%, 10%: no 2 and 5
+    ticks between them."""
+    from findme.evaluation import charts as eval_charts
+
+    fig = eval_charts._layout(go.Figure(), "DET", "FPIR", "FNIR", log_x=True)
+    assert fig.layout.xaxis.type == "log"
+    assert list(fig.layout.xaxis.ticktext) == ["0.001%", "0.01%", "0.1%", "1%", "10%", "100%"]
+    assert list(fig.layout.xaxis.tickvals) == [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]

@@ -14,14 +14,16 @@ import plotly.graph_objects as go
 
 from findme.evaluation.protocol import Evaluation
 
+LOG_TICKS = {1e-5: "0.001%", 1e-4: "0.01%", 1e-3: "0.1%", 1e-2: "1%", 1e-1: "10%", 1.0: "100%"}
+
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, log_x: bool = False,
             rate: bool = True) -> go.Figure:
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, template="plotly_white",
                       height=380, margin={"l": 50, "r": 20, "t": 50, "b": 45},
                       legend={"orientation": "h", "y": -0.2})
-    if log_x:
-        fig.update_xaxes(type="log")
+    if log_x:  # one labelled tick per power of ten, as percentages (no 2, 5 clutter)
+        fig.update_xaxes(type="log", tickvals=list(LOG_TICKS), ticktext=list(LOG_TICKS.values()))
     if rate:
         fig.update_yaxes(range=[0, 1.02])
     return fig
@@ -156,8 +158,8 @@ EXPLAIN = {
            "perfect, 0.5 is guessing.",
     "pr": "Precision-recall: of the matches shown, the share that are right (precision), "
           "against the share of registered people found (recall).",
-    "det": "DET: the two errors against each other on log scales, missed registered people "
-           "(FNIR) against people in no case flagged (FPIR); lower-left is better. EER is "
+    "det": "DET: the two errors against each other, missed registered people (FNIR) against "
+           "people in no case flagged (FPIR, on a log scale); lower-left is better. EER is "
            "where the two are equal.",
     "cmc": "CMC: the share of searches whose right person is among the first k results; "
            "rank-1 is the first result.",
