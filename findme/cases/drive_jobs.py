@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from findme.cases.local_runs import LocalRuns
+from findme.cases.local_runs import LocalRuns, progress_fraction
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.config import Settings
@@ -70,9 +70,7 @@ class DriveJobRecord:
     @property
     def fraction(self) -> float:
         """Share of the found faces searched so far (1.0 once finished)."""
-        if self.status in ("done", "failed"):
-            return 1.0
-        return min(1.0, self.done_faces / self.total_faces) if self.total_faces else 0.0
+        return progress_fraction(self.status, self.done_faces, self.total_faces)
 
     def line(self) -> str:
         """One line for a person: what the drive did or is doing."""

@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from findme.cases.local_runs import LocalRuns
+from findme.cases.local_runs import LocalRuns, progress_fraction
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.cases.transfer import (
@@ -101,9 +101,7 @@ class ImportJobRecord:
     @property
     def fraction(self) -> float:
         """Share of the rows checked so far (1.0 once finished)."""
-        if self.status in ("done", "failed"):
-            return 1.0
-        return min(1.0, self.done_rows / self.total_rows) if self.total_rows else 0.0
+        return progress_fraction(self.status, self.done_rows, self.total_rows)
 
 
 def _record(row: ImportJob) -> ImportJobRecord:

@@ -13,6 +13,14 @@ import traceback
 from collections.abc import Callable
 
 
+def progress_fraction(status: str, done: int, total: int) -> float:
+    """A job's share done: ``done / total`` while it runs (0.0 before a total is known), 1.0
+    once ``done`` or ``failed``."""
+    if status in ("done", "failed"):
+        return 1.0
+    return min(1.0, done / total) if total else 0.0
+
+
 class LocalRuns:
     """One family of jobs (one per module) running in threads of this process."""
 
@@ -71,4 +79,4 @@ class LocalRuns:
                 thread.join(timeout)
 
 
-__all__ = ["LocalRuns"]
+__all__ = ["LocalRuns", "progress_fraction"]
