@@ -20,7 +20,7 @@ from findme.cases.registry import (
     require_lawful_basis,
 )
 from findme.cases.transfer import ImportFileError
-from findme.ui import images, page_state, registering, session
+from findme.ui import images, page_state, refresh, registering, session
 from findme.ui.importing import job_line, recent_jobs, report_table, submit_import, uses_queue
 from findme.ui.text import safe
 
@@ -205,11 +205,16 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
             st.success(f"Import {job_id} " + ("queued: a worker imports it" if uses_queue(ctx.ws)
                                               else "started") + "; progress below.")
 
-    @st.fragment(run_every=2.0)
+    importing = any(j.status in ("queued", "running") for j in recent_jobs(ctx.ws, 5))
+
+    @st.fragment(run_every=refresh.every(2.0, importing))
     def import_jobs_panel() -> None:
-        """The latest imports: progress while they run, then each one's counts and the
-        rows of the latest finished one."""
+        """The latest imports: progress while they run (refreshed every 2 s), then each
+        one's counts and the rows of the latest finished one."""
         jobs = recent_jobs(ctx.ws, 5)
+        if refresh.ended(mine, "imports_running",
+                         [j.id for j in jobs if j.status in ("queued", "running")]):
+            st.rerun(scope="app")  # one ended: the page again, without the timer
         if jobs:
             st.markdown("**Imports**")
         for job in jobs:

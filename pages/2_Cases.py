@@ -22,7 +22,7 @@ from findme.cases.records import (
     RecordError,
 )
 from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
-from findme.ui import case_page, images, page_state, session
+from findme.ui import case_page, images, page_state, refresh, session
 from findme.ui.case_table import cases_frame
 from findme.ui.importing import start_drive, uses_queue
 from findme.ui.text import safe
@@ -62,10 +62,17 @@ if ctx.can("cases.edit") or ctx.can("found.register"):
                                                  if uses_queue(ctx.ws) else "started")
                            + "; progress below.")
 
-        @st.fragment(run_every=2.0)
+        driving = any(j.status in ("queued", "running") for j in drive_jobs.recent(records, 3))
+
+        @st.fragment(run_every=refresh.every(2.0, driving))
         def drives_panel() -> None:
-            """The latest drives: progress while they run, then what each found."""
-            for job in drive_jobs.recent(records, 3):
+            """The latest drives: progress while they run (refreshed every 2 s), then what
+            each found."""
+            drives = drive_jobs.recent(records, 3)
+            if refresh.ended(mine, "drives_running",
+                             [j.id for j in drives if j.status in ("queued", "running")]):
+                st.rerun(scope="app")  # one ended: the page again, without the timer
+            for job in drives:
                 if job.status in ("queued", "running"):
                     st.progress(job.fraction, text=safe(job.line()))
                 else:

@@ -15,7 +15,7 @@ from findme.cases import found as found_rules
 from findme.cases import leads
 from findme.cases.records import RecordError
 from findme.cases.registry import EnrollmentRejected, PhotoInput, encode_jpeg, inspect_photo
-from findme.ui import images, page_state, registering, session, webcam
+from findme.ui import images, page_state, refresh, registering, session, webcam
 from findme.ui.text import safe
 from findme.video import live
 
@@ -43,9 +43,10 @@ stream = webrtc_streamer(
     video_frame_callback=recognizer.callback, async_processing=True)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=refresh.every(1.0, stream.state.playing))
 def results() -> None:
-    """What is in view now, and the sightings so far (refreshed every second)."""
+    """What is in view now, and the sightings so far (refreshed every second while the
+    camera plays; starting or stopping it reruns the page)."""
     views = [v for v in recognizer.in_view() if v.decision]
     if views:
         st.markdown("**In view:** " + ", ".join(

@@ -9,7 +9,7 @@ import streamlit as st
 
 from findme.cases import leads
 from findme.cases.records import RecordError
-from findme.ui import cameras, images, page_state, session
+from findme.ui import cameras, images, page_state, refresh, session
 from findme.ui.text import safe
 from findme.video import charts as video_charts
 from findme.video import scans
@@ -53,10 +53,14 @@ if go:
         st.success(f"{len(started)} scan(s) started.")
 
 
-@st.fragment(run_every=1.0)
+scanning = any(j.status in cameras.ACTIVE for j in scans.list_scans(ctx.ws.records, 20))
+
+
+@st.fragment(run_every=refresh.every(1.0, scanning))
 def jobs() -> None:
-    """Scan jobs with live progress (refreshed every second, also after a page reload); when
-    one ends, the whole page runs again so the camera list and sightings show it."""
+    """Scan jobs with live progress (refreshed every second while one is queued or running,
+    also after a page reload); when one ends, the whole page runs again so the camera list
+    and sightings show it (and the refresh stops)."""
     items = scans.list_scans(ctx.ws.records, 20)
     if cameras.finished_changed(mine, items):
         st.rerun(scope="app")

@@ -17,7 +17,7 @@ from findme.evaluation import jobs as eval_jobs
 from findme.evaluation import protocol as evaluation
 from findme.provision import weights
 from findme.search import calibration
-from findme.ui import page_state, session
+from findme.ui import page_state, refresh, session
 from findme.ui.export import safe_csv
 from findme.ui.text import safe
 
@@ -89,9 +89,16 @@ def follow(job: eval_jobs.EvaluationJob | None, key: str) -> None:
         mine[key] = job.result
         eval_jobs.forget(job)
         st.rerun()
+    if refresh.ended(mine, f"{key}_running", [key] if job.running else []):
+        st.rerun()  # it failed: the page again, without the refresh timer
 
 
-@st.fragment(run_every=1.0)
+def running(job: eval_jobs.EvaluationJob | None) -> bool:
+    """Whether ``job`` is under way (its fragment then refreshes every second)."""
+    return job is not None and job.running
+
+
+@st.fragment(run_every=refresh.every(1.0, running(eval_jobs.latest(owner))))
 def evaluation_job() -> None:
     """This person's evaluation: progress, then result."""
     follow(eval_jobs.latest(owner), "evaluation")
@@ -209,7 +216,7 @@ else:
             except (FileNotFoundError, PermissionError, ValueError) as exc:
                 st.error(safe(exc))
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=refresh.every(1.0, running(crossmatch_eval.latest_job(owner))))
 def crossmatch_job() -> None:
     """This person's cross-match evaluation in its worker thread: progress, then result."""
     follow(crossmatch_eval.latest_job(owner), "crossmatch")

@@ -37,11 +37,17 @@ class Measured:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        scope.setdefault("state", {})["arrived"] = started  # routes time their own parts from it
         status = [500]
 
         async def seen(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                # the server's whole time for the request up to its answer (``app``), beside
+                # a route's own parts (``search``): a client tells the server from the network
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.2f}".encode()
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"server-timing", took)]}
             await send(message)
 
         try:

@@ -11,6 +11,7 @@ from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from findme.config import Settings
+from findme.ui import refresh
 from findme.ui.text import safe
 from findme.video import scans, strips
 
@@ -63,10 +64,7 @@ def finished_changed(state: MutableMapping[str, Any], jobs: Sequence[scans.ScanR
     """Whether a scan that was running when the page last looked has ended since (the page
     then reruns whole, so its sightings picker shows the new scan). Remembers what runs in
     ``state`` (the page's own state dict)."""
-    running = {j.id for j in jobs if j.status in ACTIVE}
-    before = state.get("cctv_running", set())
-    state["cctv_running"] = running
-    return bool(before - running)
+    return refresh.ended(state, "cctv_running", [j.id for j in jobs if j.status in ACTIVE])
 
 
 def picker_key(finished: Sequence[scans.ScanRecord]) -> str:
