@@ -24,7 +24,6 @@ Usage: .venv/bin/python bench/api.py [--rounds 3] [--portraits 40]
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import secrets
@@ -158,11 +157,6 @@ def main() -> None:
             for name, blob in blobs[:3]:  # warm both sides (models, connections)
                 ws.search(load_image(blob, settings), 5, "cli", name)
                 api_search(client, name, blob)
-            # this process holds the loaded models (millions of objects): its collector's
-            # full passes, run while its httpx client waits or parses, are this bench's cost,
-            # not the API's; frozen, they are skipped (the API server freezes its own after
-            # its warm-up, as the dashboard does)
-            gc.freeze()
             local: list[float] = []
             remote: list[float] = []
             overhead: list[float] = []
