@@ -205,15 +205,12 @@ with st.expander("Import many cases at once (CSV, Excel, or an export ZIP)"):
             st.success(f"Import {job_id} " + ("queued: a worker imports it" if uses_queue(ctx.ws)
                                               else "started") + "; progress below.")
 
-    importing = any(j.status in ("queued", "running") for j in recent_jobs(ctx.ws, 5))
-
-    @st.fragment(run_every=refresh.every(2.0, importing))
+    @st.fragment(run_every=refresh.every(2.0, bool(refresh.under_way(recent_jobs(ctx.ws, 5)))))
     def import_jobs_panel() -> None:
         """The latest imports: progress while they run (refreshed every 2 s), then each
         one's counts and the rows of the latest finished one."""
         jobs = recent_jobs(ctx.ws, 5)
-        if refresh.ended(mine, "imports_running",
-                         [j.id for j in jobs if j.status in ("queued", "running")]):
+        if refresh.ended(mine, "imports_running", refresh.under_way(jobs)):
             st.rerun(scope="app")  # one ended: the page again, without the timer
         if jobs:
             st.markdown("**Imports**")

@@ -62,15 +62,13 @@ if ctx.can("cases.edit") or ctx.can("found.register"):
                                                  if uses_queue(ctx.ws) else "started")
                            + "; progress below.")
 
-        driving = any(j.status in ("queued", "running") for j in drive_jobs.recent(records, 3))
-
-        @st.fragment(run_every=refresh.every(2.0, driving))
+        @st.fragment(run_every=refresh.every(
+            2.0, bool(refresh.under_way(drive_jobs.recent(records, 3)))))
         def drives_panel() -> None:
             """The latest drives: progress while they run (refreshed every 2 s), then what
             each found."""
             drives = drive_jobs.recent(records, 3)
-            if refresh.ended(mine, "drives_running",
-                             [j.id for j in drives if j.status in ("queued", "running")]):
+            if refresh.ended(mine, "drives_running", refresh.under_way(drives)):
                 st.rerun(scope="app")  # one ended: the page again, without the timer
             for job in drives:
                 if job.status in ("queued", "running"):

@@ -53,10 +53,8 @@ if go:
         st.success(f"{len(started)} scan(s) started.")
 
 
-scanning = any(j.status in cameras.ACTIVE for j in scans.list_scans(ctx.ws.records, 20))
-
-
-@st.fragment(run_every=refresh.every(1.0, scanning))
+@st.fragment(run_every=refresh.every(
+    1.0, bool(refresh.under_way(scans.list_scans(ctx.ws.records, 20)))))
 def jobs() -> None:
     """Scan jobs with live progress (refreshed every second while one is queued or running,
     also after a page reload); when one ends, the whole page runs again so the camera list
@@ -71,7 +69,7 @@ def jobs() -> None:
     for job in items:
         st.markdown(f"**{safe(cameras.job_heading(job))}**")
         text = cameras.job_summary(job)
-        if job.status in cameras.ACTIVE:
+        if job.status in refresh.UNDER_WAY:
             st.progress(job.fraction or 0.0, text=safe(text) + (f" · on {safe(job.worker)}"
                                                                 if job.worker else ""))
             if st.button("Stop", key=f"stop_{job.id}"):

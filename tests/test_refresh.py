@@ -35,7 +35,16 @@ def test_the_end_of_work_is_seen_once() -> None:
 def test_no_page_keeps_a_fixed_timer() -> None:
     timed = {}
     for page in sorted(PAGES.glob("*.py")):
-        for m in re.finditer(r"st\.fragment\(run_every=([^\n]+)\)\n", page.read_text()):
-            timed[f"{page.name}: {m.group(1)}"] = m.group(1).startswith("refresh.every(")
+        for k, m in enumerate(re.finditer(r"st\.fragment\(\s*run_every=([\w.]+)",
+                                          page.read_text())):
+            timed[f"{page.name} #{k}: {m.group(1)}"] = m.group(1) == "refresh.every"
     assert len(timed) >= 6, timed  # live camera, CCTV, imports, drives, two evaluations
     assert all(timed.values()), [k for k, ok in timed.items() if not ok]
+
+
+def test_jobs_under_way_are_the_queued_and_running_ones() -> None:
+    from types import SimpleNamespace as Job
+
+    jobs = [Job(id=1, status="done"), Job(id=2, status="queued"), Job(id=3, status="running"),
+            Job(id=4, status="failed")]
+    assert refresh.under_way(jobs) == [2, 3]

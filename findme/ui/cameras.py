@@ -15,8 +15,6 @@ from findme.ui import refresh
 from findme.ui.text import safe
 from findme.video import scans, strips
 
-ACTIVE = ("running", "queued")
-
 
 def plural(n: int, one: str, many: str | None = None) -> str:
     """``1 sighting`` / ``3 sightings``."""
@@ -64,7 +62,7 @@ def finished_changed(state: MutableMapping[str, Any], jobs: Sequence[scans.ScanR
     """Whether a scan that was running when the page last looked has ended since (the page
     then reruns whole, so its sightings picker shows the new scan). Remembers what runs in
     ``state`` (the page's own state dict)."""
-    return refresh.ended(state, "cctv_running", [j.id for j in jobs if j.status in ACTIVE])
+    return refresh.ended(state, "cctv_running", refresh.under_way(jobs))
 
 
 def picker_key(finished: Sequence[scans.ScanRecord]) -> str:

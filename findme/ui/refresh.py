@@ -16,11 +16,19 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
+#: the statuses of a job (scan, import, drive) that is not over yet
+UNDER_WAY = ("queued", "running")
+
 
 def every(seconds: float, active: bool) -> float | None:
     """A fragment's ``run_every``: ``seconds`` while ``active`` (something it shows is under
     way), else None (no timer)."""
     return seconds if active else None
+
+
+def under_way(jobs: Iterable[Any]) -> list[Any]:
+    """The ids of the jobs (anything with ``id`` and ``status``) that are not over yet."""
+    return [j.id for j in jobs if j.status in UNDER_WAY]
 
 
 def ended(state: MutableMapping[str, Any], key: str, active_ids: Iterable[Any]) -> bool:
