@@ -12,6 +12,9 @@ import threading
 import traceback
 from collections.abc import Callable
 
+#: the statuses of a job (import, drive, scan) that is not over yet
+UNDER_WAY = ("queued", "running")
+
 
 def progress_fraction(status: str, done: int, total: int) -> float:
     """A job's share done: ``done / total`` while it runs (0.0 before a total is known), 1.0

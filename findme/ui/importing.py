@@ -12,6 +12,7 @@ import pandas as pd
 
 from findme.cases import import_jobs
 from findme.cases.import_jobs import ImportJobRecord
+from findme.cases.local_runs import UNDER_WAY
 from findme.cases.transfer import ImportReport, export_cases, open_files
 from findme.workspace import Workspace
 
@@ -89,7 +90,7 @@ def start_drive(ws: Workspace, actor: str) -> int:
     :class:`ValueError` (with a sentence) while another drive is queued or running."""
     from findme.cases import drive_jobs
 
-    busy = [j for j in drive_jobs.recent(ws.records, 3) if j.status in ("queued", "running")]
+    busy = [j for j in drive_jobs.recent(ws.records, 3) if j.status in UNDER_WAY]
     if busy:  # one drive at a time: a second click must not start a second full drive
         raise ValueError(f"drive {busy[0].id} is still {busy[0].status}: wait for it to end")
     if uses_queue(ws):

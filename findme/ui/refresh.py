@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-#: the statuses of a job (scan, import, drive) that is not over yet
-UNDER_WAY = ("queued", "running")
+from findme.cases.local_runs import UNDER_WAY
 
 
 def every(seconds: float, active: bool) -> float | None:
