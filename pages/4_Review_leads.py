@@ -59,7 +59,7 @@ if case_from_link is not None and mine.get("case_link_for") != case_from_link:
 st.session_state.setdefault("lead_status", "new")
 show = st.segmented_control("Show", ["new", *[s for s in LEAD_STATUSES if s != "new"]],
                             key="lead_status") or "new"
-everything = leads.queue(records, status=show, limit=500)
+everything = leads.queue(records, status=show, limit=review_desk.QUEUE_LIMIT)
 if linked and linked.lead.status == show and \
         linked.lead.id not in [v.lead.id for v in everything]:
     everything.insert(0, linked)

@@ -85,7 +85,9 @@ def thumbnails(settings: Settings, photos: Iterable[PhotoRecord],
     for p in photos:
         if p.case_id in out or p.status != "ready":
             continue
-        url = data_url(registered_face(settings, p, side * 2), side)
+        path = stored(settings, p.file_path)
+        url = path and _thumbnail(str(path), path.stat().st_mtime_ns,
+                                  tuple(p.face_box or ()), side)
         if url:
             out[p.case_id] = url
     return out
@@ -96,7 +98,24 @@ def file_thumbnail(settings: Settings, rel: str | None, side: int = THUMB_SIDE) 
     path: Path | None = stored(settings, rel)
     if path is None:
         return None
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return _thumbnail(str(path), path.stat().st_mtime_ns, (), side)
+
+
+#: thumbnails kept: more than a table shows at once (300 cases, 500 leads), so a page's rerun
+#: reads no file again (a cache smaller than the rows it serves in turn would miss every time);
+#: a few kB each
+THUMBNAILS_KEPT = 2048
+
+
+@lru_cache(maxsize=THUMBNAILS_KEPT)
+def _thumbnail(path: str, _mtime: int, box: tuple, side: int) -> str | None:
+    """The data URL of the file at ``path`` (its ``box`` cut out when given, with a margin),
+    at most ``side`` px; keyed by the file's modification time, so a replaced file is read
+    again. None for a file that cannot be read."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         return None
-    return data_url(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), side)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if len(box) == 4 and box[2] > 0 and box[3] > 0:
+        rgb = crop_face(rgb, box)
+    return data_url(shrink(rgb, side * 2), side)

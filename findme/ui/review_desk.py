@@ -19,6 +19,7 @@ from findme.config import Settings
 from findme.ui.face_crops import NO_FACE, file_thumbnail
 
 DASH = "—"
+QUEUE_LIMIT = 500  # leads the desk reads per status (best first)
 QUEUE_COLUMNS = ["face", "lead", "case", "name", "decision", "score", "source", "camera",
                  "from", "when", "status", "confirmations"]
 
