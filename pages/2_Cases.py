@@ -11,7 +11,6 @@ import datetime as dt
 
 import streamlit as st
 
-from findme.cases import drive_jobs
 from findme.cases import found as found_rules
 from findme.cases.records import (
     CASE_STATUSES,
@@ -24,7 +23,7 @@ from findme.cases.records import (
 from findme.cases.registry import PhotoInput, add_photos, delete_case, update_case
 from findme.ui import case_page, images, page_state, refresh, session
 from findme.ui.case_table import cases_frame
-from findme.ui.importing import start_drive, uses_queue
+from findme.ui.importing import recent_drives, start_drive, uses_queue
 from findme.ui.text import safe
 
 ctx = session.page("Cases", "cases.view")
@@ -63,11 +62,11 @@ if ctx.can("cases.edit") or ctx.can("found.register"):
                            + "; progress below.")
 
         @st.fragment(run_every=refresh.every(
-            2.0, bool(refresh.under_way(drive_jobs.recent(records, 3)))))
+            2.0, bool(refresh.under_way(recent_drives(ctx.ws, 3)))))
         def drives_panel() -> None:
             """The latest drives: progress while they run (refreshed every 2 s), then what
             each found."""
-            drives = drive_jobs.recent(records, 3)
+            drives = recent_drives(ctx.ws, 3)
             if refresh.ended(mine, "drives_running", refresh.under_way(drives)):
                 st.rerun(scope="app")  # one ended: the page again, without the timer
             for job in drives:

@@ -113,3 +113,36 @@ def test_one_drive_at_a_time(workspace: Workspace) -> None:
         start_drive(workspace, "ana")
     drive_jobs.fail(workspace.records, queued, "stopped for the test")
     assert len(drive_jobs.recent(workspace.records)) == 1  # nothing else was recorded
+
+
+def test_a_drive_whose_dashboard_died_does_not_block_the_next(workspace: Workspace) -> None:
+    """A dashboard killed mid-drive left its row ``running`` forever: the Cases page refreshed
+    it every 2 s and refused every later drive ("still running"). Its drives are marked failed
+    when read; a live process's drive and a queue worker's are left alone."""
+    import socket
+
+    from findme.cases.local_runs import LOCAL, local_worker
+    from findme.ui.importing import recent_drives, start_drive
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    host = socket.gethostname()
+    workers = {"dead": f"{LOCAL} {host}:{ended.pid}",
+               "this process, no thread": local_worker(),
+               "alive": f"{LOCAL} {host}:{os.getppid()}",
+               "another host": f"{LOCAL} elsewhere:{ended.pid}",
+               "queue worker": f"{host}:{ended.pid}"}
+    jobs = {}
+    for what, worker in workers.items():
+        jobs[what] = drive_jobs.create(workspace.records, "ana")
+        assert drive_jobs.claim(workspace.records, jobs[what], worker)
+    shown = {j.id: j for j in recent_drives(workspace, 5)}
+    for what, job_id in jobs.items():
+        orphan = what in ("dead", "this process, no thread")
+        assert shown[job_id].status == ("failed" if orphan else "running"), what
+        assert (shown[job_id].error == drive_jobs.ORPHANED) is orphan
+    assert drive_jobs.fail_orphans(workspace.records) == 0
+    for what in ("alive", "another host", "queue worker"):
+        drive_jobs.fail(workspace.records, jobs[what], "ended for the test")
+    job_id = start_drive(workspace, "ana")  # not refused: nothing is under way any more
+    assert _wait(workspace, job_id).status == "done"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from findme.cases.local_runs import LocalRuns, progress_fraction
+from findme.cases.local_runs import LOCAL, LocalRuns, local_worker, progress_fraction
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.config import Settings
@@ -31,6 +31,8 @@ from findme.search.store import VectorStore
 
 STATUSES = ("queued", "running", "done", "failed")
 STOPPED = "stopped: the dashboard shut down during the drive; start it again (nothing is lost)"
+ORPHANED = ("the dashboard that ran this drive stopped before it ended; start it again (pairs "
+            "already found keep their leads)")
 
 
 class DriveJob(Base):
@@ -186,8 +188,6 @@ def start_local(records: Records, store: VectorStore, settings: Settings,
                 actor: str | None) -> int:
     """Record a drive and run it in a worker thread of this process; returns its id at once
     (the row is ``running`` before this returns)."""
-    from findme.cases.import_jobs import local_worker
-
     job_id = create(records, actor)
     _local.start(job_id, lambda stop: run(records, store, settings, job_id, local_worker(),
                                           stop, dashboard=True),
@@ -200,11 +200,31 @@ def running_local() -> list[int]:
     return _local.running()
 
 
+def fail_orphans(records: Records) -> int:
+    """Mark ``failed`` (with :data:`ORPHANED`) the drives a dashboard thread was running when
+    its process ended (killed, crashed: no queue hands them to anyone); otherwise such a drive
+    would show as running forever and no drive could start again. Returns how many."""
+    with records.session() as s:
+        rows = s.execute(select(DriveJob.id, DriveJob.worker).where(
+            DriveJob.status == "running", DriveJob.worker.like(f"{LOCAL} %"))).all()
+    failed = 0
+    for job_id, worker in rows:
+        if not _local.orphaned(worker, job_id):
+            continue
+        with records.session() as s:
+            failed += s.execute(update(DriveJob).where(
+                DriveJob.id == job_id, DriveJob.status == "running",
+                DriveJob.worker == worker).values(
+                status="failed", error=ORPHANED, finished_at=now())).rowcount
+    return failed
+
+
 def stop_local(timeout: float = 600.0) -> None:
     """Ask every drive running in a thread of this process to stop at its next batch and
     wait up to ``timeout`` seconds each (shutdown: no process ends inside a model call)."""
     _local.stop_all(timeout)
 
 
-__all__ = ["STATUSES", "STOPPED", "DriveJob", "DriveJobRecord", "claim", "create", "fail", "get",
-           "recent", "run", "running_local", "start_local", "stop_local"]
+__all__ = ["ORPHANED", "STATUSES", "STOPPED", "DriveJob", "DriveJobRecord", "claim", "create",
+           "fail", "fail_orphans", "get", "recent", "run", "running_local", "start_local",
+           "stop_local"]

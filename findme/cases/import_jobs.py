@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-import socket
 import threading
 import time
 import traceback
@@ -33,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from findme.cases.local_runs import LocalRuns, progress_fraction
+from findme.cases.local_runs import LOCAL, LocalRuns, local_worker, progress_fraction
 from findme.cases.records import Records
 from findme.cases.tables import Base, aware, now
 from findme.cases.transfer import (
@@ -48,7 +47,6 @@ from findme.search.store import VectorStore
 from findme.workspace import upload_name
 
 STATUSES = ("queued", "running", "done", "failed")
-LOCAL = "dashboard"  # the worker name of an import run in a dashboard thread starts with it
 STOPPED = ("stopped: the dashboard shut down during the import; import the files again (rows "
            "already imported come out unchanged)")
 ORPHANED = ("the dashboard that ran this import stopped before it ended; import the files "
@@ -313,11 +311,6 @@ def report_of(job: ImportJobRecord) -> ImportReport:
 # ----------------------------------------------------------------------------- dashboard threads
 
 
-def local_worker() -> str:
-    """The worker name of an import run in a thread of this process: ``dashboard host:pid``."""
-    return f"{LOCAL} {socket.gethostname()}:{os.getpid()}"
-
-
 def start_local(records: Records, store: VectorStore, settings: Settings, sheet_name: str,
                 sheet: bytes, photos: bytes | Path | None, dry_run: bool, actor: str | None,
                 hook: Hook | None = None) -> int:
@@ -347,23 +340,6 @@ def stop_local(timeout: float = 600.0) -> None:
     _local.stop_all(timeout)
 
 
-def _orphaned(worker: str, job_id: int) -> bool:
-    """Whether a ``running`` job of a dashboard thread lost its process: on this host only
-    (another host's processes cannot be seen from here)."""
-    host, _, pid = worker.removeprefix(f"{LOCAL} ").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return job_id not in _local
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
 def fail_orphans(records: Records) -> int:
     """Mark ``failed`` (with :data:`ORPHANED`) the imports a dashboard thread was running
     when its process ended (no queue hands them to anyone), and remove their kept files;
@@ -373,7 +349,7 @@ def fail_orphans(records: Records) -> int:
             ImportJob.status == "running", ImportJob.worker.like(f"{LOCAL} %"))).all()
     failed = 0
     for job_id, worker, folder in rows:
-        if not _orphaned(worker, job_id):
+        if not _local.orphaned(worker, job_id):
             continue
         with records.session() as s:
             done = s.execute(update(ImportJob).where(

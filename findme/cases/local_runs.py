@@ -3,14 +3,26 @@ configured): each job's thread and its stop event, so a page can tell whether a 
 this process's and shutdown can stop them all at a safe point.
 
 In: a job id, the function that runs it (called as ``work(stop)`` in a daemon thread), a thread
-name. Out: the ids running (:meth:`LocalRuns.running`) and :meth:`LocalRuns.stop_all`.
+name. Out: the ids running (:meth:`LocalRuns.running`), :meth:`LocalRuns.stop_all`, and
+:meth:`LocalRuns.orphaned`: whether a ``running`` job row written by a dashboard thread lost
+its process (killed, crashed), so it can be marked failed instead of showing as running forever.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import traceback
 from collections.abc import Callable
+
+#: the worker name of a job run in a dashboard thread starts with it (``dashboard host:pid``)
+LOCAL = "dashboard"
+
+
+def local_worker() -> str:
+    """The worker name of a job run in a thread of this process: ``dashboard host:pid``."""
+    return f"{LOCAL} {socket.gethostname()}:{os.getpid()}"
 
 #: the statuses of a job (import, drive, scan) that is not over yet
 UNDER_WAY = ("queued", "running")
@@ -70,6 +82,26 @@ class LocalRuns:
         with self._lock:
             return sorted(self._runs)
 
+    def orphaned(self, worker: str | None, job_id: int) -> bool:
+        """Whether job ``job_id``, ``running`` on ``worker``, lost the dashboard process that
+        ran it: this process without its thread here, or a process of this host that is gone.
+        A queue worker's job (taken over by the next worker) and another host's (whose
+        processes cannot be seen from here) are never orphans."""
+        if not worker or not worker.startswith(f"{LOCAL} "):
+            return False
+        host, _, pid = worker.removeprefix(f"{LOCAL} ").rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        if int(pid) == os.getpid():
+            return job_id not in self
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):  # alive, another user's / not a pid
+            return False
+        return False
+
     def stop_all(self, timeout: float = 600.0) -> None:
         """Ask every job to stop at its next safe point and wait up to ``timeout`` seconds
         each for its thread (shutdown: a process must not end inside a model call)."""
@@ -82,4 +114,4 @@ class LocalRuns:
                 thread.join(timeout)
 
 
-__all__ = ["LocalRuns", "progress_fraction"]
+__all__ = ["LOCAL", "UNDER_WAY", "LocalRuns", "local_worker", "progress_fraction"]

@@ -10,7 +10,8 @@ import io
 
 import pandas as pd
 
-from findme.cases import import_jobs
+from findme.cases import drive_jobs, import_jobs
+from findme.cases.drive_jobs import DriveJobRecord
 from findme.cases.import_jobs import ImportJobRecord
 from findme.cases.local_runs import UNDER_WAY
 from findme.cases.transfer import ImportReport, export_cases, open_files
@@ -83,14 +84,19 @@ def export_zip(ws: Workspace, actor: str) -> tuple[bytes, int]:
     return buf.getvalue(), n
 
 
+def recent_drives(ws: Workspace, limit: int = 3) -> list[DriveJobRecord]:
+    """The workspace's latest drives, newest first (a drive whose dashboard process ended
+    mid-way is marked failed first: it never shows as running forever, nor blocks the next)."""
+    drive_jobs.fail_orphans(ws.records)
+    return drive_jobs.recent(ws.records, limit)
+
+
 def start_drive(ws: Workspace, actor: str) -> int:
     """Start a drive (every open found record against every open missing case): on the task
     queue (:func:`uses_queue`) or in a worker thread of this process, the same job row either
-    way. Returns the job id at once; :func:`findme.cases.drive_jobs.recent` shows progress.
+    way. Returns the job id at once; :func:`recent_drives` shows progress.
     :class:`ValueError` (with a sentence) while another drive is queued or running."""
-    from findme.cases import drive_jobs
-
-    busy = [j for j in drive_jobs.recent(ws.records, 3) if j.status in UNDER_WAY]
+    busy = [j for j in recent_drives(ws, 3) if j.status in UNDER_WAY]
     if busy:  # one drive at a time: a second click must not start a second full drive
         raise ValueError(f"drive {busy[0].id} is still {busy[0].status}: wait for it to end")
     if uses_queue(ws):
