@@ -49,6 +49,20 @@ def test_kept_frames_outline_the_child_and_blur_everyone_else() -> None:
     assert all(data[:2] == b"\xff\xd8" for _, data in picked)  # JPEG
 
 
+def test_no_frames_stay_for_a_case_erased_while_a_scan_saves_them(ws_settings: Settings) -> None:
+    """Erasure deletes the case's rows first and its frame folder last: a scan that checked the
+    case, then wrote its frames after the folder was removed, left an erased child's frames on
+    disk. The frames are checked again after writing and removed."""
+    frames = [(0.2 * k, b"\xff\xd8 frame %d" % k) for k in range(3)]
+    answers = iter([True, False])  # alive before writing, erased by the time it is written
+    assert strips.save_checked(ws_settings, 7, 1, 0, frames, lambda: next(answers)) == []
+    assert not strips.case_folder(ws_settings, 7).exists()
+    assert strips.save_checked(ws_settings, 7, 1, 0, frames, lambda: False) == []
+    assert not strips.case_folder(ws_settings, 7).exists()  # an erased case: nothing written
+    kept = strips.save_checked(ws_settings, 8, 1, 0, frames, lambda: True)
+    assert [strips.read(ws_settings, k["path"]) for k in kept] == [d for _, d in frames]
+
+
 @pytest.fixture(scope="module")
 def clip(celeb5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 s: the enrolled person from 2 s to 5 s, a never-enrolled person throughout."""

@@ -271,9 +271,9 @@ def _execute(ws: Workspace, scan_id: int, source: str, camera: str, every_s: flo
             with guard:
                 lead = lead_from_sighting(ws.records, ws.settings, s, camera, "cctv", ref)
         row = {k: v for k, v in s.as_dict().items() if k != "name"}  # names stay in cases only
-        alive = s.case_id in ws.records.case_names([s.case_id])  # not erased meanwhile
-        strip = strips.save(ws.settings, s.case_id, scan_id, n,
-                            keeper.pick(s.first_s, s.last_s)) if alive else []
+        strip = strips.save_checked(  # never for a case erased meanwhile
+            ws.settings, s.case_id, scan_id, n, keeper.pick(s.first_s, s.last_s),
+            lambda cid=s.case_id: cid in ws.records.case_names([cid]))
         found.append({**row, "lead_id": lead, "strip": strip})
     keeper.frames.clear()
     stopped = stop is not None and stop()

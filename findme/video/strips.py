@@ -13,7 +13,8 @@ list. Out: JPEG bytes, and paths relative to the data folder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -117,6 +118,24 @@ def save(settings: Settings, case_id: int, scan_id: int, index: int,
         path.write_bytes(data)
         out.append({"t": round(float(t), 2), "path": path.relative_to(settings.data_dir)
                     .as_posix()})
+    return out
+
+
+def save_checked(settings: Settings, case_id: int, scan_id: int, index: int,
+                 frames: Sequence[tuple[float, bytes]], alive: Callable[[], bool]) -> list[dict]:
+    """:func:`save`, for a case that may be erased meanwhile: nothing is written when
+    ``alive()`` is False, and what was written is removed again when the case was erased while
+    it was written (erasure deletes the rows first and the folder last, so a folder removed
+    before these files were written would otherwise keep an erased child's frames)."""
+    if not frames or not alive():
+        return []
+    out = save(settings, case_id, scan_id, index, frames)
+    if not alive():
+        for item in out:
+            (settings.data_dir / item["path"]).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # left as it was when other files are there
+            case_folder(settings, case_id).rmdir()
+        return []
     return out
 
 
