@@ -15,7 +15,7 @@ from findme.evaluation.datasets import identities
 from findme.search.decision import Decision
 from findme.search.matcher import Match
 from findme.ui import state
-from findme.ui.search_history import lead_words, split_ref
+from findme.ui.search_history import REF_LIMIT, lead_words, photo_ref, split_ref
 from findme.ui.search_words import headline, promise, short_name
 from findme.ui.text import safe
 from tests.conftest import usable_photos
@@ -47,6 +47,12 @@ def test_long_names_are_shortened_in_the_middle() -> None:
     assert short_name("a.jpg") == "a.jpg" and short_name("a\nb.jpg") == "a b.jpg"
     assert split_ref("x (1).jpg (by anna)") == ("x (1).jpg", "anna")
     assert split_ref("clip.mp4") == ("clip.mp4", None) and split_ref(None) == ("", None)
+    # a long file name ending in "(by admin)" cannot name another searcher: the name is cut,
+    # never the real user
+    spoof = "a" * 489 + " (by admin)" + ".jpg"
+    ref = photo_ref(spoof, "api:partner")
+    assert len(ref) == REF_LIMIT and split_ref(ref) == (spoof[:len(ref) - 17], "api:partner")
+    assert split_ref(photo_ref("x (by admin).jpg", "rita")) == ("x (by admin).jpg", "rita")
     assert lead_words(()) == "none"
     assert lead_words(((4, 2, "possible", "new"),)) == "lead 4 → #2 (possible, new)"
 

@@ -18,6 +18,7 @@ from findme.api.schemas import FaceOut, SearchEntry, SearchOut
 from findme.faces.image import ImageError, load_image
 from findme.search.matcher import SearchResult
 from findme.ui.photo_search import Upload, expand
+from findme.ui.search_history import photo_ref
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -75,7 +76,7 @@ def search(request: Request, caller: Annotated[Caller, Depends(need("search"))],
         finally:
             spent += time.perf_counter() - started
         started = time.perf_counter()
-        found = ws.search(image, top, "photo", f"{up.name} (by {caller.actor})"[:500])
+        found = ws.search(image, top, "photo", photo_ref(up.name, caller.actor))
         took = time.perf_counter() - started
         spent += took
         metrics.search(len(found.faces), took)

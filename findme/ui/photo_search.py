@@ -30,6 +30,7 @@ from findme.config import Settings
 from findme.faces.image import ImageError, crop_face, load_image
 from findme.search.matcher import Match, SearchResult
 from findme.ui.images import draw_faces
+from findme.ui.search_history import photo_ref
 from findme.workspace import Workspace
 
 MAX_ZIP_FILES = 500
@@ -143,7 +144,7 @@ def search_uploads(ws: Workspace, uploads: Sequence[Upload], actor: str, top_k: 
             out.append(PhotoSearch(up.name, None, None, exc.detail))
             continue
         del data
-        result = ws.search(image, top_k, "photo", f"{up.name} (by {actor})")
+        result = ws.search(image, top_k, "photo", photo_ref(up.name, actor))
         out.append(replace(summarise(up.name, image, result),
                            workspace=_workspace_key(ws)))
     if progress:

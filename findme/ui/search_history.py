@@ -20,6 +20,18 @@ DASH = "—"
 _BY = re.compile(r"^(?P<name>.*) \(by (?P<who>[^()]*)\)$", re.S)
 
 
+REF_LIMIT = 500  # characters of a probe's reference (``probes.source_ref``)
+
+
+def photo_ref(name: str, actor: str) -> str:
+    """The reference of a photo searched by ``actor``: ``"<file name> (by <actor>)"``, the file
+    name shortened so the whole fits :data:`REF_LIMIT` (cutting the whole reference instead
+    dropped the real user, and a long file name ending in ``(by someone)`` then named
+    another person as the searcher)."""
+    tail = f" (by {actor})"
+    return name[:max(0, REF_LIMIT - len(tail))] + tail
+
+
 def split_ref(ref: str | None) -> tuple[str, str | None]:
     """A photo probe's reference ``"<file name> (by <user>)"`` as (file name, user); a
     reference without the user gives (reference, None)."""
