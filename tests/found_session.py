@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.live_app import CHROMIUM_ARGS, running_app, sign_in
+from tests.live_app import CHROMIUM_ARGS, running_app, settled, sign_in, submit
 
 SAVE_MS = 600_000  # a guard for a loaded 2-core machine (a save checks, embeds, cross-matches)
 
@@ -67,16 +67,18 @@ def main(data_dir: str, y4m: str, out_dir: str, password: str, *photos: str) -> 
             page.screenshot(path=str(out / "1-photo-taken.png"), full_page=True)
             # the photo is kept: the camera can stop (its recognition no longer competes)
             frame.get_by_role("button", name="STOP").click()
+        settled(page)  # the page redrawn without the camera: the whole form is there
+        expect(page.get_by_text("photo taken")).to_be_visible()
         page.get_by_label("Name the child gives, or how to refer to them *").fill(
             "boy at the gate")
         page.get_by_label("Institution caring for the child").fill("Hope Children's Home")
         page.get_by_role("textbox", name="Lawful basis for keeping the photo *").fill(
             "CWC order 2026/7")
         page.screenshot(path=str(out / "2-found-form.png"), full_page=True)
-        page.get_by_role("button", name="Register found child").click()
         saved = page.get_by_text("registered with 1 photo(s)")
         try:
-            expect(saved).to_be_visible(timeout=SAVE_MS)
+            submit(page, page.get_by_role("button", name="Register found child"), saved,
+                   SAVE_MS, "register found")
             result["found_saved"] = saved.first.inner_text()
         finally:
             page.screenshot(path=str(out / "3-found-registered.png"), full_page=True)
@@ -91,10 +93,10 @@ def main(data_dir: str, y4m: str, out_dir: str, password: str, *photos: str) -> 
         expect(page.get_by_text("Face 1: usable")).to_have_count(len(photos))
         page.get_by_label("Child's name *").fill("Jerry Missing")
         page.get_by_text("The guardian's consent").click()
-        page.get_by_role("button", name="Register case").click()
         told = page.get_by_text("cross-match lead(s) wait on")
         try:
-            expect(told).to_be_visible(timeout=SAVE_MS)
+            submit(page, page.get_by_role("button", name="Register case"), told, SAVE_MS,
+                   "register missing")
             result["missing_saved"] = told.first.inner_text()
         finally:
             page.screenshot(path=str(out / "4-missing-registered.png"), full_page=True)

@@ -28,6 +28,44 @@ def sign_in(page, user: str, password: str) -> None:
     expect(page.get_by_text("Open cases")).to_be_visible()
 
 
+def settled(page, quiet_s: float = 1.0, timeout_ms: float = 300_000) -> None:
+    """Wait until no script run is under way and none starts for ``quiet_s`` seconds (a page
+    redrawing after a component's change, e.g. a webcam stopped, reruns more than once):
+    what a person sees is the page in its final state, with every field of a form there."""
+    idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        page.wait_for_selector(idle, timeout=max(1.0, deadline - time.monotonic()) * 1000)
+        time.sleep(quiet_s)
+        if page.locator(idle).count() or time.monotonic() > deadline:
+            return
+
+
+def submit(page, button, outcome, timeout_ms: float, where: str) -> None:
+    """Click ``button`` and wait up to ``timeout_ms`` for the locator ``outcome``. A click the
+    page dropped (nothing shows the work: no run under way, no spinner, no outcome, for 20 s
+    after the click) is made once more, as a person would, and said on stdout; a run that
+    began and shows no outcome stays a failure of ``expect``."""
+    from playwright.sync_api import expect
+
+    button.click()
+    quiet_since = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not outcome.count():
+        busy = page.locator('[data-testid="stApp"][data-test-script-state="running"]').count() \
+            or page.locator('[data-testid="stSpinner"]').count()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 20:
+            print(f"{where}: the click showed nothing in 20 s; clicked again")
+            button.click()
+            break
+        time.sleep(0.5)
+    expect(outcome.first).to_be_visible(timeout=timeout_ms)
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as s:

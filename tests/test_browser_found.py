@@ -46,6 +46,7 @@ def test_shelter_webcam_found_child_meets_the_missing_report(ws_settings: Settin
     proc = subprocess.run(["unshare", "--net", "bash", "-c", f"{NETNS_SETUP} && {session}"],
                           cwd=ROOT, env=dict(os.environ), capture_output=True, text=True,
                           timeout=2700)
+    print(proc.stdout[-3000:])  # a click made twice says so
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "result.json").read_text())
     hosts = {u.split("/")[2] for u in result["requests"] if u.startswith("http")}
