@@ -26,7 +26,7 @@ real photos' embeddings. Probes: fresh faces of enrolled identities. Reported pe
 Targets (issue 3): p95 <= 5 ms at 100k with genuine recall >= 0.999.
 
 Usage: .venv/bin/python bench/search.py [--sizes 10000,100000] [--probes 300] [--ef 100,200]
-       [--model facenet] [--keep DIR] [--seed N] [--passes 3] [--skip-find]
+       [--model facenet] [--keep DIR] [--seed N[,N...]] [--passes 3] [--skip-find]
 """
 
 from __future__ import annotations
@@ -292,28 +292,29 @@ def main() -> None:
     ap.add_argument("--skip-find", action="store_true")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep built stores here and reuse them in later runs")
-    ap.add_argument("--seed", type=int, default=0,
+    ap.add_argument("--seed", default="0",
                     help="draw another gallery and probes (another build to compare); 0: the "
-                         "fixed gallery of earlier runs")
+                         "fixed gallery of earlier runs; several (0,1,2): each in turn")
     ap.add_argument("--passes", type=int, default=3,
                     help="time every probe this many times per engine, each pass in another "
                          "order (recall from the first)")
     args = ap.parse_args()
     real, labels, _ = real_embeddings(args.model)
-    gen = FaceLike(real, labels, seed=args.seed)
-    centres = gen.identities(1000)
-    a, b = gen.faces(centres), gen.faces(centres)
     lab = np.array(labels)
     sims = real @ real.T
     same = (lab[:, None] == lab[None, :]) & ~np.eye(len(lab), dtype=bool)
     diff = lab[:, None] != lab[None, :]
-    print(f"{args.model}: same-person cosine real {sims[same].mean():.3f} vs synthetic "
-          f"{np.einsum('nd,nd->n', a, b).mean():.3f}; strangers real {sims[diff].mean():.3f} "
-          f"(sd {sims[diff].std():.3f}) vs synthetic {(a[:500] @ a[500:].T).mean():.3f} "
-          f"(sd {(a[:500] @ a[500:].T).std():.3f})")
-    for n in (int(s) for s in args.sizes.split(",")):
-        bench_size(n, gen, real, labels, args.model, args.probes,
-                   [int(e) for e in args.ef.split(",")], args.keep, args.seed, args.passes)
+    for seed in (int(x) for x in args.seed.split(",")):
+        gen = FaceLike(real, labels, seed=seed)
+        centres = gen.identities(1000)  # drawn first in every run: a seed's gallery stays its own
+        a, b = gen.faces(centres), gen.faces(centres)
+        print(f"{args.model}, seed {seed}: same-person cosine real {sims[same].mean():.3f} vs "
+              f"synthetic {np.einsum('nd,nd->n', a, b).mean():.3f}; strangers real "
+              f"{sims[diff].mean():.3f} (sd {sims[diff].std():.3f}) vs synthetic "
+              f"{(a[:500] @ a[500:].T).mean():.3f} (sd {(a[:500] @ a[500:].T).std():.3f})")
+        for n in (int(s) for s in args.sizes.split(",")):
+            bench_size(n, gen, real, labels, args.model, args.probes,
+                       [int(e) for e in args.ef.split(",")], args.keep, seed, args.passes)
     if not args.skip_find:
         bench_deepface_find(args.model)
 
