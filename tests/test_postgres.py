@@ -172,3 +172,23 @@ def test_enroll_search_erase_with_postgres_records(postgres_url: str, ws_setting
         assert (counts["cases"], counts["photos"], counts["leads"]) == (0, 0, 0)
     with open_workspace(settings) as ws:  # reconcile on a clean PostgreSQL store: nothing to do
         assert not ws.repaired.changed
+
+
+def test_ready_faces_on_postgres(postgres_url: str, ws_settings: Settings) -> None:
+    """The gallery count walks the smaller side with a correlated subquery: PostgreSQL gives
+    the same numbers as a join, either side the larger."""
+    import random
+
+    from tests.test_ready_faces import _add, _joined
+
+    _fresh(postgres_url)
+    records = rec.open_records(replace(ws_settings, database_url=postgres_url))
+    rng = random.Random(3)
+    _add(records, rng, 30, "missing", 0)
+    _add(records, rng, 8, "found", 1000)
+    for kind in ("missing", "found"):
+        assert records.ready_faces(kind) == _joined(records, kind) > 0, kind
+    _add(records, rng, 40, "found", 2000)
+    for kind in ("missing", "found"):
+        assert records.ready_faces(kind) == _joined(records, kind) > 0, kind
+    records.engine.dispose()

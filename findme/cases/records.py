@@ -572,11 +572,36 @@ class Records:
 
     def ready_faces(self, kind: str) -> int:
         """How many ready photos (faces in the store) the records of ``kind`` hold: the
-        gallery a search of that side faces (its open-set thresholds follow it)."""
+        gallery a search of that side faces (its open-set thresholds follow it).
+
+        Asked once per search (every webcam and CCTV frame too), so it is counted through the
+        side with fewer records, a walk of that side's cases and their photos, and the other
+        side as all ready photos (an index-only count) minus it. At 100k faces (10% of records
+        found) a join of every photo with its case took 33-38 ms, this 11-13 ms (SQLite, best
+        of seven, on a loaded 2-core machine)."""
         with self.session() as s:
-            return s.scalar(select(func.count()).select_from(Photo).join(
-                Case, Photo.case_id == Case.id).where(Photo.status == "ready",
-                                                       Case.kind == kind)) or 0
+            per_kind = dict(s.execute(select(Case.kind, func.count()).group_by(Case.kind)).all())
+            if not per_kind.get(kind):
+                return 0
+            other = "found" if kind == "missing" else "missing"
+            smaller = kind if per_kind[kind] <= per_kind.get(other, 0) else other
+            walked = s.scalar(select(func.coalesce(func.sum(
+                select(func.count()).where(Photo.case_id == Case.id, Photo.status == "ready")
+                .correlate(Case).scalar_subquery()), 0)).where(Case.kind == smaller)) or 0
+            if smaller == kind:
+                return int(walked)
+            if set(per_kind) - {kind, other}:  # a kind unknown here: the rest is not one side
+                return self._ready_of(s, kind)
+            total = s.scalar(select(func.count()).select_from(Photo).where(
+                Photo.status == "ready")) or 0
+            return int(total) - int(walked)
+
+    @staticmethod
+    def _ready_of(s: Session, kind: str) -> int:
+        """Ready photos of ``kind``'s records by a join (kinds other than the two known)."""
+        return s.scalar(select(func.count()).select_from(Photo).join(
+            Case, Photo.case_id == Case.id).where(Photo.status == "ready",
+                                                   Case.kind == kind)) or 0
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for status pages and tests)."""
