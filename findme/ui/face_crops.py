@@ -45,15 +45,22 @@ def registered_face(settings: Settings, photo: PhotoRecord | None,
 
 @lru_cache(maxsize=256)
 def _face(path: str, _mtime: int, box: tuple, side: int) -> np.ndarray | None:
+    out = _read_face(path, box, side)
+    if out is not None:
+        out.setflags(write=False)
+    return out
+
+
+def _read_face(path: str, box: tuple, side: int) -> np.ndarray | None:
+    """The file at ``path`` as RGB, its ``box`` cut out (with a margin) when one is given, at
+    most ``side`` px; None for a file that cannot be read."""
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     if bgr is None:
         return None
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     if len(box) == 4 and box[2] > 0 and box[3] > 0:
         rgb = crop_face(rgb, box)
-    out = shrink(rgb, side)
-    out.setflags(write=False)
-    return out
+    return shrink(rgb, side)
 
 
 def shrink(rgb: np.ndarray, side: int) -> np.ndarray:
@@ -112,10 +119,4 @@ def _thumbnail(path: str, _mtime: int, box: tuple, side: int) -> str | None:
     """The data URL of the file at ``path`` (its ``box`` cut out when given, with a margin),
     at most ``side`` px; keyed by the file's modification time, so a replaced file is read
     again. None for a file that cannot be read."""
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        return None
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    if len(box) == 4 and box[2] > 0 and box[3] > 0:
-        rgb = crop_face(rgb, box)
-    return data_url(shrink(rgb, side * 2), side)
+    return data_url(_read_face(path, box, side * 2), side)

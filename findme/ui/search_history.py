@@ -13,6 +13,7 @@ import pandas as pd
 
 from findme.cases import leads
 from findme.cases.records import Records
+from findme.cases.tables import Probe
 from findme.ui.search_words import short_name
 
 COLUMNS = ["when", "who", "photo", "faces", "leads"]
@@ -20,7 +21,8 @@ DASH = "—"
 _BY = re.compile(r"^(?P<name>.*) \(by (?P<who>[^()]*)\)$", re.S)
 
 
-REF_LIMIT = 500  # characters of a probe's reference (``probes.source_ref``)
+#: characters of a probe's reference (the ``probes.source_ref`` column's length)
+REF_LIMIT: int = Probe.__table__.c.source_ref.type.length
 
 
 def photo_ref(name: str, actor: str) -> str:
